@@ -20,7 +20,7 @@ DATA = $(sort $(wildcard sql/$(EXTENSION)--*.sql))
 
 # pg_regress tests, in order.  The test runner (test/run-tests) runs them on
 # a temporary instance that preloads the library; see README "Development".
-REGRESS = upgrade monthday
+REGRESS = upgrade monthday consent intent subject
 ISOLATION = monthday_unique
 
 PG_CONFIG ?= pg_config

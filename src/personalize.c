@@ -17,13 +17,17 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/guc.h"
+#include "utils/lsyscache.h"
 #include "utils/syscache.h"
 
+#include "consent.h"
 #include "personalize.h"
 
 #if PG_VERSION_NUM >= 180000
@@ -41,7 +45,8 @@ void		_PG_init(void);
 void
 _PG_init(void)
 {
-	/* GUCs are defined by the module that owns them (ConsentInit, ...). */
+	/* each module defines its own GUCs */
+	ConsentInit();
 
 	MarkGUCPrefixReserved("personalize");
 
@@ -81,4 +86,60 @@ PersonalizeTypeOid(const char *typname)
 		elog(ERROR, "type \"%s.%s\" does not exist",
 			 PERSONALIZE_SCHEMA, typname);
 	return typid;
+}
+
+/*
+ * OID of one of the extension's relations, by name.
+ */
+Oid
+PersonalizeRelid(const char *relname)
+{
+	Oid			relid = get_relname_relid(relname, PersonalizeSchemaOid());
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "relation \"%s.%s\" does not exist",
+			 PERSONALIZE_SCHEMA, relname);
+	return relid;
+}
+
+/*
+ * Act as the extension's owner (the owner of its tables), with
+ * search_path = pg_catalog, pg_temp, until PersonalizeRestoreUser.
+ *
+ * Used by C functions that run as their caller (so that the caller's own
+ * privileges govern the caller's tables) but must also write the
+ * extension's ledgers, which no caller may write directly.  Only fixed,
+ * fully qualified statements run in between, never caller-supplied SQL.
+ */
+void
+PersonalizeBecomeOwner(OwnerSwitch *sw)
+{
+	HeapTuple	tup;
+	Oid			owner;
+	Oid			relid = PersonalizeRelid("consent_event");
+
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+
+	GetUserIdAndSecContext(&sw->save_userid, &sw->save_sec_context);
+	SetUserIdAndSecContext(owner, sw->save_sec_context |
+						   SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	sw->save_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+}
+
+/*
+ * Undo PersonalizeBecomeOwner.
+ */
+void
+PersonalizeRestoreUser(OwnerSwitch *sw)
+{
+	AtEOXact_GUC(true, sw->save_nestlevel);
+	SetUserIdAndSecContext(sw->save_userid, sw->save_sec_context);
 }

@@ -26,8 +26,36 @@
 #define MarkGUCPrefixReserved(prefix) EmitWarningsOnPlaceholders(prefix)
 #endif
 
+/* ownership check of a relation, whose API changed in PostgreSQL 16 */
+#if PG_VERSION_NUM >= 160000
+#define PersonalizeRelOwnerCheck(relid, roleid) \
+	object_ownercheck(RelationRelationId, (relid), (roleid))
+#else
+#define PersonalizeRelOwnerCheck(relid, roleid) \
+	pg_class_ownercheck((relid), (roleid))
+#endif
+
+/*
+ * What PersonalizeBecomeOwner saved, for PersonalizeRestoreUser.  An error
+ * in between needs no cleanup: transaction abort restores both.
+ */
+typedef struct OwnerSwitch
+{
+	Oid			save_userid;
+	int			save_sec_context;
+	int			save_nestlevel;
+} OwnerSwitch;
+
 /* personalize.c */
 extern Oid	PersonalizeSchemaOid(void);
 extern Oid	PersonalizeTypeOid(const char *typname);
+extern Oid	PersonalizeRelid(const char *relname);
+extern void PersonalizeBecomeOwner(OwnerSwitch *sw);
+extern void PersonalizeRestoreUser(OwnerSwitch *sw);
+
+/* ledger.c */
+extern void LedgerBeginErasure(void);
+extern void LedgerEndErasure(void);
+extern char *SubjectPseudonym(const char *subject, int len);
 
 #endif							/* PERSONALIZE_H */

@@ -1,0 +1,1068 @@
+/*-------------------------------------------------------------------------
+ *
+ * consent.c
+ *	  has_consent(): is a subject's data usable for a purpose, right now?
+ *
+ * The answer is read from personalize.consent (one row per subject and
+ * purpose, in state g(ranted), w(ithdrawn) or e(xpired)) for the purpose and its
+ * ancestors, least permissive first:
+ *
+ *	- an explicit withdrawal of the purpose or of any ancestor means no;
+ *	- otherwise an unexpired grant of the purpose or of any ancestor means yes;
+ *	- otherwise no.
+ *
+ * Freshness.  Every answer is read through the calling statement's snapshot
+ * (the active snapshot), so has_consent() sees exactly what a semi-join
+ * against the consent table in the same statement would see: in READ
+ * COMMITTED, a withdrawal committed before a statement starts binds that
+ * statement, in every session.  Expiry is judged against the statement's
+ * start time.  Nothing is cached across snapshots, so there is nothing to
+ * invalidate: a cache shared across statements would need the relcache
+ * invalidation that a committing writer sends, and a writer sends it only
+ * after its commit is visible, which leaves a window in which a new
+ * statement could see the commit and still use the old cache.
+ *
+ * Speed.  Each call site (FmgrInfo) keeps, per purpose, a hash table keyed
+ * by subject.  The first lookups of a statement probe the consent table's
+ * primary key and remember the answer; once a statement has probed more
+ * subjects than a bulk load would cost, the call site reads every consent
+ * row of the purpose's chain in one heap scan and answers the rest of the
+ * statement from memory (bounded by personalize.consent_cache_mem).  A view
+ * over millions of rows thus costs one scan of the consent table plus a hash
+ * lookup per row; a point lookup costs one index probe.
+ *
+ * Subject keys are text, but bigint and uuid keys have their own entry
+ * points and hash tables: the text "42" and the bigint 42 are the same
+ * subject, found without converting per row.  Text keys in the canonical
+ * output form of bigint or uuid are filed under those tables, so every
+ * entry point agrees.
+ *
+ * Scale-out note: all reads of the consent and purpose tables are in
+ * ConsentProbe(), ConsentBulkLoad() and PurposeChainLoad() below; a port to
+ * a distributed setup adapts those three.
+ *
+ * Copyright (c) 2026, The personalize authors
+ *
+ * IDENTIFICATION
+ *	  src/consent.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/parallel.h"
+#include "access/xact.h"
+#include "access/htup_details.h"
+#include "access/skey.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/pg_collation.h"
+#include "common/hashfn.h"
+#include "executor/tuptable.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "storage/bufmgr.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+#include "utils/uuid.h"
+
+#include "consent.h"
+#include "personalize.h"
+
+PG_FUNCTION_INFO_V1(personalize_has_consent_text);
+PG_FUNCTION_INFO_V1(personalize_has_consent_int8);
+PG_FUNCTION_INFO_V1(personalize_has_consent_uuid);
+
+/* GUC: memory one call site may use for a bulk-loaded purpose, in kB */
+static int	consent_cache_mem = 256 * 1024;
+
+/* consent flags of one subject for one purpose chain */
+#define CONSENT_GRANTED		0x01	/* an unexpired grant in the chain */
+#define CONSENT_WITHDRAWN	0x02	/* a withdrawal in the chain */
+#define CONSENT_YES(flags)	(((flags) & (CONSENT_GRANTED | CONSENT_WITHDRAWN)) == CONSENT_GRANTED)
+
+/* purposes may nest this deep; the purpose table's trigger prevents cycles */
+#define MAX_PURPOSE_DEPTH	32
+/* distinct purposes one call site keeps state for at a time */
+#define MAX_PURPOSES_PER_SITE 8
+/* probes before a bulk load is considered, whatever the table size */
+#define MIN_PROBES_BEFORE_BULK 256
+/* estimated bytes per bulk-loaded subject beyond its key */
+#define BULK_ENTRY_OVERHEAD 40
+
+/* ---------- hash tables keyed by subject (lib/simplehash.h) ---------- */
+
+typedef struct SubjectKey
+{
+	const char *data;
+	uint32		len;
+} SubjectKey;
+
+typedef struct TextEntry
+{
+	SubjectKey	key;
+	uint32		hash;
+	uint8		flags;
+	char		status;
+} TextEntry;
+
+typedef struct Int8Entry
+{
+	int64		key;
+	uint8		flags;
+	char		status;
+} Int8Entry;
+
+typedef struct UuidEntry
+{
+	pg_uuid_t	key;
+	uint8		flags;
+	char		status;
+} UuidEntry;
+
+static inline uint32
+mix64(uint64 k)
+{
+	/* the splitmix64 finalizer: every input bit affects every output bit */
+	k ^= k >> 30;
+	k *= UINT64CONST(0xbf58476d1ce4e5b9);
+	k ^= k >> 27;
+	k *= UINT64CONST(0x94d049bb133111eb);
+	k ^= k >> 31;
+	return (uint32) k;
+}
+
+static inline uint32
+uuid_hash32(const pg_uuid_t *u)
+{
+	uint64		a;
+	uint64		b;
+
+	memcpy(&a, u->data, 8);
+	memcpy(&b, u->data + 8, 8);
+	return mix64(a ^ (b * UINT64CONST(0x9e3779b97f4a7c15)));
+}
+
+#define SH_PREFIX texttab
+#define SH_ELEMENT_TYPE TextEntry
+#define SH_KEY_TYPE SubjectKey
+#define SH_KEY key
+#define SH_HASH_KEY(tb, k) hash_bytes((const unsigned char *) (k).data, (k).len)
+#define SH_EQUAL(tb, a, b) ((a).len == (b).len && memcmp((a).data, (b).data, (a).len) == 0)
+#define SH_STORE_HASH
+#define SH_GET_HASH(tb, a) ((a)->hash)
+#define SH_SCOPE static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
+
+#define SH_PREFIX int8tab
+#define SH_ELEMENT_TYPE Int8Entry
+#define SH_KEY_TYPE int64
+#define SH_KEY key
+#define SH_HASH_KEY(tb, k) mix64((uint64) (k))
+#define SH_EQUAL(tb, a, b) ((a) == (b))
+#define SH_SCOPE static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
+
+#define SH_PREFIX uuidtab
+#define SH_ELEMENT_TYPE UuidEntry
+#define SH_KEY_TYPE pg_uuid_t
+#define SH_KEY key
+#define SH_HASH_KEY(tb, k) uuid_hash32(&(k))
+#define SH_EQUAL(tb, a, b) (memcmp((a).data, (b).data, UUID_LEN) == 0)
+#define SH_SCOPE static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
+
+/* ---------- per call site state ---------- */
+
+/* what has_consent knows about one purpose within one snapshot */
+typedef struct PurposeState
+{
+	MemoryContext cxt;			/* the name and the chain */
+	MemoryContext data_cxt;		/* hash tables and key copies */
+	char	   *name;			/* purpose name, as passed */
+	int			namelen;
+	int			nchain;			/* the purpose and its ancestors */
+	int32		chain[MAX_PURPOSE_DEPTH];
+
+	/*
+	 * Subjects by key form.  Before a bulk load: the subjects probed so far,
+	 * with their flags.  After: only the consenting subjects of the chain,
+	 * and the bigint keys in a bitmap instead when they are dense.
+	 */
+	texttab_hash *texts;
+	int8tab_hash *ints;
+	uuidtab_hash *uuids;
+	uint64	   *bitmap;			/* bit k - bitmap_min set: k consents */
+	int64		bitmap_min;
+	uint64		bitmap_bits;
+	bool		bulk;			/* the tables are complete for the chain */
+	bool		bulk_refused;	/* the chain is too big for consent_cache_mem */
+	int64		nprobes;
+} PurposeState;
+
+typedef struct ConsentSite
+{
+	MemoryContext cxt;			/* everything below; reset per snapshot */
+	/* identity of the snapshot the state belongs to */
+	bool		valid;
+	TransactionId xmin;
+	TransactionId xmax;
+	uint32		xcnt;
+	CommandId	curcid;
+	TimestampTz stmt_start;
+	Snapshot	snapshot;
+	/* relations, looked up once per snapshot */
+	Oid			consent_relid;
+	Oid			consent_pkey;
+	Oid			purpose_relid;
+	Oid			purpose_pkey;
+	Oid			purpose_name_key;
+	AttrNumber	att_subject;
+	AttrNumber	att_purpose;
+	AttrNumber	att_state;
+	AttrNumber	att_expires;
+	double		consent_rows;	/* estimated rows in the consent table */
+	bool		purpose_stable; /* the purpose argument is a Const or Param */
+	PurposeState *stable_purpose;	/* its state, when it is */
+	int			npurposes;
+	int			next_evict;
+	PurposeState purposes[MAX_PURPOSES_PER_SITE];
+} ConsentSite;
+
+/*
+ * Define the module's GUCs.
+ */
+void
+ConsentInit(void)
+{
+	DefineCustomIntVariable("personalize.consent_cache_mem",
+							gettext_noop("Memory a has_consent() call site may use to hold the consent of every subject of a purpose during one statement."),
+							gettext_noop("Statements that check consent for many subjects switch from one index probe per subject to one scan of the consent table when the result fits; 0 disables the switch."),
+							&consent_cache_mem,
+							256 * 1024,
+							0,
+							MAX_KILOBYTES,
+							PGC_USERSET,
+							GUC_UNIT_KB,
+							NULL, NULL, NULL);
+}
+
+/*
+ * Is the text s[0..len) the canonical output of a bigint (as int8out writes
+ * it)?  If so, store the value.
+ */
+static bool
+canonical_int8(const char *s, int len, int64 *result)
+{
+	bool		neg = false;
+	uint64		v = 0;
+	int			i = 0;
+
+	if (len > 0 && s[0] == '-')
+	{
+		neg = true;
+		i = 1;
+	}
+	if (i >= len || len - i > 19)
+		return false;
+	/* no leading zeros, no "-0" */
+	if (s[i] == '0' && (len - i > 1 || neg))
+		return false;
+	for (; i < len; i++)
+	{
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		v = v * 10 + (s[i] - '0');
+	}
+	if (neg)
+	{
+		if (v > (uint64) PG_INT64_MAX + 1)
+			return false;
+		*result = (int64) (0 - v);
+	}
+	else
+	{
+		if (v > (uint64) PG_INT64_MAX)
+			return false;
+		*result = (int64) v;
+	}
+	return true;
+}
+
+static inline int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/*
+ * Is the text the canonical output of a uuid (lower case, 8-4-4-4-12)?
+ */
+static bool
+canonical_uuid(const char *s, int len, pg_uuid_t *result)
+{
+	int			j = 0;
+
+	if (len != 36)
+		return false;
+	for (int i = 0; i < 36;)
+	{
+		int			hi;
+		int			lo;
+
+		if (i == 8 || i == 13 || i == 18 || i == 23)
+		{
+			if (s[i] != '-')
+				return false;
+			i++;
+			continue;
+		}
+		hi = hexval(s[i]);
+		lo = hexval(s[i + 1]);
+		if (hi < 0 || lo < 0)
+			return false;
+		result->data[j++] = (unsigned char) (hi << 4 | lo);
+		i += 2;
+	}
+	return true;
+}
+
+/*
+ * Create the hash tables of a purpose state.
+ */
+static void
+purpose_tables_create(PurposeState *ps, uint32 size)
+{
+	MemoryContextReset(ps->data_cxt);
+	ps->texts = texttab_create(ps->data_cxt, size, NULL);
+	ps->ints = int8tab_create(ps->data_cxt, size, NULL);
+	ps->uuids = uuidtab_create(ps->data_cxt, 16, NULL);
+}
+
+/*
+ * Combine flags into the entry for a subject given as text, copying the
+ * key on first insertion.  The text is filed under the bigint or uuid table
+ * when it is in that type's canonical form.
+ */
+static void
+remember_text(PurposeState *ps, const char *s, int len, uint8 flags)
+{
+	int64		i8;
+	pg_uuid_t	u;
+	bool		found;
+
+	if (canonical_int8(s, len, &i8))
+	{
+		Int8Entry  *e = int8tab_insert(ps->ints, i8, &found);
+
+		e->flags = (found ? e->flags : 0) | flags;
+	}
+	else if (canonical_uuid(s, len, &u))
+	{
+		UuidEntry  *e = uuidtab_insert(ps->uuids, u, &found);
+
+		e->flags = (found ? e->flags : 0) | flags;
+	}
+	else
+	{
+		SubjectKey	key = {s, (uint32) len};
+		TextEntry  *e = texttab_insert(ps->texts, key, &found);
+
+		if (!found)
+		{
+			char	   *copy = MemoryContextAlloc(ps->data_cxt, len + 1);
+
+			memcpy(copy, s, len);
+			copy[len] = '\0';
+			e->key.data = copy;
+			e->flags = 0;
+		}
+		e->flags |= flags;
+	}
+}
+
+/*
+ * Flags of one consent row (state g, w or e), judged at the statement's
+ * start time.
+ */
+static inline uint8
+row_flags(char state, bool expires_null, Datum expires, TimestampTz now)
+{
+	if (state == 'g')
+	{
+		if (expires_null || DatumGetTimestampTz(expires) > now)
+			return CONSENT_GRANTED;
+		return 0;				/* expired, not yet marked */
+	}
+	if (state == 'w')
+		return CONSENT_WITHDRAWN;
+	return 0;					/* 'e': expired */
+}
+
+/* index of purpose_id in the chain, or -1 */
+static inline int
+chain_position(const PurposeState *ps, int32 purpose_id)
+{
+	for (int i = 0; i < ps->nchain; i++)
+		if (ps->chain[i] == purpose_id)
+			return i;
+	return -1;
+}
+
+/*
+ * Look up a purpose by name and follow its parents, filling ps->chain.
+ */
+static void
+PurposeChainLoad(ConsentSite *site, PurposeState *ps)
+{
+	Relation	rel;
+	SysScanDesc scan;
+	ScanKeyData key;
+	HeapTuple	tup;
+	TupleDesc	desc;
+	AttrNumber	att_id;
+	AttrNumber	att_parent;
+	bool		isnull;
+	Datum		parent;
+	text	   *name = cstring_to_text_with_len(ps->name, ps->namelen);
+
+	rel = table_open(site->purpose_relid, AccessShareLock);
+	desc = RelationGetDescr(rel);
+	att_id = get_attnum(site->purpose_relid, "purpose_id");
+	att_parent = get_attnum(site->purpose_relid, "parent_id");
+
+	ScanKeyInit(&key, get_attnum(site->purpose_relid, "name"),
+				BTEqualStrategyNumber, F_TEXTEQ, PointerGetDatum(name));
+	key.sk_collation = DEFAULT_COLLATION_OID;
+	scan = systable_beginscan(rel, site->purpose_name_key, true,
+							  site->snapshot, 1, &key);
+	tup = systable_getnext(scan);
+	if (!HeapTupleIsValid(tup))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("purpose \"%s\" does not exist", ps->name),
+				 errhint("Define it with define_purpose(); the purposes are listed in personalize.purpose.")));
+	ps->chain[0] = DatumGetInt32(heap_getattr(tup, att_id, desc, &isnull));
+	parent = heap_getattr(tup, att_parent, desc, &isnull);
+	ps->nchain = 1;
+	systable_endscan(scan);
+
+	while (!isnull)
+	{
+		if (ps->nchain >= MAX_PURPOSE_DEPTH)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("purpose \"%s\" is nested more than %d levels deep",
+							ps->name, MAX_PURPOSE_DEPTH)));
+		ScanKeyInit(&key, att_id, BTEqualStrategyNumber, F_INT4EQ, parent);
+		scan = systable_beginscan(rel, site->purpose_pkey, true,
+								  site->snapshot, 1, &key);
+		tup = systable_getnext(scan);
+		if (!HeapTupleIsValid(tup))
+			elog(ERROR, "parent %d of purpose \"%s\" not found",
+				 DatumGetInt32(parent), ps->name);
+		ps->chain[ps->nchain++] = DatumGetInt32(parent);
+		parent = heap_getattr(tup, att_parent, desc, &isnull);
+		systable_endscan(scan);
+	}
+	table_close(rel, AccessShareLock);
+	pfree(name);
+}
+
+/*
+ * Read the consent rows of one subject (any purpose) through the primary
+ * key and return its flags for the purpose chain.
+ */
+static uint8
+ConsentProbe(ConsentSite *site, PurposeState *ps, const char *s, int len)
+{
+	Relation	rel;
+	SysScanDesc scan;
+	ScanKeyData key;
+	HeapTuple	tup;
+	TupleDesc	desc;
+	uint8		flags = 0;
+	text	   *subject = cstring_to_text_with_len(s, len);
+
+	rel = table_open(site->consent_relid, AccessShareLock);
+	desc = RelationGetDescr(rel);
+	ScanKeyInit(&key, site->att_subject, BTEqualStrategyNumber, F_TEXTEQ,
+				PointerGetDatum(subject));
+	key.sk_collation = C_COLLATION_OID;
+	scan = systable_beginscan(rel, site->consent_pkey, true,
+							  site->snapshot, 1, &key);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		bool		isnull;
+		bool		exp_null;
+		Datum		purpose = heap_getattr(tup, site->att_purpose, desc, &isnull);
+		Datum		state;
+		Datum		expires;
+
+		if (chain_position(ps, DatumGetInt32(purpose)) < 0)
+			continue;
+		state = heap_getattr(tup, site->att_state, desc, &isnull);
+		expires = heap_getattr(tup, site->att_expires, desc, &exp_null);
+		flags |= row_flags(DatumGetChar(state), exp_null, expires, site->stmt_start);
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	pfree(subject);
+	return flags;
+}
+
+/*
+ * A growable array of bigint keys, for the bitmap.
+ */
+typedef struct Int8Array
+{
+	int64	   *keys;
+	uint64		n;
+	uint64		cap;
+} Int8Array;
+
+static void
+int8array_add(Int8Array *a, int64 key)
+{
+	if (a->n == a->cap)
+	{
+		a->cap = Max(1024, a->cap * 2);
+		a->keys = a->keys ? repalloc_huge(a->keys, a->cap * sizeof(int64))
+			: MemoryContextAllocHuge(CurrentMemoryContext, a->cap * sizeof(int64));
+	}
+	a->keys[a->n++] = key;
+}
+
+/*
+ * File a consenting bigint key: into the array that becomes a bitmap or a
+ * hash set once every row has been read.
+ */
+static void
+bulk_add_consenting(PurposeState *ps, Int8Array *ints, const char *s, int len)
+{
+	int64		i8;
+	pg_uuid_t	u;
+	bool		found;
+
+	if (canonical_int8(s, len, &i8))
+		int8array_add(ints, i8);
+	else if (canonical_uuid(s, len, &u))
+		(void) uuidtab_insert(ps->uuids, u, &found);
+	else
+	{
+		SubjectKey	key = {s, (uint32) len};
+		TextEntry  *e = texttab_insert(ps->texts, key, &found);
+
+		if (!found)
+		{
+			char	   *copy = MemoryContextAlloc(ps->data_cxt, len);
+
+			memcpy(copy, s, len);
+			e->key.data = copy;
+		}
+	}
+}
+
+/*
+ * Turn the consenting bigint keys into a bitmap when they are dense (at
+ * most 128 bits per key: customer numbers usually are), else a hash set.
+ */
+static void
+bulk_finish_ints(PurposeState *ps, Int8Array *ints)
+{
+	int64		min = PG_INT64_MAX;
+	int64		max = PG_INT64_MIN;
+	bool		found;
+
+	for (uint64 i = 0; i < ints->n; i++)
+	{
+		min = Min(min, ints->keys[i]);
+		max = Max(max, ints->keys[i]);
+	}
+	if (ints->n > 0 &&
+		(uint64) max - (uint64) min < ints->n * 128 &&
+		(uint64) max - (uint64) min < (uint64) 1 << 40)
+	{
+		uint64		nbits = (uint64) max - (uint64) min + 1;
+
+		ps->bitmap = MemoryContextAllocHuge(ps->data_cxt,
+											((nbits + 63) / 64) * sizeof(uint64));
+		memset(ps->bitmap, 0, ((nbits + 63) / 64) * sizeof(uint64));
+		for (uint64 i = 0; i < ints->n; i++)
+		{
+			uint64		bit = (uint64) ints->keys[i] - (uint64) min;
+
+			ps->bitmap[bit / 64] |= UINT64CONST(1) << (bit % 64);
+		}
+		ps->bitmap_min = min;
+		ps->bitmap_bits = nbits;
+	}
+	else
+	{
+		ps->ints = int8tab_create(ps->data_cxt, (uint32) Min(ints->n + 16, PG_UINT32_MAX / 4), NULL);
+		for (uint64 i = 0; i < ints->n; i++)
+			(void) int8tab_insert(ps->ints, ints->keys[i], &found);
+	}
+}
+
+/*
+ * Read every consent row of the purpose chain with one heap scan and keep
+ * the consenting subjects.  After this, a subject missing from the tables
+ * has no consent.
+ */
+static void
+ConsentBulkLoad(ConsentSite *site, PurposeState *ps)
+{
+	Relation	rel;
+	TableScanDesc scan;
+	TupleTableSlot *slot;
+	AttrNumber	natts;
+	AttrNumber	filter_natts;
+	uint64		nrows = 0;
+	MemoryContext tmp;
+	MemoryContext old;
+	Int8Array	ints = {NULL, 0, 0};
+	PurposeState flags;			/* per-subject flags, for chains */
+
+	/* the result goes to fresh tables; the scratch to a context of its own */
+	MemoryContextReset(ps->data_cxt);
+	ps->texts = texttab_create(ps->data_cxt, 64, NULL);
+	ps->ints = int8tab_create(ps->data_cxt, 16, NULL);
+	ps->uuids = uuidtab_create(ps->data_cxt, 16, NULL);
+	tmp = AllocSetContextCreate(CurrentMemoryContext, "personalize consent load",
+								ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(tmp);
+
+	/*
+	 * A purpose with ancestors can have several rows per subject, which are
+	 * combined in flag tables first; a purpose without has one row per
+	 * subject (the primary key), decided as it is read.
+	 */
+	memset(&flags, 0, sizeof(flags));
+	if (ps->nchain > 1)
+	{
+		flags.data_cxt = tmp;
+		flags.nchain = ps->nchain;
+		memcpy(flags.chain, ps->chain, sizeof(ps->chain));
+		flags.texts = texttab_create(tmp, 1024, NULL);
+		flags.ints = int8tab_create(tmp, (uint32) Min(site->consent_rows + 16, PG_UINT32_MAX / 4), NULL);
+		flags.uuids = uuidtab_create(tmp, 16, NULL);
+	}
+
+	rel = table_open(site->consent_relid, AccessShareLock);
+	slot = table_slot_create(rel, NULL);
+	scan = table_beginscan(rel, site->snapshot, 0, NULL);
+	/* the filter columns come first in the table: deform them alone */
+	filter_natts = Max(site->att_purpose, site->att_state);
+	natts = Max(Max(site->att_subject, site->att_purpose),
+				Max(site->att_state, site->att_expires));
+
+	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+	{
+		Datum		subject;
+		text	   *t;
+		uint8		f;
+
+		if ((++nrows & 1023) == 0)
+			CHECK_FOR_INTERRUPTS();
+		slot_getsomeattrs(slot, filter_natts);
+		if (chain_position(ps, DatumGetInt32(slot->tts_values[site->att_purpose - 1])) < 0)
+			continue;
+		/* a withdrawal decides alone only without ancestors */
+		if (ps->nchain == 1 &&
+			DatumGetChar(slot->tts_values[site->att_state - 1]) != 'g')
+			continue;
+		slot_getsomeattrs(slot, natts);
+		f = row_flags(DatumGetChar(slot->tts_values[site->att_state - 1]),
+					  slot->tts_isnull[site->att_expires - 1],
+					  slot->tts_values[site->att_expires - 1],
+					  site->stmt_start);
+		if (f == 0 || (ps->nchain == 1 && !CONSENT_YES(f)))
+			continue;
+		subject = slot->tts_values[site->att_subject - 1];
+		t = DatumGetTextPP(subject);
+		if (ps->nchain == 1)
+			bulk_add_consenting(ps, &ints, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+		else
+			remember_text(&flags, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), f);
+		if ((Pointer) t != DatumGetPointer(subject))
+			pfree(t);
+	}
+	table_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(rel, AccessShareLock);
+
+	if (ps->nchain > 1)
+	{
+		texttab_iterator ti;
+		int8tab_iterator ii;
+		uuidtab_iterator ui;
+		TextEntry  *te;
+		Int8Entry  *ie;
+		UuidEntry  *ue;
+		bool		found;
+
+		texttab_start_iterate(flags.texts, &ti);
+		while ((te = texttab_iterate(flags.texts, &ti)) != NULL)
+			if (CONSENT_YES(te->flags))
+				bulk_add_consenting(ps, &ints, te->key.data, te->key.len);
+		int8tab_start_iterate(flags.ints, &ii);
+		while ((ie = int8tab_iterate(flags.ints, &ii)) != NULL)
+			if (CONSENT_YES(ie->flags))
+				int8array_add(&ints, ie->key);
+		uuidtab_start_iterate(flags.uuids, &ui);
+		while ((ue = uuidtab_iterate(flags.uuids, &ui)) != NULL)
+			if (CONSENT_YES(ue->flags))
+				(void) uuidtab_insert(ps->uuids, ue->key, &found);
+	}
+	MemoryContextSwitchTo(ps->data_cxt);
+	bulk_finish_ints(ps, &ints);
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(tmp);
+	ps->bulk = true;
+	elog(DEBUG1, "personalize: bulk-loaded consent for purpose \"%s\": " UINT64_FORMAT " rows read, %s",
+		 ps->name, nrows, ps->bitmap ? "bigint keys in a bitmap" : "bigint keys in a hash table");
+}
+
+/*
+ * Drop the state of every purpose (the snapshot changed) and look up the
+ * relations again.
+ */
+static void
+site_reset(ConsentSite *site, Snapshot snap, TimestampTz stmt_start)
+{
+	Oid			nsp = PersonalizeSchemaOid();
+	Relation	rel;
+
+	MemoryContextReset(site->cxt);
+	site->npurposes = 0;
+	site->next_evict = 0;
+	site->stable_purpose = NULL;
+	site->snapshot = snap;
+	site->xmin = snap->xmin;
+	site->xmax = snap->xmax;
+	site->xcnt = snap->xcnt;
+	site->curcid = snap->curcid;
+	site->stmt_start = stmt_start;
+
+	site->consent_relid = get_relname_relid("consent", nsp);
+	site->consent_pkey = get_relname_relid("consent_pkey", nsp);
+	site->purpose_relid = get_relname_relid("purpose", nsp);
+	site->purpose_pkey = get_relname_relid("purpose_pkey", nsp);
+	site->purpose_name_key = get_relname_relid("purpose_name_key", nsp);
+	if (!OidIsValid(site->consent_relid) || !OidIsValid(site->consent_pkey) ||
+		!OidIsValid(site->purpose_relid) || !OidIsValid(site->purpose_pkey) ||
+		!OidIsValid(site->purpose_name_key))
+		elog(ERROR, "personalize consent tables are missing; reinstall the extension");
+	site->att_subject = get_attnum(site->consent_relid, "subject");
+	site->att_purpose = get_attnum(site->consent_relid, "purpose_id");
+	site->att_state = get_attnum(site->consent_relid, "state");
+	site->att_expires = get_attnum(site->consent_relid, "expires_at");
+
+	/* the size estimate decides when a bulk load pays */
+	rel = table_open(site->consent_relid, AccessShareLock);
+	site->consent_rows = rel->rd_rel->reltuples;
+	if (site->consent_rows < 0)
+		site->consent_rows = (double) RelationGetNumberOfBlocks(rel) * 100;
+	table_close(rel, AccessShareLock);
+	site->valid = true;
+}
+
+/*
+ * The call site's state, reset whenever the statement's snapshot or start
+ * time differs from the one the state was built under.
+ */
+static ConsentSite *
+get_site(FunctionCallInfo fcinfo)
+{
+	ConsentSite *site = (ConsentSite *) fcinfo->flinfo->fn_extra;
+	Snapshot	snap;
+	TimestampTz stmt_start = GetCurrentStatementStartTimestamp();
+
+	if (site == NULL)
+	{
+		site = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(ConsentSite));
+		site->cxt = AllocSetContextCreate(fcinfo->flinfo->fn_mcxt,
+										  "personalize has_consent",
+										  ALLOCSET_DEFAULT_SIZES);
+		site->purpose_stable = get_fn_expr_arg_stable(fcinfo->flinfo, 1);
+		fcinfo->flinfo->fn_extra = site;
+	}
+
+	snap = ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
+	if (!site->valid ||
+		snap->xmin != site->xmin || snap->xmax != site->xmax ||
+		snap->xcnt != site->xcnt || snap->curcid != site->curcid ||
+		stmt_start != site->stmt_start)
+		site_reset(site, snap, stmt_start);
+	else
+		site->snapshot = snap;
+	return site;
+}
+
+/*
+ * The state for a purpose name, created (and its chain looked up) on first
+ * use within the snapshot.
+ */
+static PurposeState *
+get_purpose(ConsentSite *site, Datum purpose_datum)
+{
+	text	   *purpose;
+	const char *name;
+	int			len;
+	PurposeState *ps;
+
+	/* a Const or Param argument is the same purpose on every call */
+	if (site->stable_purpose != NULL)
+		return site->stable_purpose;
+
+	purpose = DatumGetTextPP(purpose_datum);
+	name = VARDATA_ANY(purpose);
+	len = VARSIZE_ANY_EXHDR(purpose);
+	for (int i = 0; i < site->npurposes; i++)
+	{
+		ps = &site->purposes[i];
+		if (ps->namelen == len && memcmp(ps->name, name, len) == 0)
+			return ps;
+	}
+
+	if (site->npurposes < MAX_PURPOSES_PER_SITE)
+	{
+		ps = &site->purposes[site->npurposes++];
+		memset(ps, 0, sizeof(PurposeState));
+		ps->cxt = AllocSetContextCreate(site->cxt, "personalize purpose",
+										ALLOCSET_SMALL_SIZES);
+	}
+	else
+	{
+		/* too many purposes at one call site: recycle one */
+		MemoryContext cxt;
+
+		ps = &site->purposes[site->next_evict];
+		site->next_evict = (site->next_evict + 1) % MAX_PURPOSES_PER_SITE;
+		cxt = ps->cxt;
+		MemoryContextReset(cxt);
+		memset(ps, 0, sizeof(PurposeState));
+		ps->cxt = cxt;
+	}
+	ps->data_cxt = AllocSetContextCreate(ps->cxt, "personalize consent subjects",
+										 ALLOCSET_DEFAULT_SIZES);
+	ps->name = MemoryContextAlloc(ps->cxt, len + 1);
+	memcpy(ps->name, name, len);
+	ps->name[len] = '\0';
+	ps->namelen = len;
+	PurposeChainLoad(site, ps);
+	purpose_tables_create(ps, 64);
+	if (site->purpose_stable)
+		site->stable_purpose = ps;
+	return ps;
+}
+
+/*
+ * Switch to bulk mode when this statement has probed enough subjects that
+ * one scan of the consent table is cheaper than continuing, and the result
+ * fits in consent_cache_mem.  Returns true if the tables are now complete.
+ */
+static bool
+maybe_bulk_load(ConsentSite *site, PurposeState *ps)
+{
+	double		threshold;
+	double		bytes;
+
+	if (ps->bulk)
+		return true;
+	if (ps->bulk_refused)
+		return false;
+	/*
+	 * An index probe costs about as much as reading 64 rows sequentially, so
+	 * switching after rows/64 probes costs at most twice the better choice.
+	 * Under a parallel plan the planner expects many rows: load at once.
+	 */
+	threshold = Max(MIN_PROBES_BEFORE_BULK, site->consent_rows / 64);
+	if (ps->nprobes < threshold && !IsInParallelMode())
+		return false;
+	bytes = site->consent_rows * (BULK_ENTRY_OVERHEAD + 16);
+	if (bytes > (double) consent_cache_mem * 1024.0)
+	{
+		ps->bulk_refused = true;
+		return false;
+	}
+	ConsentBulkLoad(site, ps);
+	return true;
+}
+
+/*
+ * After a bulk load: is the bigint subject among the consenting ones?
+ */
+static inline bool
+bulk_has_int8(const PurposeState *ps, int64 key)
+{
+	if (ps->bitmap != NULL)
+	{
+		uint64		bit = (uint64) key - (uint64) ps->bitmap_min;
+
+		return bit < ps->bitmap_bits &&
+			(ps->bitmap[bit / 64] & (UINT64CONST(1) << (bit % 64))) != 0;
+	}
+	return int8tab_lookup(ps->ints, key) != NULL;
+}
+
+/*
+ * After a bulk load: is the subject given as text among the consenting
+ * ones?  Filed by the same rule as bulk_add_consenting().
+ */
+static bool
+bulk_has_text(const PurposeState *ps, const char *s, int len)
+{
+	int64		i8;
+	pg_uuid_t	u;
+
+	if (canonical_int8(s, len, &i8))
+		return bulk_has_int8(ps, i8);
+	if (canonical_uuid(s, len, &u))
+		return uuidtab_lookup(ps->uuids, u) != NULL;
+	else
+	{
+		SubjectKey	key = {s, (uint32) len};
+
+		return texttab_lookup(ps->texts, key) != NULL;
+	}
+}
+
+/*
+ * Before a bulk load: the flags remembered for a subject given as text, or
+ * NULL if it has not been probed yet.  Filed by the rule of remember_text().
+ */
+static const uint8 *
+memo_lookup_text(PurposeState *ps, const char *s, int len)
+{
+	int64		i8;
+	pg_uuid_t	u;
+
+	if (canonical_int8(s, len, &i8))
+	{
+		Int8Entry  *e = int8tab_lookup(ps->ints, i8);
+
+		return e ? &e->flags : NULL;
+	}
+	if (canonical_uuid(s, len, &u))
+	{
+		UuidEntry  *e = uuidtab_lookup(ps->uuids, u);
+
+		return e ? &e->flags : NULL;
+	}
+	else
+	{
+		SubjectKey	key = {s, (uint32) len};
+		TextEntry  *e = texttab_lookup(ps->texts, key);
+
+		return e ? &e->flags : NULL;
+	}
+}
+
+/*
+ * Is the subject given as text consenting?  Shared by all entry points: the
+ * text is what the consent table stores.
+ */
+static bool
+consent_for_text(ConsentSite *site, PurposeState *ps, const char *s, int len)
+{
+	const uint8 *known;
+	uint8		flags;
+
+	if (ps->bulk)
+		return bulk_has_text(ps, s, len);
+	known = memo_lookup_text(ps, s, len);
+	if (known)
+		return CONSENT_YES(*known);
+	if (maybe_bulk_load(site, ps))
+		return bulk_has_text(ps, s, len);
+
+	/* probe, and remember the answer (an entry with no flags means "no") */
+	flags = ConsentProbe(site, ps, s, len);
+	ps->nprobes++;
+	remember_text(ps, s, len, flags);
+	return CONSENT_YES(flags);
+}
+
+/*
+ * has_consent(subject text, purpose text)
+ */
+Datum
+personalize_has_consent_text(PG_FUNCTION_ARGS)
+{
+	text	   *subject = PG_GETARG_TEXT_PP(0);
+	ConsentSite *site = get_site(fcinfo);
+	PurposeState *ps = get_purpose(site, PG_GETARG_DATUM(1));
+
+	PG_RETURN_BOOL(consent_for_text(site, ps, VARDATA_ANY(subject),
+									VARSIZE_ANY_EXHDR(subject)));
+}
+
+/*
+ * has_consent(subject bigint, purpose text): the bigint is the subject whose
+ * text key is its decimal form.
+ */
+Datum
+personalize_has_consent_int8(PG_FUNCTION_ARGS)
+{
+	int64		subject = PG_GETARG_INT64(0);
+	ConsentSite *site = get_site(fcinfo);
+	PurposeState *ps = get_purpose(site, PG_GETARG_DATUM(1));
+	Int8Entry  *e;
+	char		buf[MAXINT8LEN + 1];
+	int			len;
+
+	if (ps->bulk)
+		PG_RETURN_BOOL(bulk_has_int8(ps, subject));
+	e = int8tab_lookup(ps->ints, subject);
+	if (e)
+		PG_RETURN_BOOL(CONSENT_YES(e->flags));
+#if PG_VERSION_NUM >= 140000
+	len = pg_lltoa(subject, buf);
+#else
+	pg_lltoa(subject, buf);
+	len = strlen(buf);
+#endif
+	PG_RETURN_BOOL(consent_for_text(site, ps, buf, len));
+}
+
+/*
+ * has_consent(subject uuid, purpose text): the uuid is the subject whose
+ * text key is its canonical form.
+ */
+Datum
+personalize_has_consent_uuid(PG_FUNCTION_ARGS)
+{
+	pg_uuid_t  *subject = PG_GETARG_UUID_P(0);
+	ConsentSite *site = get_site(fcinfo);
+	PurposeState *ps = get_purpose(site, PG_GETARG_DATUM(1));
+	UuidEntry  *e;
+	char	   *str;
+
+	if (ps->bulk)
+		PG_RETURN_BOOL(uuidtab_lookup(ps->uuids, *subject) != NULL);
+	e = uuidtab_lookup(ps->uuids, *subject);
+	if (e)
+		PG_RETURN_BOOL(CONSENT_YES(e->flags));
+	str = DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(subject)));
+	PG_RETURN_BOOL(consent_for_text(site, ps, str, strlen(str)));
+}

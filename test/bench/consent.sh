@@ -1,0 +1,77 @@
+#!/bin/bash
+# Benchmark: the consent filter over an analyst's event table.
+#
+# 5M events over 1M subjects (SCALE=1), 70% of subjects consenting to the
+# purpose "analytics", 10% having withdrawn, 20% never asked.  Each query
+# runs (a) bare, (b) filtered by a hand-written EXISTS against the consent
+# table, (c) filtered by has_consent() with the bigint subject key, and
+# (c') with a text key.  Also a point lookup of one subject's events.
+set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+subjects=$(awk -v s="$SCALE" 'BEGIN {printf "%d", 1000000 * s}')
+events=$((subjects * 5))
+runs=${RUNS:-5}
+
+echo
+echo "== consent: $events events, $subjects subjects, 70% consenting"
+q "CREATE EXTENSION personalize"
+q "SELECT personalize.define_purpose('analytics', 'aggregate reports on shop usage',
+     'a shop that works better for you', '{user.behavior}')"
+start=$(date +%s.%N)
+q "CREATE TABLE events (
+     event_id bigint PRIMARY KEY, subject_id bigint NOT NULL, subject_key text NOT NULL,
+     kind text NOT NULL, channel text NOT NULL, amount numeric(10,2) NOT NULL,
+     at timestamptz NOT NULL)"
+q "INSERT INTO events
+   SELECT i, s, s::text,
+          (ARRAY['view','click','cart','purchase'])[1 + i % 4],
+          (ARRAY['web','app','store'])[1 + (i / 7) % 3],
+          (i % 1000) / 10.0,
+          '2026-01-01'::timestamptz + (i % 300) * interval '1 day'
+     FROM generate_series(1::bigint, $events) AS i,
+          LATERAL (SELECT 1 + (i * 7919) % $subjects AS s) x"
+q "CREATE INDEX ON events (subject_id)"
+# consent rows written directly (grant_consent() per subject would only
+# make the set-up slow): 70% granted, 10% withdrawn
+q "INSERT INTO personalize.consent (purpose_id, state, subject, updated_at, event_id)
+   SELECT (SELECT purpose_id FROM personalize.purpose WHERE name = 'analytics'),
+          CASE WHEN s % 10 < 7 THEN 'g' ELSE 'w' END, s::text, now(), 0
+     FROM generate_series(1, $subjects) AS s
+    WHERE s % 10 < 8"
+q "VACUUM ANALYZE events"
+q "VACUUM ANALYZE personalize.consent"
+echo "data generated in $(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN {printf "%.0f", e - s}') s"
+
+pid=$(val "SELECT purpose_id FROM personalize.purpose WHERE name = 'analytics'")
+exists="EXISTS (SELECT 1 FROM personalize.consent c
+                 WHERE c.subject = e.subject_id::text AND c.purpose_id = $pid
+                   AND c.state = 'g' AND (c.expires_at IS NULL OR c.expires_at > now()))"
+expected=$(val "SELECT count(*) FROM events e WHERE $exists")
+got=$(val "SELECT count(*) FROM events e WHERE personalize.has_consent(e.subject_id, 'analytics')")
+got_text=$(val "SELECT count(*) FROM events e WHERE personalize.has_consent(e.subject_key, 'analytics')")
+if [ "$expected" != "$got" ] || [ "$expected" != "$got_text" ]; then
+	echo "MISMATCH: EXISTS counts $expected rows, has_consent $got (bigint) and $got_text (text)" >&2
+	exit 1
+fi
+echo "correctness: EXISTS and has_consent agree on $got consenting events"
+
+printf '\n%-22s %10s %10s %12s %12s %10s %12s\n' query "bare ms" "EXISTS ms" "has_consent" "(text key)" "has/bare" "has/EXISTS"
+bench_row() {
+	local name=$1 select=$2 tail=$3 where_and=$4 a b c d
+	a=$(time_query "$runs" "$select FROM events e $where_and $tail")
+	b=$(time_query "$runs" "$select FROM events e WHERE $exists $tail")
+	c=$(time_query "$runs" "$select FROM events e WHERE personalize.has_consent(e.subject_id, 'analytics') $tail")
+	d=$(time_query "$runs" "$select FROM events e WHERE personalize.has_consent(e.subject_key, 'analytics') $tail")
+	printf '%-22s %10s %10s %12s %12s %9sx %11sx\n' "$name" "$a" "$b" "$c" "$d" "$(ratio "$c" "$a")" "$(ratio "$c" "$b")"
+}
+bench_row "count(*)" "SELECT count(*)" "" ""
+bench_row "aggregate" "SELECT channel, kind, count(*), sum(amount)" "GROUP BY channel, kind" ""
+
+# one subject's events: the index on subject_id, then one consent probe
+one=$((subjects / 2 + 3))
+while [ $((one % 10)) -ge 7 ]; do one=$((one + 1)); done
+a=$(time_query 50 "SELECT count(*) FROM events e WHERE e.subject_id = $one")
+c=$(time_query 50 "SELECT count(*) FROM events e WHERE e.subject_id = $one AND personalize.has_consent(e.subject_id, 'analytics')")
+printf '%-22s %10s %10s %12s %12s %9sx\n' "point lookup" "$a" "-" "$c" "-" "$(ratio "$c" "$a")"
+echo "(targets: has_consent <= 1.5x bare for count(*), and faster than EXISTS)"
