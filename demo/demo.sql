@@ -4,6 +4,7 @@
 \pset footer off
 SET client_min_messages = warning;
 SET DateStyle = ISO;
+\set SHOW_CONTEXT never
 
 \echo
 \echo '=== personalize: marketing personalization that earns trust ==='
@@ -44,3 +45,71 @@ SELECT name, birthday,
 \set ON_ERROR_STOP off
 SELECT '02-30'::monthday;
 \set ON_ERROR_STOP on
+
+\echo
+\echo '--- 2. Customers decide how their data is used ---'
+\echo 'A purpose says what data is for and what the customer gets in return.'
+\echo 'Without a value exchange it is refused:'
+\set ON_ERROR_STOP off
+SELECT define_purpose('profiling', 'build a profile of each customer', '');
+\set ON_ERROR_STOP on
+SELECT define_purpose('newsletter', 'a monthly email with news and offers',
+                      'early access to sales and a birthday discount',
+                      '{user.contact.email}') \g /dev/null
+SELECT name, value_exchange FROM purpose ORDER BY name;
+
+\echo
+\echo 'The shop registers the tables that hold customer data:'
+SELECT register_table('customers', 'customer_id'),
+       register_table('orders', 'customer_id') \g /dev/null
+SELECT relid AS registered_table, subject_column FROM subject_table ORDER BY 1;
+
+\echo
+\echo 'Ada, Bruno and Chen sign up for the newsletter; Dalia says no.'
+SELECT grant_consent('1', 'newsletter', 'signup form v3') > 0 AS ada,
+       grant_consent('2', 'newsletter', 'signup form v3') > 0 AS bruno,
+       grant_consent('3', 'newsletter', 'checkout tick box') > 0 AS chen,
+       withdraw_consent('4', 'newsletter', 'signup form v3') > 0 AS dalia_refused;
+\echo 'The newsletter list is a query, filtered by consent at query time:'
+SELECT name, email FROM customers WHERE has_consent(customer_id, 'newsletter') ORDER BY name;
+
+\echo
+\echo 'Bruno clicks "unsubscribe". Withdrawing is one call, as easy as granting,'
+\echo 'and binds every statement that starts after it, in every session:'
+SELECT withdraw_consent('2', 'newsletter', 'unsubscribe link') > 0 AS bruno_withdrew;
+SELECT name, email FROM customers WHERE has_consent(customer_id, 'newsletter') ORDER BY name;
+\echo 'The history keeps every event, with its evidence:'
+SELECT subject, purpose, action, source FROM consent_history ORDER BY event_id;
+\echo 'and nobody can rewrite it, not even a superuser:'
+\set ON_ERROR_STOP off
+UPDATE consent_event SET source = 'never unsubscribed' WHERE subject = '2';
+\set ON_ERROR_STOP on
+
+\echo
+\echo '--- 3. Interests customers state, not who they are ---'
+SELECT define_tag('running', description => 'running and jogging'),
+       define_tag('cooking') \g /dev/null
+\echo 'Targeting by gender, or by postal code (a proxy for ethnicity), is refused:'
+\set ON_ERROR_STOP off
+SELECT define_tag('women', 'user.demographic.gender');
+SELECT define_tag('district-10115', 'user.contact.address.postal_code');
+\set ON_ERROR_STOP on
+\echo 'Ada likes running, and says: no cooking offers, please.'
+SELECT state_intent('1', 'running', 2), state_intent('1', 'cooking', -1) \g /dev/null
+SELECT subject, tag, weight FROM intent;
+\echo 'Behaviour is only kept with consent to personalization:'
+SELECT record_signal('1', 'running', 'view') AS kept_before_consent;
+SELECT grant_consent('1', 'personalization', 'preference centre') > 0 AS ada_agrees;
+SELECT record_signal('1', 'running', 'view') AS kept_after_consent;
+
+\echo
+\echo '--- 4. The right of access, and the right to be forgotten ---'
+\echo 'Everything held about Ada, in one call:'
+SELECT jsonb_pretty(export_subject('1') -> 'tables') AS ada_tables;
+SELECT jsonb_pretty(jsonb_path_query_array(export_subject('1'), '$.consents[*].purpose')) AS ada_consents;
+\echo 'Ada asks to be forgotten:'
+SELECT jsonb_pretty(forget('1') - 'forgotten_at' - 'subject_pseudonym') AS forget_report;
+SELECT count(*) AS ada_rows_left FROM customers WHERE customer_id = 1;
+\echo 'Her consent history stays provable, under a keyed pseudonym:'
+SELECT left(subject, 22) || '...' AS subject, purpose, action FROM consent_history
+ WHERE subject LIKE 'pseudonym:%' ORDER BY event_id;
