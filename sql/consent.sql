@@ -253,4 +253,36 @@ BEGIN;
 SELECT pg_temp.loop_check();
 ROLLBACK;
 
+-- a rolled-back subtransaction hides its writes again, though no snapshot
+-- field changes: a call site that lives on must not keep its answer
+SELECT withdraw_consent('alice', 'marketing') > 0 AS alice_withdraws;
+CREATE TABLE scratch (x int);
+CREATE FUNCTION pg_temp.rollback_probe() RETURNS text[] LANGUAGE plpgsql AS $$
+DECLARE
+	answers text[] := '{}';
+BEGIN
+	FOR i IN 1 .. 2 LOOP
+		BEGIN
+			IF i = 1 THEN
+				PERFORM personalize.grant_consent('alice', 'marketing');   -- to be rolled back
+				BEGIN	-- a nested subtransaction that writes and aborts
+					INSERT INTO scratch VALUES (1);
+					RAISE EXCEPTION 'inner';
+				EXCEPTION WHEN raise_exception THEN NULL;
+				END;
+			END IF;
+			answers := answers || personalize.has_consent('alice', 'marketing')::text;
+			IF i = 1 THEN
+				RAISE EXCEPTION 'undo the grant';
+			END IF;
+		EXCEPTION WHEN raise_exception THEN
+			answers := answers || 'grant rolled back'::text;
+		END;
+	END LOOP;
+	RETURN answers;
+END $$;
+SELECT pg_temp.rollback_probe();
+SELECT has_consent('alice', 'marketing') AS after_statement;
+DROP TABLE scratch;
+
 DROP TABLE subjects;

@@ -84,6 +84,9 @@ PG_FUNCTION_INFO_V1(personalize_has_consent_uuid);
 /* GUC: memory one call site may use for a bulk-loaded purpose, in kB */
 static int	consent_cache_mem = 256 * 1024;
 
+/* subtransactions this backend has aborted; see ConsentSite */
+static uint64 subxact_aborts = 0;
+
 /* consent flags of one subject for one purpose chain */
 #define CONSENT_GRANTED		0x01	/* an unexpired grant in the chain */
 #define CONSENT_WITHDRAWN	0x02	/* a withdrawal in the chain */
@@ -217,13 +220,27 @@ typedef struct PurposeState
 typedef struct ConsentSite
 {
 	MemoryContext cxt;			/* everything below; reset per snapshot */
-	/* identity of the snapshot the state belongs to */
+	/*
+	 * What the state's answers depend on: the snapshot's contents, the
+	 * statement's start time (expiry), and this backend's count of aborted
+	 * subtransactions (an abort hides our own writes without changing the
+	 * snapshot).  Two snapshots with equal xmin, xmax, running-xid lists,
+	 * overflow flag and command id see the same rows.
+	 */
 	bool		valid;
 	TransactionId xmin;
 	TransactionId xmax;
 	uint32		xcnt;
+	int32		subxcnt;
+	bool		suboverflowed;
+	bool		recovery;
 	CommandId	curcid;
 	TimestampTz stmt_start;
+	uint64		subxact_aborts;
+	TransactionId *xip;			/* copies of the snapshot's xid arrays */
+	TransactionId *subxip;
+	uint32		xip_space;		/* allocated entries of each array */
+	int32		subxip_space;
 	Snapshot	snapshot;
 	/* relations, looked up once per snapshot */
 	Oid			consent_relid;
@@ -244,11 +261,27 @@ typedef struct ConsentSite
 } ConsentSite;
 
 /*
- * Define the module's GUCs.
+ * Count aborted subtransactions: rows a subtransaction wrote were visible to
+ * our own snapshots and no longer are, though no snapshot field changed.
+ */
+static void
+consent_subxact_callback(SubXactEvent event,
+						 SubTransactionId mySubid pg_attribute_unused(),
+						 SubTransactionId parentSubid pg_attribute_unused(),
+						 void *arg pg_attribute_unused())
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		subxact_aborts++;
+}
+
+/*
+ * Define the module's GUCs and register its callbacks.
  */
 void
 ConsentInit(void)
 {
+	RegisterSubXactCallback(consent_subxact_callback, NULL);
+
 	DefineCustomIntVariable("personalize.consent_cache_mem",
 							gettext_noop("Memory a has_consent() call site may use to hold the consent of every subject of a purpose during one statement."),
 							gettext_noop("Statements that check consent for many subjects switch from one index probe per subject to one scan of the consent table when the result fits; 0 disables the switch."),
@@ -743,11 +776,71 @@ ConsentBulkLoad(ConsentSite *site, PurposeState *ps)
 }
 
 /*
+ * Does the state belong to this snapshot and statement?  Compares the
+ * snapshot's contents, not its address: a new statement's snapshot may be
+ * allocated where the last one was.
+ */
+static inline bool
+site_matches(const ConsentSite *site, Snapshot snap, TimestampTz stmt_start)
+{
+	return site->valid &&
+		snap->xmin == site->xmin && snap->xmax == site->xmax &&
+		snap->curcid == site->curcid &&
+		snap->xcnt == site->xcnt && snap->subxcnt == site->subxcnt &&
+		snap->suboverflowed == site->suboverflowed &&
+		snap->takenDuringRecovery == site->recovery &&
+		stmt_start == site->stmt_start &&
+		subxact_aborts == site->subxact_aborts &&
+		(snap->xcnt == 0 ||
+		 memcmp(snap->xip, site->xip, snap->xcnt * sizeof(TransactionId)) == 0) &&
+		(snap->subxcnt <= 0 ||
+		 memcmp(snap->subxip, site->subxip, snap->subxcnt * sizeof(TransactionId)) == 0);
+}
+
+/*
+ * Remember the identity of a snapshot (see site_matches).  The xid arrays
+ * live in the call site's long-lived context, grown as needed.
+ */
+static void
+site_remember_snapshot(ConsentSite *site, MemoryContext cxt, Snapshot snap,
+					   TimestampTz stmt_start)
+{
+	site->xmin = snap->xmin;
+	site->xmax = snap->xmax;
+	site->xcnt = snap->xcnt;
+	site->subxcnt = snap->subxcnt;
+	site->suboverflowed = snap->suboverflowed;
+	site->recovery = snap->takenDuringRecovery;
+	site->curcid = snap->curcid;
+	site->stmt_start = stmt_start;
+	site->subxact_aborts = subxact_aborts;
+	if (snap->xcnt > site->xip_space)
+	{
+		if (site->xip)
+			pfree(site->xip);
+		site->xip_space = Max(snap->xcnt, 16);
+		site->xip = MemoryContextAlloc(cxt, site->xip_space * sizeof(TransactionId));
+	}
+	if (snap->xcnt > 0)
+		memcpy(site->xip, snap->xip, snap->xcnt * sizeof(TransactionId));
+	if (snap->subxcnt > site->subxip_space)
+	{
+		if (site->subxip)
+			pfree(site->subxip);
+		site->subxip_space = Max(snap->subxcnt, 16);
+		site->subxip = MemoryContextAlloc(cxt, site->subxip_space * sizeof(TransactionId));
+	}
+	if (snap->subxcnt > 0)
+		memcpy(site->subxip, snap->subxip, snap->subxcnt * sizeof(TransactionId));
+}
+
+/*
  * Drop the state of every purpose (the snapshot changed) and look up the
  * relations again.
  */
 static void
-site_reset(ConsentSite *site, Snapshot snap, TimestampTz stmt_start)
+site_reset(ConsentSite *site, MemoryContext fn_mcxt, Snapshot snap,
+		   TimestampTz stmt_start)
 {
 	Oid			nsp = PersonalizeSchemaOid();
 	Relation	rel;
@@ -757,11 +850,7 @@ site_reset(ConsentSite *site, Snapshot snap, TimestampTz stmt_start)
 	site->next_evict = 0;
 	site->stable_purpose = NULL;
 	site->snapshot = snap;
-	site->xmin = snap->xmin;
-	site->xmax = snap->xmax;
-	site->xcnt = snap->xcnt;
-	site->curcid = snap->curcid;
-	site->stmt_start = stmt_start;
+	site_remember_snapshot(site, fn_mcxt, snap, stmt_start);
 
 	site->consent_relid = get_relname_relid("consent", nsp);
 	site->consent_pkey = get_relname_relid("consent_pkey", nsp);
@@ -787,8 +876,9 @@ site_reset(ConsentSite *site, Snapshot snap, TimestampTz stmt_start)
 }
 
 /*
- * The call site's state, reset whenever the statement's snapshot or start
- * time differs from the one the state was built under.
+ * The call site's state, reset whenever the statement's snapshot, its start
+ * time or our own aborted subtransactions differ from what the state was
+ * built under.
  */
 static ConsentSite *
 get_site(FunctionCallInfo fcinfo)
@@ -808,11 +898,8 @@ get_site(FunctionCallInfo fcinfo)
 	}
 
 	snap = ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
-	if (!site->valid ||
-		snap->xmin != site->xmin || snap->xmax != site->xmax ||
-		snap->xcnt != site->xcnt || snap->curcid != site->curcid ||
-		stmt_start != site->stmt_start)
-		site_reset(site, snap, stmt_start);
+	if (!site_matches(site, snap, stmt_start))
+		site_reset(site, fcinfo->flinfo->fn_mcxt, snap, stmt_start);
 	else
 		site->snapshot = snap;
 	return site;
