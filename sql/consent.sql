@@ -48,7 +48,9 @@ SELECT p.name, parent.name AS parent, array_agg(pc.category ORDER BY pc.category
 
 -- bad purposes: each a clear error, and nothing half-written
 SELECT count(*) AS purposes_before FROM purpose \gset
-\set VERBOSITY verbose
+SELECT define_purpose('profiling', 'build profiles', '');
+-- the SQLSTATE of that error
+\set VERBOSITY sqlstate
 SELECT define_purpose('profiling', 'build profiles', '');
 \set VERBOSITY default
 SELECT define_purpose('profiling', 'build profiles', NULL);

@@ -17,7 +17,9 @@ SELECT define_tag('recently-viewed-shoes', 'user.behavior');
 SELECT tag, category, description FROM tag ORDER BY tag;
 
 -- targeting who customers are is refused, with the reason and the way out
-\set VERBOSITY verbose
+SELECT define_tag('women', 'user.demographic.gender');
+-- the SQLSTATE of that error
+\set VERBOSITY sqlstate
 SELECT define_tag('women', 'user.demographic.gender');
 \set VERBOSITY default
 SELECT define_tag('over-60', 'user.demographic.age');

@@ -169,6 +169,46 @@ COMMENT ON FUNCTION @extschema@.within_days(@extschema@.monthday, date, integer)
 
 GRANT USAGE ON SCHEMA @extschema@ TO PUBLIC;
 
+-- Self-references (a purpose's parent, a category's proxy) are checked by
+-- deferred triggers rather than foreign keys: pg_dump warns about
+-- "circular foreign-key constraints" for every self-referencing key of an
+-- extension's configuration table, and a restore loads such a table with
+-- one COPY, in whatever order its rows are stored.
+CREATE FUNCTION @extschema@._check_self_reference() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF TG_TABLE_NAME = 'purpose' THEN
+		IF TG_OP = 'DELETE' THEN
+			IF EXISTS (SELECT 1 FROM @extschema@.purpose p WHERE p.parent_id = OLD.purpose_id) THEN
+				RAISE EXCEPTION 'purpose "%" has sub-purposes', OLD.name
+					USING ERRCODE = 'foreign_key_violation';
+			END IF;
+			RETURN OLD;
+		END IF;
+		IF NEW.parent_id IS NOT NULL AND NOT EXISTS (
+			SELECT 1 FROM @extschema@.purpose p WHERE p.purpose_id = NEW.parent_id) THEN
+			RAISE EXCEPTION 'parent % of purpose "%" does not exist', NEW.parent_id, NEW.name
+				USING ERRCODE = 'foreign_key_violation';
+		END IF;
+	ELSE
+		IF TG_OP = 'DELETE' THEN
+			IF EXISTS (SELECT 1 FROM @extschema@.data_category c WHERE c.proxy_for = OLD.name) THEN
+				RAISE EXCEPTION 'data category "%" is named as the target of a proxy', OLD.name
+					USING ERRCODE = 'foreign_key_violation';
+			END IF;
+			RETURN OLD;
+		END IF;
+		IF NEW.proxy_for IS NOT NULL AND NOT EXISTS (
+			SELECT 1 FROM @extschema@.data_category c WHERE c.name = NEW.proxy_for) THEN
+			RAISE EXCEPTION 'data category "%" does not exist', NEW.proxy_for
+				USING ERRCODE = 'foreign_key_violation';
+		END IF;
+	END IF;
+	RETURN NEW;
+END
+$$;
 CREATE TABLE @extschema@.data_category (
 	name        text PRIMARY KEY
 	            CONSTRAINT data_category_name_check
@@ -177,7 +217,7 @@ CREATE TABLE @extschema@.data_category (
 	            CONSTRAINT data_category_sensitivity_check
 	            CHECK (sensitivity IN ('none', 'personal', 'sensitive', 'special')),
 	demographic boolean NOT NULL DEFAULT false,
-	proxy_for   text REFERENCES @extschema@.data_category (name),
+	proxy_for   text,               -- a category name: see data_category_proxy_exists
 	description text,
 	builtin     boolean NOT NULL DEFAULT false
 );
@@ -233,6 +273,13 @@ INSERT INTO @extschema@.data_category (name, sensitivity, demographic, descripti
 -- proxies: categories that stand in for a protected one
 UPDATE @extschema@.data_category SET proxy_for = 'user.demographic.race_ethnicity'
  WHERE name = 'user.contact.address.postal_code';
+CREATE CONSTRAINT TRIGGER data_category_proxy_exists
+	AFTER INSERT OR UPDATE OF proxy_for ON @extschema@.data_category
+	DEFERRABLE INITIALLY DEFERRED
+	FOR EACH ROW EXECUTE FUNCTION @extschema@._check_self_reference();
+CREATE TRIGGER data_category_no_dangling_proxy
+	BEFORE DELETE ON @extschema@.data_category
+	FOR EACH ROW EXECUTE FUNCTION @extschema@._check_self_reference();
 
 --------------------------------------------------------------------------
 -- Purposes: what data is used for, and what the customer gets in return
@@ -247,7 +294,7 @@ CREATE TABLE @extschema@.purpose (
 	value_exchange text NOT NULL
 	               CONSTRAINT purpose_value_exchange_check
 	               CHECK (btrim(value_exchange) <> ''),
-	parent_id      integer REFERENCES @extschema@.purpose (purpose_id),
+	parent_id      integer,         -- a purpose: see purpose_parent_exists
 	builtin        boolean NOT NULL DEFAULT false,
 	created_at     timestamptz NOT NULL DEFAULT now()
 );
@@ -288,6 +335,14 @@ $$;
 CREATE TRIGGER purpose_no_cycle
 	BEFORE INSERT OR UPDATE OF parent_id ON @extschema@.purpose
 	FOR EACH ROW EXECUTE FUNCTION @extschema@._purpose_check_cycle();
+
+CREATE CONSTRAINT TRIGGER purpose_parent_exists
+	AFTER INSERT OR UPDATE OF parent_id ON @extschema@.purpose
+	DEFERRABLE INITIALLY DEFERRED
+	FOR EACH ROW EXECUTE FUNCTION @extschema@._check_self_reference();
+CREATE TRIGGER purpose_no_orphans
+	BEFORE DELETE ON @extschema@.purpose
+	FOR EACH ROW EXECUTE FUNCTION @extschema@._check_self_reference();
 
 --------------------------------------------------------------------------
 -- Consent: current state and an append-only history
@@ -551,7 +606,7 @@ BEGIN
 
 	-- the nearest existing ancestor: a child is never less protected
 	SELECT c.* INTO parent FROM @extschema@.data_category c
-	 WHERE define_category.name LIKE c.name OPERATOR(pg_catalog.||) '.%'
+	 WHERE starts_with(define_category.name, c.name OPERATOR(pg_catalog.||) '.')
 	 ORDER BY length(c.name) DESC LIMIT 1;
 	IF FOUND THEN
 		IF array_position(levels, sensitivity) OPERATOR(pg_catalog.<) array_position(levels, parent.sensitivity) THEN
@@ -1000,6 +1055,13 @@ BEGIN
 	 WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::regclass
 	   AND d.objid OPERATOR(pg_catalog.=) s.relid::oid
 	   AND d.objsubid OPERATOR(pg_catalog.=) 0;
+	IF to_regclass('@extschema@.consent_view') IS NOT NULL THEN
+		DELETE FROM @extschema@.consent_view v
+		 USING pg_event_trigger_dropped_objects() d
+		 WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::regclass
+		   AND d.objid OPERATOR(pg_catalog.=) v.view::oid
+		   AND d.objsubid OPERATOR(pg_catalog.=) 0;
+	END IF;
 END
 $$;
 CREATE EVENT TRIGGER personalize_sql_drop ON sql_drop
@@ -1033,13 +1095,616 @@ CREATE EVENT TRIGGER personalize_ddl_end ON ddl_command_end
 	EXECUTE FUNCTION @extschema@._on_ddl_end();
 
 --------------------------------------------------------------------------
+-- Classification: SECURITY LABEL FOR personalize (src/classify.c)
+--------------------------------------------------------------------------
+
+-- none < personal < sensitive < special
+CREATE FUNCTION @extschema@._sensitivity_rank(sensitivity text) RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT array_position(ARRAY['none', 'personal', 'sensitive', 'special'], sensitivity)
+$$;
+
+-- Does a purpose allow a column of this category?  It names the category,
+-- or an ancestor at least as sensitive; an unclassified column (NULL)
+-- follows personalize.unclassified_columns.  The one rule of consent views.
+CREATE FUNCTION @extschema@._column_allowed(purpose_id integer, category text) RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT CASE
+		WHEN _column_allowed.category IS NULL THEN
+			coalesce(current_setting('personalize.unclassified_columns', true), 'hide') = 'show'
+		ELSE EXISTS (
+			SELECT 1
+			  FROM @extschema@.purpose_category pc
+			  JOIN @extschema@.data_category named ON named.name = pc.category
+			  JOIN @extschema@.data_category col ON col.name = _column_allowed.category
+			 WHERE pc.purpose_id = _column_allowed.purpose_id
+			   AND (col.name = named.name OR starts_with(col.name, named.name || '.'))
+			   AND @extschema@._sensitivity_rank(named.sensitivity)
+			       >= @extschema@._sensitivity_rank(col.sensitivity))
+	END
+$$;
+
+-- The label provider is registered when the library loads; this trigger
+-- loads it before any SECURITY LABEL runs, in any session.
+CREATE FUNCTION @extschema@._on_security_label() RETURNS event_trigger
+	AS 'MODULE_PATHNAME', 'personalize_on_security_label'
+	LANGUAGE C;
+CREATE EVENT TRIGGER personalize_label_provider ON ddl_command_start
+	WHEN TAG IN ('SECURITY LABEL')
+	EXECUTE FUNCTION @extschema@._on_security_label();
+
+CREATE FUNCTION @extschema@.classify(tbl regclass, col name, category text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF tbl IS NULL OR col IS NULL THEN
+		RAISE EXCEPTION 'table and column must not be null'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	-- the same statement, checks and privileges as writing the label by hand
+	EXECUTE format('SECURITY LABEL FOR personalize ON COLUMN %s.%I IS %L', tbl, col, category);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.classify(regclass, name, text) IS
+	'classify a column with a data category (NULL removes the classification); same as SECURITY LABEL FOR personalize';
+
+CREATE VIEW @extschema@.classified_columns AS
+	SELECT c.oid::regclass AS table_name, a.attname AS column_name,
+	       l.label AS category, d.sensitivity, d.demographic, d.proxy_for
+	  FROM pg_catalog.pg_seclabel l
+	  JOIN pg_catalog.pg_class c ON c.oid = l.objoid
+	  JOIN pg_catalog.pg_attribute a ON a.attrelid = l.objoid AND a.attnum = l.objsubid
+	  LEFT JOIN @extschema@.data_category d ON d.name = l.label
+	 WHERE l.provider = 'personalize'
+	   AND l.classoid = 'pg_catalog.pg_class'::regclass
+	   AND l.objsubid > 0;
+COMMENT ON VIEW @extschema@.classified_columns IS
+	'every classified column, with its category and sensitivity';
+
+--------------------------------------------------------------------------
+-- Consent-checked views (src/views.c)
+--------------------------------------------------------------------------
+
+CREATE TABLE @extschema@.consent_view (
+	view       regclass PRIMARY KEY,
+	source     regclass NOT NULL,
+	purpose_id integer NOT NULL REFERENCES @extschema@.purpose (purpose_id),
+	created_at timestamptz NOT NULL DEFAULT now(),
+	created_by name NOT NULL
+);
+COMMENT ON TABLE @extschema@.consent_view IS
+	'views made by create_consent_view(): their source table and purpose';
+
+CREATE FUNCTION @extschema@._view_source_columns(view regclass)
+RETURNS TABLE (view_column name, source_attnum smallint)
+	AS 'MODULE_PATHNAME', 'personalize_view_source_columns'
+	LANGUAGE C STABLE STRICT;
+
+CREATE FUNCTION @extschema@.create_consent_view(view_name text, source regclass, purpose text)
+RETURNS regclass
+	AS 'MODULE_PATHNAME', 'personalize_create_consent_view'
+	LANGUAGE C STRICT;
+COMMENT ON FUNCTION @extschema@.create_consent_view(text, regclass, text) IS
+	'a security-barrier view of a registered table: rows of subjects consenting to the purpose, columns the purpose needs';
+
+CREATE FUNCTION @extschema@.drop_consent_view(view regclass)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM @extschema@.consent_view v WHERE v.view = drop_consent_view.view) THEN
+		RAISE EXCEPTION '"%" is not a consent view', view
+			USING ERRCODE = 'wrong_object_type',
+			      HINT = 'The consent views are listed in personalize.consent_views.';
+	END IF;
+	-- as the caller, who must own the view; the sql_drop trigger unregisters it
+	EXECUTE format('DROP VIEW %s', view);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.drop_consent_view(regclass) IS
+	'drop a consent view made by create_consent_view()';
+
+CREATE VIEW @extschema@.consent_views AS
+	SELECT v.view, v.source, p.name AS purpose,
+	       ARRAY(SELECT s.view_column FROM @extschema@._view_source_columns(v.view) s) AS columns,
+	       ARRAY(SELECT a.attname FROM pg_catalog.pg_attribute a
+	              WHERE a.attrelid = v.source AND a.attnum > 0 AND NOT a.attisdropped
+	                AND a.attnum NOT IN (SELECT s.source_attnum
+	                                       FROM @extschema@._view_source_columns(v.view) s)
+	              ORDER BY a.attnum) AS hidden_columns,
+	       v.created_at, v.created_by
+	  FROM @extschema@.consent_view v
+	  JOIN @extschema@.purpose p USING (purpose_id);
+COMMENT ON VIEW @extschema@.consent_views IS
+	'consent views, their purpose, the columns they show and the columns of the source they hide';
+
+--------------------------------------------------------------------------
+-- Review: findings, and moments of review at DDL time
+--------------------------------------------------------------------------
+
+-- Column names that suggest personal data, as normalized word sequences
+-- (see _normalize_column_name), and the category each suggests.
+CREATE TABLE @extschema@.personal_data_name (
+	pattern  text PRIMARY KEY CHECK (pattern ~ '^[a-z0-9]+(_[a-z0-9]+)*$'),
+	category text NOT NULL REFERENCES @extschema@.data_category (name),
+	builtin  boolean NOT NULL DEFAULT false
+);
+COMMENT ON TABLE @extschema@.personal_data_name IS
+	'column names that suggest personal data, for review() and the DDL review; add your own';
+INSERT INTO @extschema@.personal_data_name (pattern, category, builtin)
+SELECT p, c, true FROM (VALUES
+	('email', 'user.contact.email'), ('e_mail', 'user.contact.email'), ('mail', 'user.contact.email'),
+	('email_address', 'user.contact.email'), ('mail_address', 'user.contact.email'),
+	('phone', 'user.contact.phone_number'), ('telephone', 'user.contact.phone_number'),
+	('tel', 'user.contact.phone_number'), ('mobile', 'user.contact.phone_number'),
+	('cell', 'user.contact.phone_number'), ('msisdn', 'user.contact.phone_number'),
+	('fax', 'user.contact.phone_number'),
+	('address', 'user.contact.address'), ('street', 'user.contact.address.street'),
+	('street_address', 'user.contact.address.street'), ('house_number', 'user.contact.address.street'),
+	('city', 'user.contact.address.city'), ('town', 'user.contact.address.city'),
+	('zip', 'user.contact.address.postal_code'), ('zipcode', 'user.contact.address.postal_code'),
+	('zip_code', 'user.contact.address.postal_code'), ('postal_code', 'user.contact.address.postal_code'),
+	('postcode', 'user.contact.address.postal_code'), ('post_code', 'user.contact.address.postal_code'),
+	('plz', 'user.contact.address.postal_code'),
+	('first_name', 'user.name'), ('firstname', 'user.name'), ('given_name', 'user.name'),
+	('last_name', 'user.name'), ('lastname', 'user.name'), ('surname', 'user.name'),
+	('family_name', 'user.name'), ('full_name', 'user.name'), ('fullname', 'user.name'),
+	('middle_name', 'user.name'), ('maiden_name', 'user.name'),
+	('dob', 'user.demographic.date_of_birth'), ('birth', 'user.demographic.date_of_birth'),
+	('birthday', 'user.demographic.date_of_birth'), ('birthdate', 'user.demographic.date_of_birth'),
+	('birth_date', 'user.demographic.date_of_birth'), ('date_of_birth', 'user.demographic.date_of_birth'),
+	('born', 'user.demographic.date_of_birth'),
+	('age', 'user.demographic.age'), ('age_group', 'user.demographic.age'),
+	('gender', 'user.demographic.gender'), ('sex', 'user.demographic.gender'),
+	('marital_status', 'user.demographic.marital_status'),
+	('race', 'user.demographic.race_ethnicity'), ('ethnicity', 'user.demographic.race_ethnicity'),
+	('ethnic', 'user.demographic.race_ethnicity'), ('ethnic_origin', 'user.demographic.race_ethnicity'),
+	('nationality', 'user.demographic'), ('citizenship', 'user.demographic'),
+	('religion', 'user.demographic.religious_belief'), ('religious', 'user.demographic.religious_belief'),
+	('faith', 'user.demographic.religious_belief'),
+	('sexual_orientation', 'user.demographic.sexual_orientation'),
+	('political', 'user.demographic.political_opinion'), ('political_party', 'user.demographic.political_opinion'),
+	('union_member', 'user.demographic.trade_union_membership'),
+	('health', 'user.health_and_medical'), ('medical', 'user.health_and_medical'),
+	('diagnosis', 'user.health_and_medical'), ('allergy', 'user.health_and_medical'),
+	('allergies', 'user.health_and_medical'), ('disability', 'user.health_and_medical'),
+	('medication', 'user.health_and_medical'), ('blood_type', 'user.health_and_medical'),
+	('biometric', 'user.biometric'), ('fingerprint', 'user.biometric'), ('face_id', 'user.biometric'),
+	('ssn', 'user.government_id'), ('social_security', 'user.government_id'),
+	('national_id', 'user.government_id'), ('passport', 'user.government_id'),
+	('tax_id', 'user.government_id'), ('driver_license', 'user.government_id'),
+	('drivers_license', 'user.government_id'),
+	('iban', 'user.financial.bank_account'), ('bank_account', 'user.financial.bank_account'),
+	('account_number', 'user.financial.bank_account'), ('routing_number', 'user.financial.bank_account'),
+	('credit_card', 'user.payment'), ('card_number', 'user.payment'), ('cc_number', 'user.payment'),
+	('cvv', 'user.payment'),
+	('salary', 'user.financial'), ('income', 'user.financial'), ('credit_score', 'user.financial'),
+	('ip', 'user.device.ip_address'), ('ip_address', 'user.device.ip_address'),
+	('ip_addr', 'user.device.ip_address'),
+	('latitude', 'user.location.precise'), ('longitude', 'user.location.precise'),
+	('lat', 'user.location.precise'), ('lng', 'user.location.precise'), ('lon', 'user.location.precise'),
+	('gps', 'user.location.precise'), ('geolocation', 'user.location.precise'),
+	('criminal_record', 'user.criminal_history'), ('conviction', 'user.criminal_history')
+) AS v(p, c);
+
+-- "emailAddress", "E-Mail", "customer_email " -> email_address, e_mail, customer_email
+CREATE FUNCTION @extschema@._normalize_column_name(name text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT btrim(regexp_replace(lower(regexp_replace(
+	           regexp_replace(name, '([a-z0-9])([A-Z])', '\1_\2', 'g'),
+	           '[^A-Za-z0-9]+', '_', 'g')), '_+', '_', 'g'), '_')
+$$;
+
+-- The category a column's name or type suggests, or NULL.  A pattern
+-- matches whole words of the normalized name, or the whole name written
+-- without separators; the longest match wins.
+CREATE FUNCTION @extschema@._suggest_category(name text, type oid) RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT coalesce(
+		(SELECT p.category FROM @extschema@.personal_data_name p
+		  WHERE strpos('_' || @extschema@._normalize_column_name(_suggest_category.name) || '_',
+		               '_' || p.pattern || '_') > 0
+		     -- "emailaddress": an unquoted camelCase name, folded to lower case
+		     OR replace(@extschema@._normalize_column_name(_suggest_category.name), '_', '')
+		        = replace(p.pattern, '_', '')
+		  ORDER BY length(p.pattern) DESC, p.pattern LIMIT 1),
+		CASE WHEN _suggest_category.type IN ('pg_catalog.inet'::regtype, 'pg_catalog.cidr'::regtype)
+		     THEN 'user.device.ip_address' END)
+$$;
+
+-- The user tables review() and the DDL review look at.
+CREATE FUNCTION @extschema@._user_tables()
+RETURNS TABLE (relid oid, relname text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT c.oid, format('%I.%I', n.nspname, c.relname)
+	  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+	 WHERE c.relkind IN ('r', 'p')
+	   AND n.nspname NOT IN ('pg_catalog', 'information_schema', '@extschema@')
+	   AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp%'
+	   AND NOT EXISTS (SELECT 1 FROM pg_depend d
+	                    WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+	                      AND d.deptype = 'e')
+$$;
+
+-- the columns of user tables with their classification
+CREATE FUNCTION @extschema@._user_columns()
+RETURNS TABLE (relid oid, relname text, attnum smallint, attname name, atttypid oid,
+               category text, sensitivity text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT t.relid, t.relname, a.attnum, a.attname, a.atttypid, l.label, d.sensitivity
+	  FROM @extschema@._user_tables() t
+	  JOIN pg_attribute a ON a.attrelid = t.relid AND a.attnum > 0 AND NOT a.attisdropped
+	  LEFT JOIN pg_seclabel l
+	    ON l.classoid = 'pg_class'::regclass AND l.objoid = t.relid
+	   AND l.objsubid = a.attnum AND l.provider = 'personalize'
+	  LEFT JOIN @extschema@.data_category d ON d.name = l.label
+$$;
+
+CREATE TYPE @extschema@.review_finding AS (
+	severity text,
+	object   text,
+	finding  text,
+	hint     text
+);
+
+-- Check: a column whose name or type suggests personal data is not classified.
+CREATE FUNCTION @extschema@._review_unclassified() RETURNS SETOF @extschema@.review_finding
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT 'warning', c.relname || '.' || quote_ident(c.attname),
+	       format('column "%s" looks like personal data (%s) but is not classified',
+	              c.attname, s.category),
+	       format('Classify it: SELECT personalize.classify(%L, %L, %L); drop it if no purpose needs it; or, if it holds no personal data, classify it as %L.',
+	              c.relname, c.attname, s.category, 'system.operations')
+	  FROM @extschema@._user_columns() c,
+	       LATERAL (SELECT @extschema@._suggest_category(c.attname, c.atttypid) AS category) s
+	 WHERE c.category IS NULL AND s.category IS NOT NULL
+$$;
+
+-- Check: a date of birth is stored with its year.
+CREATE FUNCTION @extschema@._review_birth_year() RETURNS SETOF @extschema@.review_finding
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT 'warning', c.relname || '.' || quote_ident(c.attname),
+	       format('date of birth "%s" is stored with its year (%s)', c.attname, format_type(c.atttypid, NULL)),
+	       format('Keep the month and day only: ALTER TABLE %s ALTER COLUMN %I TYPE personalize.monthday USING %I::personalize.monthday;',
+	              c.relname, c.attname, c.attname)
+	  FROM @extschema@._user_columns() c
+	 WHERE c.atttypid IN ('date'::regtype, 'timestamp'::regtype, 'timestamptz'::regtype)
+	   AND coalesce(c.category, @extschema@._suggest_category(c.attname, c.atttypid))
+	       = 'user.demographic.date_of_birth'
+$$;
+
+-- Check: a sensitive or special column that no purpose needs.
+CREATE FUNCTION @extschema@._review_unneeded_sensitive() RETURNS SETOF @extschema@.review_finding
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT 'warning', c.relname || '.' || quote_ident(c.attname),
+	       format('%s column "%s" (%s) is needed by no purpose', c.sensitivity, c.attname, c.category),
+	       'Data minimization: drop the column, or define the purpose that needs it (with the value the customer gets).'
+	  FROM @extschema@._user_columns() c
+	 WHERE c.sensitivity IN ('sensitive', 'special')
+	   AND NOT EXISTS (SELECT 1 FROM @extschema@.purpose p
+	                    WHERE @extschema@._column_allowed(p.purpose_id, c.category))
+$$;
+
+-- Check: a consent view shows a sensitive or special column.
+CREATE FUNCTION @extschema@._review_view_sensitive() RETURNS SETOF @extschema@.review_finding
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT 'notice', v.view::text || '.' || quote_ident(s.view_column),
+	       format('consent view shows %s column "%s" (%s) for purpose "%s"',
+	              d.sensitivity, s.view_column, l.label, p.name),
+	       format('Check that purpose "%s" needs it, and grant SELECT on the view sparingly.', p.name)
+	  FROM @extschema@.consent_view v
+	  JOIN @extschema@.purpose p USING (purpose_id)
+	  CROSS JOIN LATERAL @extschema@._view_source_columns(v.view) s
+	  JOIN pg_seclabel l
+	    ON l.classoid = 'pg_class'::regclass AND l.objoid = v.source
+	   AND l.objsubid = s.source_attnum AND l.provider = 'personalize'
+	  JOIN @extschema@.data_category d ON d.name = l.label
+	 WHERE d.sensitivity IN ('sensitive', 'special')
+$$;
+
+-- Check: a label names a category that does not exist (possible after a
+-- restore; see src/classify.c).
+CREATE FUNCTION @extschema@._review_unknown_label() RETURNS SETOF @extschema@.review_finding
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT 'error', c.relname || '.' || quote_ident(c.attname),
+	       format('column "%s" is classified with unknown data category "%s"', c.attname, c.category),
+	       'Define the category with personalize.define_category(), or classify the column again.'
+	  FROM @extschema@._user_columns() c
+	 WHERE c.category IS NOT NULL AND c.sensitivity IS NULL
+$$;
+
+-- The checks review() runs.  A feature adds its own with one row.
+CREATE TABLE @extschema@.review_check (
+	check_name  text PRIMARY KEY,
+	check_fn    regprocedure NOT NULL,
+	description text NOT NULL
+);
+COMMENT ON TABLE @extschema@.review_check IS
+	'the checks review() runs: each a function returning SETOF personalize.review_finding';
+INSERT INTO @extschema@.review_check VALUES
+	('unclassified', '@extschema@._review_unclassified()',
+	 'a column whose name or type suggests personal data is not classified'),
+	('birth_year', '@extschema@._review_birth_year()',
+	 'a date of birth is stored with its year'),
+	('unneeded_sensitive', '@extschema@._review_unneeded_sensitive()',
+	 'a sensitive or special column that no purpose needs'),
+	('view_sensitive', '@extschema@._review_view_sensitive()',
+	 'a consent view shows a sensitive or special column'),
+	('unknown_label', '@extschema@._review_unknown_label()',
+	 'a column is classified with a category that does not exist');
+
+CREATE FUNCTION @extschema@.review()
+RETURNS TABLE (severity text, object text, finding text, hint text)
+LANGUAGE plpgsql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	chk record;
+	part @extschema@.review_finding[];
+	findings @extschema@.review_finding[] := '{}';
+BEGIN
+	FOR chk IN SELECT * FROM @extschema@.review_check ORDER BY check_name LOOP
+		EXECUTE format('SELECT coalesce(array_agg(f), ''{}'') FROM %s() f',
+		               chk.check_fn::oid::regproc)
+		   INTO part;
+		findings := findings || part;
+	END LOOP;
+	RETURN QUERY
+		SELECT f.severity, f.object, f.finding, f.hint
+		  FROM unnest(findings) f
+		 ORDER BY array_position(ARRAY['error', 'warning', 'notice'], f.severity),
+		          f.object, f.finding;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.review() IS
+	'findings about personal data in this database, most severe first, each with a hint';
+
+-- DDL review (src/classify.c): the columns a command added, the effective
+-- level, and the commit-time check of the "error" level.
+CREATE FUNCTION @extschema@._added_columns(command pg_ddl_command) RETURNS smallint[]
+	AS 'MODULE_PATHNAME', 'personalize_added_columns'
+	LANGUAGE C STRICT;
+CREATE FUNCTION @extschema@._review_ddl_level() RETURNS text
+	AS 'MODULE_PATHNAME', 'personalize_review_ddl_level'
+	LANGUAGE C STABLE;
+CREATE FUNCTION @extschema@._require_classification(tbl regclass, attnum smallint, category text)
+RETURNS void
+	AS 'MODULE_PATHNAME', 'personalize_require_classification'
+	LANGUAGE C STRICT;
+
+CREATE FUNCTION @extschema@._on_ddl_review() RETURNS event_trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	level text := @extschema@._review_ddl_level();
+	cmd record;
+	col record;
+	added smallint[];
+	message text;
+	hint text;
+BEGIN
+	-- a restore (pg_dump's output sets check_function_bodies = off) replays
+	-- tables whose labels follow: not a moment of review
+	IF level = 'off' OR current_setting('check_function_bodies') = 'off' THEN
+		RETURN;
+	END IF;
+	FOR cmd IN
+		SELECT c.command, c.objid, c.object_identity
+		  FROM pg_event_trigger_ddl_commands() c
+		 WHERE c.command_tag IN ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO', 'ALTER TABLE')
+		   AND c.classid = 'pg_class'::regclass AND c.objsubid = 0 AND NOT c.in_extension
+		   AND c.objid IN (SELECT t.relid FROM @extschema@._user_tables() t)
+	LOOP
+		added := @extschema@._added_columns(cmd.command);
+		FOR col IN
+			SELECT a.attnum, a.attname, @extschema@._suggest_category(a.attname, a.atttypid) AS category
+			  FROM pg_attribute a
+			 WHERE a.attrelid = cmd.objid AND a.attnum > 0 AND NOT a.attisdropped
+			   AND (added IS NULL OR a.attnum = ANY (added))
+			   AND NOT EXISTS (SELECT 1 FROM pg_seclabel l
+			                    WHERE l.classoid = 'pg_class'::regclass AND l.objoid = cmd.objid
+			                      AND l.objsubid = a.attnum AND l.provider = 'personalize')
+			 ORDER BY a.attnum
+		LOOP
+			CONTINUE WHEN col.category IS NULL;
+			message := format('column "%s" of table %s looks like personal data (%s)',
+			                  col.attname, cmd.object_identity, col.category);
+			hint := format('Classify it: SECURITY LABEL FOR personalize ON COLUMN %s.%I IS %L; drop it if no purpose needs it; or, if it holds no personal data, classify it as %L.',
+			               cmd.object_identity, col.attname, col.category, 'system.operations');
+			IF level = 'error' THEN
+				-- checked at commit: classify it in the same transaction
+				PERFORM @extschema@._require_classification(cmd.objid, col.attnum, col.category);
+			ELSIF level = 'warning' THEN
+				RAISE WARNING '%', message USING HINT = hint;
+			ELSE
+				RAISE NOTICE '%', message USING HINT = hint;
+			END IF;
+		END LOOP;
+	END LOOP;
+END
+$$;
+CREATE EVENT TRIGGER personalize_ddl_review ON ddl_command_end
+	WHEN TAG IN ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO', 'ALTER TABLE')
+	EXECUTE FUNCTION @extschema@._on_ddl_review();
+
+--------------------------------------------------------------------------
+-- Proxy detection
+--------------------------------------------------------------------------
+
+CREATE FUNCTION @extschema@.detect_proxies(
+	tbl regclass,
+	sensitive_column name,
+	threshold double precision DEFAULT 0.5)
+RETURNS TABLE (column_name name, association double precision, categories bigint, method text)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	col record;
+	names name[] := '{}';
+	methods text[] := '{}';
+	exprs text[] := '{}';
+	ranges float8[];
+	q text;
+	values_list text := '';
+	r record;
+	phi2 float8;
+	kc float8;
+	rc float8;
+	skipped text[] := '{}';
+BEGIN
+	IF threshold IS NULL OR threshold < 0 OR threshold > 1 THEN
+		RAISE EXCEPTION 'threshold must be between 0 and 1'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	PERFORM 1 FROM pg_attribute a
+	 WHERE a.attrelid = tbl AND a.attname = sensitive_column AND a.attnum > 0 AND NOT a.attisdropped;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'column "%" of relation "%" does not exist', sensitive_column, tbl
+			USING ERRCODE = 'undefined_column';
+	END IF;
+
+	-- every other column becomes a category: numbers and times in 10
+	-- equal-width bins between their minimum and maximum, the rest as text
+	FOR col IN
+		SELECT a.attname, a.atttypid::regtype AS typ
+		  FROM pg_attribute a
+		 WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped
+		   AND a.attname <> sensitive_column
+		   AND a.atttypid NOT IN ('bytea'::regtype, 'json'::regtype, 'jsonb'::regtype, 'xml'::regtype)
+		 ORDER BY a.attnum
+	LOOP
+		names := names || col.attname;
+		IF col.typ IN ('smallint', 'integer', 'bigint', 'numeric', 'real', 'double precision') THEN
+			methods := methods || 'binned'::text;
+			exprs := exprs || format('t.%I::float8', col.attname);
+		ELSIF col.typ IN ('date', 'timestamp without time zone', 'timestamp with time zone') THEN
+			methods := methods || 'binned'::text;
+			exprs := exprs || format('extract(epoch FROM t.%I)::float8', col.attname);
+		ELSE
+			methods := methods || 'categorical'::text;
+			exprs := exprs || format('t.%I::text', col.attname);
+		END IF;
+	END LOOP;
+	IF cardinality(names) = 0 THEN
+		RETURN;
+	END IF;
+
+	-- the range of every binned column, in one pass
+	SELECT string_agg(format('min(%1$s), max(%1$s)', e), ', ' ORDER BY i)
+	  INTO q FROM unnest(exprs, methods) WITH ORDINALITY AS u(e, m, i) WHERE m = 'binned';
+	IF q IS NOT NULL THEN
+		EXECUTE format('SELECT ARRAY[%s]::float8[] FROM %s t', q, tbl) INTO ranges;
+	END IF;
+
+	-- one key per column and row
+	q := '';
+	FOR i IN 1 .. cardinality(names) LOOP
+		IF methods[i] = 'binned' THEN
+			-- the bins of the i-th binned column are ranges[2j-1 .. 2j]
+			DECLARE
+				j integer := (SELECT count(*) FROM unnest(methods[1:i]) m WHERE m = 'binned');
+				lo float8 := ranges[2 * j - 1];
+				hi float8 := ranges[2 * j];
+			BEGIN
+				values_list := values_list || format(', (%s, coalesce(%s::text, %L))', i,
+					CASE WHEN lo IS NULL OR hi <= lo THEN '1'
+					     ELSE format('width_bucket(%s, %s::float8, %s::float8, 10)', exprs[i], lo,
+					                 hi + (hi - lo) * 1e-9) END,
+					'<null>');
+			END;
+		ELSE
+			values_list := values_list || format(', (%s, coalesce(%s, %L))', i, exprs[i], '<null>');
+		END IF;
+	END LOOP;
+
+	-- every contingency table in one scan; chi-square as n * (sum o^2/(row*col) - 1)
+	q := format($q$
+		WITH cells AS (
+			SELECT u.i, u.k, t.%1$I::text AS s, count(*)::float8 AS o
+			  FROM %2$s t CROSS JOIN LATERAL (VALUES %3$s) AS u(i, k)
+			 WHERE t.%1$I IS NOT NULL
+			 GROUP BY 1, 2, 3),
+		rowt AS (SELECT i, k, sum(o) AS t FROM cells GROUP BY 1, 2),
+		colt AS (SELECT i, s, sum(o) AS t FROM cells GROUP BY 1, 2),
+		tot AS (SELECT i, sum(o) AS n FROM cells GROUP BY 1)
+		SELECT c.i, tot.n,
+		       tot.n * (sum(c.o * c.o / (rowt.t * colt.t)) - 1) AS chi2,
+		       (SELECT count(*) FROM rowt x WHERE x.i = c.i) AS kc,
+		       (SELECT count(*) FROM colt x WHERE x.i = c.i) AS rc
+		  FROM cells c
+		  JOIN rowt USING (i, k)
+		  JOIN colt USING (i, s)
+		  JOIN tot USING (i)
+		 GROUP BY c.i, tot.n
+		 ORDER BY c.i$q$, sensitive_column, tbl, substr(values_list, 3));
+
+	FOR r IN EXECUTE q LOOP
+		-- a column with nearly a value per row identifies rows: its
+		-- association says nothing about proxying
+		IF methods[r.i] = 'categorical' AND (r.kc > 1000 OR r.kc > r.n / 2) THEN
+			skipped := skipped || names[r.i]::text;
+			CONTINUE;
+		END IF;
+		-- Cramer's V with the bias correction of Bergsma (2013)
+		phi2 := greatest(0, r.chi2 / r.n - (r.kc - 1) * (r.rc - 1) / greatest(r.n - 1, 1));
+		kc := r.kc - (r.kc - 1) ^ 2 / greatest(r.n - 1, 1);
+		rc := r.rc - (r.rc - 1) ^ 2 / greatest(r.n - 1, 1);
+		column_name := names[r.i];
+		association := CASE WHEN least(kc, rc) > 1 THEN sqrt(phi2 / (least(kc, rc) - 1)) ELSE 0 END;
+		categories := r.kc;
+		method := methods[r.i];
+		IF association >= threshold THEN
+			RETURN NEXT;
+		END IF;
+	END LOOP;
+	IF cardinality(skipped) > 0 THEN
+		RAISE NOTICE 'skipped columns with about one value per row: %', array_to_string(skipped, ', ')
+			USING HINT = 'An identifier predicts every attribute of its own row; proxies are columns many rows share.';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.detect_proxies(regclass, name, double precision) IS
+	'columns whose values predict a sensitive column (bias-corrected Cramer''s V at or above threshold)';
+
+--------------------------------------------------------------------------
 -- Privileges: everything that writes, or reads personal data, is revoked
 -- from PUBLIC; the README's "Security model" shows the least-privilege
 -- roles.  Registries (categories, purposes, tags) are readable by all.
 --------------------------------------------------------------------------
 
 GRANT SELECT ON @extschema@.data_category, @extschema@.purpose,
-	@extschema@.purpose_category, @extschema@.tag TO PUBLIC;
+	@extschema@.purpose_category, @extschema@.tag, @extschema@.classified_columns,
+	@extschema@.consent_view, @extschema@.consent_views, @extschema@.personal_data_name,
+	@extschema@.review_check TO PUBLIC;
 
 REVOKE ALL ON FUNCTION
 	@extschema@.define_category(text, text, text, text, boolean),
@@ -1056,6 +1721,7 @@ REVOKE ALL ON FUNCTION
 	@extschema@.forget(text),
 	@extschema@.subject_pseudonym(text),
 	@extschema@._purpose_check_cycle(),
+	@extschema@._check_self_reference(),
 	@extschema@._ledger_guard(),
 	@extschema@._closest_categories(text),
 	@extschema@._unknown_category(text),
@@ -1065,8 +1731,30 @@ REVOKE ALL ON FUNCTION
 	@extschema@._check_tag(text),
 	@extschema@._check_weight(real, boolean),
 	@extschema@._on_sql_drop(),
-	@extschema@._on_ddl_end()
+	@extschema@._on_ddl_end(),
+	@extschema@.review(),
+	@extschema@._column_allowed(integer, text),
+	@extschema@._suggest_category(text, oid),
+	@extschema@._user_tables(),
+	@extschema@._user_columns(),
+	@extschema@._review_unclassified(),
+	@extschema@._review_birth_year(),
+	@extschema@._review_unneeded_sensitive(),
+	@extschema@._review_view_sensitive(),
+	@extschema@._review_unknown_label(),
+	@extschema@._added_columns(pg_ddl_command),
+	@extschema@._review_ddl_level(),
+	@extschema@._require_classification(regclass, smallint, text),
+	@extschema@._on_ddl_review(),
+	@extschema@._sensitivity_rank(text),
+	@extschema@._normalize_column_name(text),
+	@extschema@._on_security_label()
 FROM PUBLIC;
+-- classify(), create_consent_view(), drop_consent_view() and detect_proxies()
+-- run as their caller, whose privileges on the table decide; consent_views
+-- and classified_columns show metadata, readable by all (consent_views calls
+-- _view_source_columns(), which stays executable by PUBLIC: it reads a
+-- view's query tree, which pg_get_viewdef() shows anyway).
 
 --------------------------------------------------------------------------
 -- pg_dump keeps what users configured and recorded
@@ -1085,3 +1773,11 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.intent', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.signal', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.signal_signal_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.subject_table', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.consent_view', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.personal_data_name', 'WHERE NOT builtin');
+
+-- Load the library now: it registers the "personalize" label provider,
+-- which a restore needs for the SECURITY LABEL commands that follow
+-- CREATE EXTENSION, even where it is not preloaded (a restore creates C
+-- functions without loading their library).
+LOAD 'MODULE_PATHNAME';

@@ -27,6 +27,7 @@
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 
+#include "classify.h"
 #include "consent.h"
 #include "personalize.h"
 
@@ -45,8 +46,12 @@ void		_PG_init(void);
 void
 _PG_init(void)
 {
-	/* each module defines its own GUCs */
+	/*
+	 * Each module defines its own GUCs.  The label provider is registered
+	 * even under binary upgrade, which restores labels.
+	 */
 	ConsentInit();
+	ClassifyInit();
 
 	MarkGUCPrefixReserved("personalize");
 
@@ -143,3 +148,30 @@ PersonalizeRestoreUser(OwnerSwitch *sw)
 	AtEOXact_GUC(true, sw->save_nestlevel);
 	SetUserIdAndSecContext(sw->save_userid, sw->save_sec_context);
 }
+
+#if PG_VERSION_NUM < 150000
+/*
+ * InitMaterializedSRF for PostgreSQL 13 and 14: set up a tuplestore in
+ * materialize mode for a set-returning function.
+ */
+void
+PersonalizeInitMaterializedSRF(FunctionCallInfo fcinfo)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	TupleDesc	tupdesc;
+	MemoryContext oldcxt;
+
+	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) ||
+		!(rsinfo->allowedModes & SFRM_Materialize))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("set-valued function called in context that cannot accept a set")));
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	oldcxt = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
+	rsinfo->returnMode = SFRM_Materialize;
+	rsinfo->setResult = tuplestore_begin_heap(true, false, work_mem);
+	rsinfo->setDesc = CreateTupleDescCopy(tupdesc);
+	MemoryContextSwitchTo(oldcxt);
+}
+#endif

@@ -18,6 +18,9 @@
 
 #include "postgres.h"
 
+#include "fmgr.h"
+#include "funcapi.h"
+
 /* the extension's schema; the control file makes it fixed */
 #define PERSONALIZE_SCHEMA "personalize"
 
@@ -45,6 +48,12 @@ typedef struct OwnerSwitch
 	int			save_sec_context;
 	int			save_nestlevel;
 } OwnerSwitch;
+
+/* a materialized set-returning function's tuplestore, before PostgreSQL 15 */
+#if PG_VERSION_NUM < 150000
+#define InitMaterializedSRF(fcinfo, flags) PersonalizeInitMaterializedSRF(fcinfo)
+extern void PersonalizeInitMaterializedSRF(FunctionCallInfo fcinfo);
+#endif
 
 /* personalize.c */
 extern Oid	PersonalizeSchemaOid(void);

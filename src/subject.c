@@ -449,6 +449,22 @@ personalize_unregister_table(PG_FUNCTION_ARGS)
 	PersonalizeBecomeOwner(&sw);
 	SPI_connect();
 	ret = SPI_execute_with_args(
+		"SELECT pg_catalog.string_agg(view::pg_catalog.text, ', ' ORDER BY view::pg_catalog.text)"
+		"  FROM personalize.consent_view"
+		" WHERE source OPERATOR(pg_catalog.=) $1::pg_catalog.regclass",
+		1, argtypes, values, NULL, true, 1);
+	if (ret == SPI_OK_SELECT && SPI_processed == 1)
+	{
+		char	   *views = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+
+		if (views != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+					 errmsg("cannot unregister table \"%s\" because consent views depend on it", relname),
+					 errdetail("Consent views: %s.", views),
+					 errhint("Drop them with personalize.drop_consent_view() first.")));
+	}
+	ret = SPI_execute_with_args(
 		"DELETE FROM personalize.subject_table"
 		" WHERE relid OPERATOR(pg_catalog.=) $1::pg_catalog.regclass",
 		1, argtypes, values, NULL, false, 0);

@@ -65,5 +65,7 @@ run_unprivileged() {
 		[ -n "${!var+x}" ] && envs+=("$var=${!var}")
 	done
 	echo "(root: running as OS user postgres in $copy)"
+	# the caller's directory (often under /root) is closed to that user
+	cd "$copy"
 	exec runuser -u postgres -- env "${envs[@]}" bash "$copy/$script" "$@"
 }

@@ -7,9 +7,11 @@ SELECT plan(43);
 -- what the schema holds
 SELECT tables_are('personalize', ARRAY[
 	'data_category', 'purpose', 'purpose_category', 'consent', 'consent_event',
-	'pseudonym_key', 'tag', 'intent', 'signal', 'subject_table'],
+	'pseudonym_key', 'tag', 'intent', 'signal', 'subject_table', 'consent_view',
+	'personal_data_name', 'review_check'],
 	'the schema has exactly the documented tables');
-SELECT views_are('personalize', ARRAY['consents', 'consent_history'],
+SELECT views_are('personalize', ARRAY['consents', 'consent_history', 'classified_columns',
+	'consent_views'],
 	'the schema has exactly the documented views');
 SELECT has_function('personalize', 'has_consent', ARRAY['text', 'text'], 'has_consent(text, text)');
 SELECT has_function('personalize', 'has_consent', ARRAY['bigint', 'text'], 'has_consent(bigint, text)');
@@ -46,12 +48,15 @@ $$, 'writers and personal-data readers are not executable by PUBLIC');
 SELECT is_empty($$
 	SELECT p.oid::regprocedure::text FROM pg_proc p
 	 WHERE p.pronamespace = 'personalize'::regnamespace AND p.proname LIKE '\_%'
+	   AND p.proname <> '_view_source_columns'   -- consent_views needs it
 	   AND has_function_privilege('public', p.oid, 'EXECUTE')
 $$, 'internal functions are not executable by PUBLIC');
 SELECT is_empty($$
 	SELECT c.relname FROM pg_class c
 	 WHERE c.relnamespace = 'personalize'::regnamespace AND c.relkind IN ('r', 'v')
-	   AND c.relname NOT IN ('data_category', 'purpose', 'purpose_category', 'tag')
+	   AND c.relname NOT IN ('data_category', 'purpose', 'purpose_category', 'tag',
+	                         'classified_columns', 'consent_view', 'consent_views',
+	                         'personal_data_name', 'review_check')
 	   AND (has_table_privilege('public', c.oid, 'SELECT')
 	        OR has_table_privilege('public', c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE'))
 $$, 'consent, history, intents, signals and the key are not readable or writable by PUBLIC');
