@@ -113,3 +113,49 @@ SELECT count(*) AS ada_rows_left FROM customers WHERE customer_id = 1;
 \echo 'Her consent history stays provable, under a keyed pseudonym:'
 SELECT left(subject, 22) || '...' AS subject, purpose, action FROM consent_history
  WHERE subject LIKE 'pseudonym:%' ORDER BY event_id;
+
+\echo
+\echo '--- 5. Analysts see only what a purpose needs, of consenting customers ---'
+\echo 'The DBA classifies the columns (SECURITY LABEL FOR personalize, or classify()):'
+SELECT classify('customers', 'customer_id', 'user.unique_id'),
+       classify('customers', 'name', 'user.name'),
+       classify('customers', 'email', 'user.contact.email'),
+       classify('customers', 'postal_code', 'user.contact.address.postal_code'),
+       classify('orders', 'order_id', 'system.operations'),
+       classify('orders', 'customer_id', 'user.unique_id'),
+       classify('orders', 'ordered_at', 'system.operations'),
+       classify('orders', 'total', 'user.behavior.purchase_history') \g /dev/null
+SELECT table_name, column_name, category, sensitivity FROM classified_columns ORDER BY table_name::text, column_name;
+
+SELECT define_purpose('order_analysis', 'sales reports per order', 'better stock and fairer prices',
+                      '{system.operations, user.unique_id, user.behavior}') \g /dev/null
+SELECT grant_consent(c, 'order_analysis', 'preference centre') FROM unnest(ARRAY['2', '3', '6']) c \g /dev/null
+SELECT create_consent_view('order_report', 'orders', 'order_analysis');
+SELECT create_consent_view('newsletter_list', 'customers', 'newsletter');
+\echo 'Each view shows only the columns its purpose needs:'
+SELECT view, purpose, columns, hidden_columns FROM consent_views ORDER BY view::text;
+
+CREATE ROLE demo_analyst;
+GRANT SELECT ON order_report TO demo_analyst;
+SET ROLE demo_analyst;
+\echo 'The analyst reads the view (Bruno, Chen and Freya agreed to order analysis):'
+SELECT * FROM order_report ORDER BY order_id;
+\echo '...and cannot read the table behind it:'
+\set ON_ERROR_STOP off
+SELECT * FROM orders;
+\set ON_ERROR_STOP on
+RESET ROLE;
+\echo 'Chen withdraws; the analyst''s next query no longer shows Chen''s order:'
+SELECT withdraw_consent('3', 'order_analysis', 'preference centre') > 0 AS chen_withdrew;
+SET ROLE demo_analyst;
+SELECT * FROM order_report ORDER BY order_id;
+RESET ROLE;
+
+\echo
+\echo '--- 6. Moments of review ---'
+\echo 'A new table with personal-looking columns is noticed as it is created:'
+SET client_min_messages = notice;
+CREATE TABLE leads (lead_id int PRIMARY KEY, email text, date_of_birth date, campaign text);
+SET client_min_messages = warning;
+\echo 'and review() lists what needs attention, with hints:'
+SELECT severity, object, finding FROM review();

@@ -67,6 +67,7 @@
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -86,6 +87,30 @@ static int	consent_cache_mem = 256 * 1024;
 
 /* subtransactions this backend has aborted; see ConsentSite */
 static uint64 subxact_aborts = 0;
+
+/*
+ * Where the consent and purpose tables are: looked up once per backend, and
+ * forgotten when a relcache invalidation concerns one of them (ALTER, DROP
+ * EXTENSION ...).  Only OIDs and attribute numbers; no data is cached.
+ */
+typedef struct ConsentCatalog
+{
+	bool		valid;
+	Oid			consent_relid;
+	Oid			consent_pkey;
+	Oid			purpose_relid;
+	Oid			purpose_pkey;
+	Oid			purpose_name_key;
+	AttrNumber	att_subject;
+	AttrNumber	att_purpose;
+	AttrNumber	att_state;
+	AttrNumber	att_expires;
+	AttrNumber	att_purpose_id;
+	AttrNumber	att_parent_id;
+	AttrNumber	att_name;
+} ConsentCatalog;
+
+static ConsentCatalog catalog;
 
 /* consent flags of one subject for one purpose chain */
 #define CONSENT_GRANTED		0x01	/* an unexpired grant in the chain */
@@ -252,7 +277,10 @@ typedef struct ConsentSite
 	AttrNumber	att_purpose;
 	AttrNumber	att_state;
 	AttrNumber	att_expires;
-	double		consent_rows;	/* estimated rows in the consent table */
+	AttrNumber	att_purpose_id;
+	AttrNumber	att_parent_id;
+	AttrNumber	att_name;
+	double		consent_rows;	/* estimated rows in the consent table, or -1 */
 	bool		purpose_stable; /* the purpose argument is a Const or Param */
 	PurposeState *stable_purpose;	/* its state, when it is */
 	int			npurposes;
@@ -275,12 +303,62 @@ consent_subxact_callback(SubXactEvent event,
 }
 
 /*
+ * Relcache invalidation: forget the catalog when it concerns one of its
+ * relations, or all relations.
+ */
+static void
+consent_relcache_callback(Datum arg pg_attribute_unused(), Oid relid)
+{
+	if (!catalog.valid)
+		return;
+	if (relid == InvalidOid ||
+		relid == catalog.consent_relid || relid == catalog.consent_pkey ||
+		relid == catalog.purpose_relid || relid == catalog.purpose_pkey ||
+		relid == catalog.purpose_name_key)
+		catalog.valid = false;
+}
+
+/*
+ * Look up the tables has_consent() reads, unless still known.
+ */
+static const ConsentCatalog *
+consent_catalog(void)
+{
+	Oid			nsp;
+	ConsentCatalog c;
+
+	if (catalog.valid)
+		return &catalog;
+	nsp = PersonalizeSchemaOid();
+	c.consent_relid = get_relname_relid("consent", nsp);
+	c.consent_pkey = get_relname_relid("consent_pkey", nsp);
+	c.purpose_relid = get_relname_relid("purpose", nsp);
+	c.purpose_pkey = get_relname_relid("purpose_pkey", nsp);
+	c.purpose_name_key = get_relname_relid("purpose_name_key", nsp);
+	if (!OidIsValid(c.consent_relid) || !OidIsValid(c.consent_pkey) ||
+		!OidIsValid(c.purpose_relid) || !OidIsValid(c.purpose_pkey) ||
+		!OidIsValid(c.purpose_name_key))
+		elog(ERROR, "personalize consent tables are missing; reinstall the extension");
+	c.att_subject = get_attnum(c.consent_relid, "subject");
+	c.att_purpose = get_attnum(c.consent_relid, "purpose_id");
+	c.att_state = get_attnum(c.consent_relid, "state");
+	c.att_expires = get_attnum(c.consent_relid, "expires_at");
+	c.att_purpose_id = get_attnum(c.purpose_relid, "purpose_id");
+	c.att_parent_id = get_attnum(c.purpose_relid, "parent_id");
+	c.att_name = get_attnum(c.purpose_relid, "name");
+	c.valid = true;
+	catalog = c;
+	return &catalog;
+}
+
+/*
  * Define the module's GUCs and register its callbacks.
  */
 void
 ConsentInit(void)
 {
 	RegisterSubXactCallback(consent_subxact_callback, NULL);
+	CacheRegisterRelcacheCallback(consent_relcache_callback, (Datum) 0);
 
 	DefineCustomIntVariable("personalize.consent_cache_mem",
 							gettext_noop("Memory a has_consent() call site may use to hold the consent of every subject of a purpose during one statement."),
@@ -479,10 +557,10 @@ PurposeChainLoad(ConsentSite *site, PurposeState *ps)
 
 	rel = table_open(site->purpose_relid, AccessShareLock);
 	desc = RelationGetDescr(rel);
-	att_id = get_attnum(site->purpose_relid, "purpose_id");
-	att_parent = get_attnum(site->purpose_relid, "parent_id");
+	att_id = site->att_purpose_id;
+	att_parent = site->att_parent_id;
 
-	ScanKeyInit(&key, get_attnum(site->purpose_relid, "name"),
+	ScanKeyInit(&key, site->att_name,
 				BTEqualStrategyNumber, F_TEXTEQ, PointerGetDatum(name));
 	key.sk_collation = DEFAULT_COLLATION_OID;
 	scan = systable_beginscan(rel, site->purpose_name_key, true,
@@ -842,8 +920,7 @@ static void
 site_reset(ConsentSite *site, MemoryContext fn_mcxt, Snapshot snap,
 		   TimestampTz stmt_start)
 {
-	Oid			nsp = PersonalizeSchemaOid();
-	Relation	rel;
+	const ConsentCatalog *cat;
 
 	MemoryContextReset(site->cxt);
 	site->npurposes = 0;
@@ -852,26 +929,20 @@ site_reset(ConsentSite *site, MemoryContext fn_mcxt, Snapshot snap,
 	site->snapshot = snap;
 	site_remember_snapshot(site, fn_mcxt, snap, stmt_start);
 
-	site->consent_relid = get_relname_relid("consent", nsp);
-	site->consent_pkey = get_relname_relid("consent_pkey", nsp);
-	site->purpose_relid = get_relname_relid("purpose", nsp);
-	site->purpose_pkey = get_relname_relid("purpose_pkey", nsp);
-	site->purpose_name_key = get_relname_relid("purpose_name_key", nsp);
-	if (!OidIsValid(site->consent_relid) || !OidIsValid(site->consent_pkey) ||
-		!OidIsValid(site->purpose_relid) || !OidIsValid(site->purpose_pkey) ||
-		!OidIsValid(site->purpose_name_key))
-		elog(ERROR, "personalize consent tables are missing; reinstall the extension");
-	site->att_subject = get_attnum(site->consent_relid, "subject");
-	site->att_purpose = get_attnum(site->consent_relid, "purpose_id");
-	site->att_state = get_attnum(site->consent_relid, "state");
-	site->att_expires = get_attnum(site->consent_relid, "expires_at");
-
-	/* the size estimate decides when a bulk load pays */
-	rel = table_open(site->consent_relid, AccessShareLock);
-	site->consent_rows = rel->rd_rel->reltuples;
-	if (site->consent_rows < 0)
-		site->consent_rows = (double) RelationGetNumberOfBlocks(rel) * 100;
-	table_close(rel, AccessShareLock);
+	cat = consent_catalog();
+	site->consent_relid = cat->consent_relid;
+	site->consent_pkey = cat->consent_pkey;
+	site->purpose_relid = cat->purpose_relid;
+	site->purpose_pkey = cat->purpose_pkey;
+	site->purpose_name_key = cat->purpose_name_key;
+	site->att_subject = cat->att_subject;
+	site->att_purpose = cat->att_purpose;
+	site->att_state = cat->att_state;
+	site->att_expires = cat->att_expires;
+	site->att_purpose_id = cat->att_purpose_id;
+	site->att_parent_id = cat->att_parent_id;
+	site->att_name = cat->att_name;
+	site->consent_rows = -1;	/* looked up when a bulk load is considered */
 	site->valid = true;
 }
 
@@ -978,6 +1049,16 @@ maybe_bulk_load(ConsentSite *site, PurposeState *ps)
 		return true;
 	if (ps->bulk_refused)
 		return false;
+	if (site->consent_rows < 0)
+	{
+		/* the size estimate decides when a bulk load pays */
+		Relation	rel = table_open(site->consent_relid, AccessShareLock);
+
+		site->consent_rows = rel->rd_rel->reltuples;
+		if (site->consent_rows < 0)
+			site->consent_rows = (double) RelationGetNumberOfBlocks(rel) * 100;
+		table_close(rel, AccessShareLock);
+	}
 	/*
 	 * An index probe costs about as much as reading 64 rows sequentially, so
 	 * switching after rows/64 probes costs at most twice the better choice.

@@ -40,9 +40,9 @@ $node->safe_psql('postgres', q{
 });
 
 my $labels_q = q{SELECT table_name, column_name, category, sensitivity
-                   FROM personalize.classified_columns ORDER BY 1::text, 2};
+                   FROM personalize.classified_columns ORDER BY table_name::text, column_name};
 my $views_q = q{SELECT view, source, purpose, columns, hidden_columns
-                  FROM personalize.consent_views ORDER BY 1::text};
+                  FROM personalize.consent_views ORDER BY view::text};
 my $rows_q = 'SELECT * FROM menu_tip_list ORDER BY customer_id';
 my $labels = $node->safe_psql('postgres', $labels_q);
 my $views = $node->safe_psql('postgres', $views_q);
