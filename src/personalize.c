@@ -30,6 +30,7 @@
 #include "classify.h"
 #include "consent.h"
 #include "personalize.h"
+#include "retention.h"
 
 #if PG_VERSION_NUM >= 180000
 PG_MODULE_MAGIC_EXT(.name = "personalize",.version = PERSONALIZE_VERSION);
@@ -52,11 +53,18 @@ _PG_init(void)
 	 */
 	ConsentInit();
 	ClassifyInit();
-
-	MarkGUCPrefixReserved("personalize");
+	RetentionInit();
 
 	if (IsBinaryUpgrade)
+	{
+		MarkGUCPrefixReserved("personalize");
 		return;
+	}
+
+	/* the background worker's settings; with preloading, the worker */
+	WorkerInit();
+
+	MarkGUCPrefixReserved("personalize");
 }
 
 /*

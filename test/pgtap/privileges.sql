@@ -8,10 +8,10 @@ SELECT plan(43);
 SELECT tables_are('personalize', ARRAY[
 	'data_category', 'purpose', 'purpose_category', 'consent', 'consent_event',
 	'pseudonym_key', 'tag', 'intent', 'signal', 'subject_table', 'consent_view',
-	'personal_data_name', 'review_check'],
+	'personal_data_name', 'review_check', 'retention_rule', 'purge_run', 'maintenance_duty'],
 	'the schema has exactly the documented tables');
 SELECT views_are('personalize', ARRAY['consents', 'consent_history', 'classified_columns',
-	'consent_views'],
+	'consent_views', 'purge_log', 'retention_rules'],
 	'the schema has exactly the documented views');
 SELECT has_function('personalize', 'has_consent', ARRAY['text', 'text'], 'has_consent(text, text)');
 SELECT has_function('personalize', 'has_consent', ARRAY['bigint', 'text'], 'has_consent(bigint, text)');
@@ -43,7 +43,8 @@ SELECT is_empty($$
 	   AND p.proname IN ('define_category', 'define_purpose', 'grant_consent', 'withdraw_consent',
 	                     'define_tag', 'state_intent', 'clear_intent', 'record_signal',
 	                     'register_table', 'unregister_table', 'export_subject', 'forget',
-	                     'subject_pseudonym')
+	                     'subject_pseudonym', 'set_retention', 'drop_retention', 'purge',
+	                     'run_purge', 'run_maintenance')
 $$, 'writers and personal-data readers are not executable by PUBLIC');
 SELECT is_empty($$
 	SELECT p.oid::regprocedure::text FROM pg_proc p
@@ -56,7 +57,8 @@ SELECT is_empty($$
 	 WHERE c.relnamespace = 'personalize'::regnamespace AND c.relkind IN ('r', 'v')
 	   AND c.relname NOT IN ('data_category', 'purpose', 'purpose_category', 'tag',
 	                         'classified_columns', 'consent_view', 'consent_views',
-	                         'personal_data_name', 'review_check')
+	                         'personal_data_name', 'review_check', 'retention_rule',
+	                         'retention_rules', 'maintenance_duty')
 	   AND (has_table_privilege('public', c.oid, 'SELECT')
 	        OR has_table_privilege('public', c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE'))
 $$, 'consent, history, intents, signals and the key are not readable or writable by PUBLIC');

@@ -1,0 +1,1404 @@
+/*-------------------------------------------------------------------------
+ *
+ * retention.c
+ *	  Retention rules and the purge engine shared by purge(), run_purge()
+ *	  and the background worker.
+ *
+ * A rule says: delete a table's rows once <time column> is older than
+ * <keep>, and <condition> holds.  The condition is parsed when the rule is
+ * set, as the WHERE clause of a query on the table alone: one boolean
+ * expression over the table's columns, no sub-query, nothing after it.  It
+ * is stored as PostgreSQL prints it back (deparsed with only pg_catalog on
+ * the search path, so every other name is schema-qualified), re-checked
+ * before each run, and evaluated as the table's owner, never as the caller
+ * or the worker.
+ *
+ * A run computes its cutoff once (now - keep) and deletes in batches:
+ *
+ *	- with a btree index whose first column is the time column: keyset
+ *	  batches in time order.  Each batch selects the next N expired rows at
+ *	  or after the last time value seen, then deletes them by ctid, so a
+ *	  batch never rescans what earlier batches deleted (the dead index
+ *	  entries that make "ctid = ANY(ARRAY(SELECT ... LIMIT n))" quadratic);
+ *	- without one (PostgreSQL 14 and later): batches of consecutive heap
+ *	  pages, "ctid >= '(p,0)' AND ctid < '(p+k,0)'", one pass over the heap;
+ *	- a range-partitioned table whose key is the time column, without a
+ *	  condition: partitions entirely older than the cutoff are detached and
+ *	  dropped; the others are purged row by row as above.
+ *
+ * The batch size adapts so that a batch takes at most
+ * personalize.purge_max_batch_ms, which is also its lock_timeout.  The
+ * worker and run_purge() commit each batch; purge() runs in its caller's
+ * transaction.  The purge log gets a row when a run first deletes
+ * something, updated in the same transaction as each batch, so a crash
+ * leaves a "running" row that the next run marks "interrupted".
+ *
+ * Copyright (c) 2026, The personalize authors
+ *
+ * IDENTIFICATION
+ *	  src/retention.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/catalog.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_am.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_inherits.h"
+#include "catalog/pg_type.h"
+#include "commands/defrem.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "nodes/nodeFuncs.h"
+#include "parser/analyze.h"
+#include "parser/parser.h"
+#include "portability/instr_time.h"
+#include "rewrite/rewriteHandler.h"
+#include "rewrite/rewriteManip.h"
+#include "storage/bufmgr.h"
+#include "storage/lmgr.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/datum.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/partcache.h"
+#include "utils/rel.h"
+#include "utils/ruleutils.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+
+#include "personalize.h"
+#include "retention.h"
+
+PG_FUNCTION_INFO_V1(personalize_set_retention);
+PG_FUNCTION_INFO_V1(personalize_drop_retention);
+PG_FUNCTION_INFO_V1(personalize_purge);
+PG_FUNCTION_INFO_V1(personalize_run_purge);
+
+/* GUCs */
+int			max_retention_s = 365 * 24 * 3600;
+int			purge_batch_size = 10000;
+int			purge_max_batch_ms = 200;
+int			purge_log_keep_s = 30 * 24 * 3600;
+
+/* how a run walks the table */
+typedef enum PurgeStrategy
+{
+	PURGE_BY_TIME_INDEX,		/* keyset batches in time order */
+	PURGE_BY_PAGES,				/* batches of heap pages */
+	PURGE_BY_LIMIT				/* PostgreSQL 13 without an index */
+} PurgeStrategy;
+
+/* a rule, as read from personalize.retention_rule */
+typedef struct PurgeRule
+{
+	Oid			relid;
+	char	   *time_column;
+	char	   *condition;		/* deparsed, or NULL */
+	Interval	keep;
+} PurgeRule;
+
+/* the state of one run over one rule */
+typedef struct PurgeRun
+{
+	PurgeRule  *rule;
+	const char *started_by;
+	Oid			owner;
+	TimestampTz started_at;
+	Datum		cutoff;			/* in the time column's type */
+	Oid			time_type;
+	int64		run_id;			/* 0 until a batch deletes something */
+	int64		rows;
+	int			batches;
+	int			partitions;
+	double		max_batch_ms;
+	int			batch_rows;		/* adaptive batch size, in rows */
+	MemoryContext cxt;			/* lives across the run's batches */
+} PurgeRun;
+
+/* one relation (the table, or a leaf partition) a run purges */
+typedef struct PurgeTarget
+{
+	Oid			relid;
+	char	   *qualname;
+	PurgeStrategy strategy;
+	/* keyset position: (time, ctid) of the last candidate */
+	bool		have_lower;
+	Datum		lower;
+	ItemPointerData lower_ctid;
+	/* page position */
+	BlockNumber next_page;
+	BlockNumber npages;
+	bool		done;
+} PurgeTarget;
+
+/*
+ * Define the GUCs of retention.
+ */
+void
+RetentionInit(void)
+{
+	DefineCustomIntVariable("personalize.max_retention",
+							gettext_noop("The longest time a retention rule may keep rows."),
+							gettext_noop("set_retention() refuses a longer keep; only a superuser may change it."),
+							&max_retention_s,
+							365 * 24 * 3600,
+							1,
+							INT_MAX,
+							PGC_SUSET,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("personalize.purge_batch_size",
+							gettext_noop("Rows deleted per purge batch to start with."),
+							gettext_noop("The size adapts so that a batch stays under personalize.purge_max_batch_ms."),
+							&purge_batch_size,
+							10000,
+							100,
+							10000000,
+							PGC_SUSET,
+							0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("personalize.purge_max_batch_ms",
+							gettext_noop("The longest a purge batch (one transaction) should take; also its lock_timeout."),
+							NULL,
+							&purge_max_batch_ms,
+							200,
+							10,
+							600000,
+							PGC_SUSET,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("personalize.purge_log_keep",
+							gettext_noop("How long purge runs stay in personalize.purge_log."),
+							NULL,
+							&purge_log_keep_s,
+							30 * 24 * 3600,
+							60,
+							INT_MAX,
+							PGC_SIGHUP,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
+}
+
+/* ---------------------------------------------------------------------
+ * Rules
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * Re-throw the error being handled as one about the retention condition:
+ * its position moves from the caller's statement to the query built around
+ * the condition.  Call from a PG_CATCH block.
+ */
+static void
+condition_error(const char *sql)
+{
+	ErrorData  *edata;
+	MemoryContext old = MemoryContextSwitchTo(ErrorContext);
+
+	edata = CopyErrorData();
+	MemoryContextSwitchTo(old);
+	FlushErrorState();
+	if (edata->cursorpos > 0)
+	{
+		edata->internalpos = edata->cursorpos;
+		edata->internalquery = pstrdup(sql);
+		edata->cursorpos = 0;
+	}
+	if (edata->context == NULL)
+		edata->context = pstrdup("retention condition");
+	ReThrowError(edata);
+}
+
+/*
+ * Check a condition as the WHERE clause of a query on the table alone and
+ * return it deparsed.  Errors say what is wrong.
+ */
+static char *
+validate_condition(Oid relid, const char *condition)
+{
+	char	   *qualname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+													  get_rel_name(relid));
+	char	   *sql = psprintf("SELECT FROM %s WHERE %s", qualname, condition);
+	List	   *volatile raw = NIL;
+	RawStmt    *rawstmt;
+	SelectStmt *select;
+	Query	   *volatile query = NULL;
+	int			nestlevel;
+	char	   *result;
+
+	/*
+	 * Errors point into the query built around the condition, not into the
+	 * caller's statement: report them as an internal query.
+	 */
+	PG_TRY();
+	{
+		raw = raw_parser(sql, RAW_PARSE_DEFAULT);
+	}
+	PG_CATCH();
+	{
+		condition_error(sql);
+	}
+	PG_END_TRY();
+	if (list_length(raw) != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("retention condition must be a single expression"),
+				 errdetail("The condition \"%s\" contains more than one statement.", condition),
+				 errhint("Write a boolean expression over the table's columns, such as status = 'resolved'.")));
+	rawstmt = linitial_node(RawStmt, raw);
+	select = (SelectStmt *) rawstmt->stmt;
+	if (!IsA(select, SelectStmt) || select->op != SETOP_NONE ||
+		list_length(select->fromClause) != 1 || select->groupClause ||
+		select->havingClause || select->windowClause || select->sortClause ||
+		select->limitCount || select->limitOffset || select->lockingClause ||
+		select->withClause || select->distinctClause || select->intoClause ||
+		select->targetList != NIL || select->whereClause == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("retention condition must be a single expression"),
+				 errdetail("The condition \"%s\" does more than filter rows.", condition),
+				 errhint("Write a boolean expression over the table's columns, such as status = 'resolved'.")));
+
+	PG_TRY();
+	{
+#if PG_VERSION_NUM >= 150000
+		query = parse_analyze_fixedparams(rawstmt, sql, NULL, 0, NULL);
+#else
+		query = parse_analyze(rawstmt, sql, NULL, 0, NULL);
+#endif
+	}
+	PG_CATCH();
+	{
+		condition_error(sql);
+	}
+	PG_END_TRY();
+	if (list_length(query->rtable) != 1 || query->jointree->quals == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("retention condition may refer to the table's columns only")));
+	if (query->hasSubLinks || checkExprHasSubLink(query->jointree->quals))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("retention condition cannot contain a sub-query"),
+				 errhint("Refer to the table's own columns; a condition runs for every batch of every purge.")));
+
+	/* print it back with every non-catalog name qualified */
+	nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	result = deparse_expression(query->jointree->quals,
+								deparse_context_for(get_rel_name(relid), relid),
+								false, false);
+	AtEOXact_GUC(true, nestlevel);
+	return result;
+}
+
+/*
+ * The type of a rule's time column, or an error.
+ */
+static Oid
+time_column_type(Oid relid, const char *column, AttrNumber *attnum)
+{
+	HeapTuple	tup = SearchSysCacheAttName(relid, column);
+	Form_pg_attribute att;
+	Oid			typid;
+
+	if (!HeapTupleIsValid(tup))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" of relation \"%s\" does not exist",
+						column, get_rel_name(relid))));
+	att = (Form_pg_attribute) GETSTRUCT(tup);
+	typid = att->atttypid;
+	if (attnum)
+		*attnum = att->attnum;
+	ReleaseSysCache(tup);
+	if (typid != DATEOID && typid != TIMESTAMPOID && typid != TIMESTAMPTZOID)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("column \"%s\" is of type %s, not a date or timestamp",
+						column, format_type_be(typid)),
+				 errhint("The time column says when a row's clock started: date, timestamp or timestamp with time zone.")));
+	return typid;
+}
+
+/*
+ * May the current role set rules on the table?  Its owner (or a member of
+ * the owner role) may: the rule deletes as the owner.
+ */
+static void
+check_rule_owner(Oid relid)
+{
+	Oid			owner;
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+
+	if (!HeapTupleIsValid(tup))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid)));
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+	if (!has_privs_of_role(GetUserId(), owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("must be owner of table %s", get_rel_name(relid)),
+				 errdetail("A retention rule deletes rows, and its condition runs, as the table's owner."),
+				 errhint("Ask the table's owner to set the rule.")));
+}
+
+/*
+ * set_retention(tbl regclass, time_column name, keep interval,
+ *				 condition text DEFAULT NULL)
+ */
+Datum
+personalize_set_retention(PG_FUNCTION_ARGS)
+{
+	Oid			relid;
+	char	   *column;
+	Interval   *keep;
+	char	   *condition = NULL;
+	char		relkind;
+	Interval	zero = {0};
+	Interval	cap = {0};
+	OwnerSwitch sw;
+	Oid			argtypes[5] = {OIDOID, NAMEOID, INTERVALOID, TEXTOID, NAMEOID};
+	Datum		values[5];
+	char		nulls[5] = "     ";
+	int			ret;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("table, time column and keep must not be null")));
+	relid = PG_GETARG_OID(0);
+	column = NameStr(*PG_GETARG_NAME(1));
+	keep = PG_GETARG_INTERVAL_P(2);
+	if (!PG_ARGISNULL(3))
+		condition = text_to_cstring(PG_GETARG_TEXT_PP(3));
+
+	if (get_rel_name(relid) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid)));
+	relkind = get_rel_relkind(relid);
+	if ((relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE) ||
+		IsCatalogRelationOid(relid) || isAnyTempNamespace(get_rel_namespace(relid)))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("cannot set a retention rule on \"%s\"", get_rel_name(relid)),
+				 errdetail("Rules apply to ordinary and partitioned tables, not to views, system catalogs or temporary tables.")));
+	check_rule_owner(relid);
+	(void) time_column_type(relid, column, NULL);
+
+	if (DatumGetInt32(DirectFunctionCall2(interval_cmp, IntervalPGetDatum(keep),
+										  IntervalPGetDatum(&zero))) <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("keep must be a positive interval"),
+				 errhint("Say how long rows are kept, such as '90 days'.")));
+	cap.time = (int64) max_retention_s * USECS_PER_SEC;
+	if (DatumGetInt32(DirectFunctionCall2(interval_cmp, IntervalPGetDatum(keep),
+										  IntervalPGetDatum(&cap))) > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("keep %s is longer than personalize.max_retention",
+						DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(keep)))),
+				 errdetail("personalize.max_retention is %s.",
+						   GetConfigOptionByName("personalize.max_retention", NULL, false)),
+				 errhint("Keep personal data no longer than needed; only a superuser can raise personalize.max_retention.")));
+
+	if (condition != NULL)
+		condition = validate_condition(relid, condition);
+
+	values[0] = ObjectIdGetDatum(relid);
+	values[1] = PG_GETARG_DATUM(1);
+	values[2] = IntervalPGetDatum(keep);
+	values[3] = condition ? CStringGetTextDatum(condition) : (Datum) 0;
+	nulls[3] = condition ? ' ' : 'n';
+	values[4] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(GetUserId(), false)));
+
+	PersonalizeBecomeOwner(&sw);
+	SPI_connect();
+	ret = SPI_execute_with_args(
+		"INSERT INTO personalize.retention_rule"
+		" (relid, time_column, keep, condition, created_by)"
+		" VALUES ($1, $2, $3, $4, $5)"
+		" ON CONFLICT (relid) DO UPDATE SET time_column = EXCLUDED.time_column,"
+		"  keep = EXCLUDED.keep, condition = EXCLUDED.condition,"
+		"  created_at = pg_catalog.now(), created_by = EXCLUDED.created_by",
+		5, argtypes, values, nulls, false, 0);
+	if (ret != SPI_OK_INSERT)
+		elog(ERROR, "could not store retention rule: %s", SPI_result_code_string(ret));
+	SPI_finish();
+	PersonalizeRestoreUser(&sw);
+	PG_RETURN_VOID();
+}
+
+/*
+ * drop_retention(tbl regclass)
+ */
+Datum
+personalize_drop_retention(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1];
+	OwnerSwitch sw;
+	int			ret;
+
+	check_rule_owner(relid);
+	values[0] = ObjectIdGetDatum(relid);
+	PersonalizeBecomeOwner(&sw);
+	SPI_connect();
+	ret = SPI_execute_with_args("DELETE FROM personalize.retention_rule"
+								" WHERE relid OPERATOR(pg_catalog.=) $1::pg_catalog.regclass",
+								1, argtypes, values, NULL, false, 0);
+	if (ret != SPI_OK_DELETE)
+		elog(ERROR, "could not drop retention rule: %s", SPI_result_code_string(ret));
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("table \"%s\" has no retention rule", get_rel_name(relid))));
+	SPI_finish();
+	PersonalizeRestoreUser(&sw);
+	PG_RETURN_VOID();
+}
+
+/* ---------------------------------------------------------------------
+ * The purge engine
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * The rules to run: one table's, or all of them.  Must run inside SPI as
+ * the extension's owner; the result lives in cxt.
+ */
+static List *
+read_rules(Oid only_relid, MemoryContext cxt)
+{
+	List	   *rules = NIL;
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1];
+	char		nulls[1];
+	int			ret;
+
+	values[0] = ObjectIdGetDatum(only_relid);
+	nulls[0] = OidIsValid(only_relid) ? ' ' : 'n';
+	ret = SPI_execute_with_args(
+		"SELECT relid::pg_catalog.oid, time_column::pg_catalog.text, keep, condition"
+		"  FROM personalize.retention_rule"
+		" WHERE $1 IS NULL OR relid OPERATOR(pg_catalog.=) $1::pg_catalog.regclass"
+		" ORDER BY relid::pg_catalog.oid",
+		1, argtypes, values, nulls, true, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read retention rules: %s", SPI_result_code_string(ret));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		MemoryContext old = MemoryContextSwitchTo(cxt);
+		PurgeRule  *rule = palloc0(sizeof(PurgeRule));
+		bool		isnull;
+		char	   *cond;
+
+		rule->relid = DatumGetObjectId(SPI_getbinval(tup, desc, 1, &isnull));
+		rule->time_column = SPI_getvalue(tup, desc, 2);
+		rule->keep = *DatumGetIntervalP(SPI_getbinval(tup, desc, 3, &isnull));
+		cond = SPI_getvalue(tup, desc, 4);
+		rule->condition = cond ? pstrdup(cond) : NULL;
+		rules = lappend(rules, rule);
+		MemoryContextSwitchTo(old);
+	}
+	return rules;
+}
+
+/*
+ * A copy of a datum of the given type in the given context.
+ */
+static Datum
+datumCopyInContext(MemoryContext cxt, Datum value, Oid typid)
+{
+	int16		typlen;
+	bool		typbyval;
+	MemoryContext old;
+	Datum		result;
+
+	get_typlenbyval(typid, &typlen, &typbyval);
+	old = MemoryContextSwitchTo(cxt);
+	result = datumCopy(value, typbyval, typlen);
+	MemoryContextSwitchTo(old);
+	return result;
+}
+
+/*
+ * Milliseconds since start.
+ */
+static double
+elapsed_ms(instr_time start)
+{
+	instr_time	now;
+
+	INSTR_TIME_SET_CURRENT(now);
+	INSTR_TIME_SUBTRACT(now, start);
+	return INSTR_TIME_GET_MILLISEC(now);
+}
+
+/*
+ * The access method of a relation.
+ */
+static Oid
+relation_am(Oid relid)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			am;
+
+	if (!HeapTupleIsValid(tup))
+		return InvalidOid;
+	am = ((Form_pg_class) GETSTRUCT(tup))->relam;
+	ReleaseSysCache(tup);
+	return am;
+}
+
+/*
+ * The first btree index whose first column is the time column, usable for
+ * keyset batches; InvalidOid if none.
+ */
+static Oid
+time_index(Relation rel, AttrNumber attnum)
+{
+	List	   *indexes = RelationGetIndexList(rel);
+	ListCell   *lc;
+	Oid			result = InvalidOid;
+
+	foreach(lc, indexes)
+	{
+		Oid			indexoid = lfirst_oid(lc);
+		HeapTuple	tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(indexoid));
+		Form_pg_index index;
+		bool		usable;
+
+		if (!HeapTupleIsValid(tup))
+			continue;
+		index = (Form_pg_index) GETSTRUCT(tup);
+		usable = index->indisvalid && index->indimmediate &&
+			index->indnatts > 0 && index->indkey.values[0] == attnum &&
+			heap_attisnull(tup, Anum_pg_index_indpred, NULL) &&
+			relation_am(indexoid) == BTREE_AM_OID;
+		ReleaseSysCache(tup);
+		if (usable)
+		{
+			result = indexoid;
+			break;
+		}
+	}
+	list_free(indexes);
+	return result;
+}
+
+/*
+ * The exclusive upper bound of a range partition on a single column, if it
+ * is a value; false for MAXVALUE, a default partition or anything else.
+ */
+static bool
+partition_upper_bound(Oid partoid, Datum *upper)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(partoid));
+	Datum		datum;
+	bool		isnull;
+	PartitionBoundSpec *spec;
+	PartitionRangeDatum *prd;
+	bool		result = false;
+
+	if (!HeapTupleIsValid(tup))
+		return false;
+	datum = SysCacheGetAttr(RELOID, tup, Anum_pg_class_relpartbound, &isnull);
+	if (!isnull)
+	{
+		spec = (PartitionBoundSpec *) stringToNode(TextDatumGetCString(datum));
+		if (spec->strategy == PARTITION_STRATEGY_RANGE && !spec->is_default &&
+			list_length(spec->upperdatums) == 1)
+		{
+			prd = linitial_node(PartitionRangeDatum, spec->upperdatums);
+			if (prd->kind == PARTITION_RANGE_DATUM_VALUE && IsA(prd->value, Const) &&
+				!((Const *) prd->value)->constisnull)
+			{
+				*upper = ((Const *) prd->value)->constvalue;
+				result = true;
+			}
+		}
+	}
+	ReleaseSysCache(tup);
+	return result;
+}
+
+/*
+ * Compare two values of a time column type.
+ */
+static int
+compare_time_values(Oid typid, Datum a, Datum b)
+{
+	if (typid == DATEOID)
+		return (DatumGetDateADT(a) > DatumGetDateADT(b)) - (DatumGetDateADT(a) < DatumGetDateADT(b));
+	return (DatumGetInt64(a) > DatumGetInt64(b)) - (DatumGetInt64(a) < DatumGetInt64(b));
+}
+
+/*
+ * Run a statement as the table's owner with search_path pinned and the
+ * batch's lock_timeout; returns SPI_processed.
+ */
+static uint64
+run_as_owner(PurgeRun *run, const char *sql, int nargs, Oid *argtypes,
+			 Datum *values, bool read_only)
+{
+	Oid			save_userid;
+	int			save_sec_context;
+	int			nestlevel;
+	int			ret;
+	char		timeout[32];
+
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(run->owner, save_sec_context |
+						   SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	snprintf(timeout, sizeof(timeout), "%d", purge_max_batch_ms);
+	(void) set_config_option("lock_timeout", timeout, PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	ret = SPI_execute_with_args(sql, nargs, argtypes, values, NULL, read_only, 0);
+	if (ret < 0)
+		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(ret));
+	AtEOXact_GUC(true, nestlevel);
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+	return SPI_processed;
+}
+
+/*
+ * Record a batch in the purge log, as the extension's owner, in the batch's
+ * transaction: the first batch that deletes creates the run's row.
+ */
+static void
+log_batch(PurgeRun *run, double ms)
+{
+	OwnerSwitch sw;
+	int			ret;
+
+	PersonalizeBecomeOwner(&sw);
+	if (run->run_id == 0)
+	{
+		Oid			argtypes[3] = {OIDOID, TIMESTAMPTZOID, TEXTOID};
+		Datum		values[3];
+		bool		isnull;
+
+		values[0] = ObjectIdGetDatum(run->rule->relid);
+		values[1] = TimestampTzGetDatum(run->started_at);
+		values[2] = CStringGetTextDatum(run->started_by);
+		ret = SPI_execute_with_args(
+			"INSERT INTO personalize.purge_run (relid, started_at, outcome, started_by,"
+			" backend_pid, backend_start)"
+			" SELECT $1, $2, 'running', $3, pg_catalog.pg_backend_pid(), a.backend_start"
+			"   FROM pg_catalog.pg_stat_get_activity(pg_catalog.pg_backend_pid()) a"
+			" RETURNING run_id",
+			3, argtypes, values, NULL, false, 1);
+		if (ret != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
+			elog(ERROR, "could not log purge run: %s", SPI_result_code_string(ret));
+		run->run_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+												  SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	{
+		Oid			argtypes[5] = {INT8OID, INT8OID, INT4OID, INT4OID, FLOAT8OID};
+		Datum		values[5];
+
+		values[0] = Int64GetDatum(run->run_id);
+		values[1] = Int64GetDatum(run->rows);
+		values[2] = Int32GetDatum(run->batches);
+		values[3] = Int32GetDatum(run->partitions);
+		values[4] = Float8GetDatum(Max(run->max_batch_ms, ms));
+		ret = SPI_execute_with_args(
+			"UPDATE personalize.purge_run SET rows_deleted = $2, batches = $3,"
+			" partitions_dropped = $4, max_batch_ms = $5"
+			" WHERE run_id OPERATOR(pg_catalog.=) $1",
+			5, argtypes, values, NULL, false, 0);
+		if (ret != SPI_OK_UPDATE)
+			elog(ERROR, "could not log purge batch: %s", SPI_result_code_string(ret));
+	}
+	PersonalizeRestoreUser(&sw);
+}
+
+/*
+ * Adapt the batch size to the time the last batch took.
+ */
+static void
+adapt_batch(PurgeRun *run, double ms)
+{
+	run->max_batch_ms = Max(run->max_batch_ms, ms);
+	if (ms > purge_max_batch_ms)
+		run->batch_rows = Max(100, run->batch_rows / 2);
+	else if (ms < purge_max_batch_ms / 4.0)
+		run->batch_rows = Min(run->batch_rows * 2, purge_batch_size * 16);
+}
+
+/*
+ * One batch of a target; returns rows deleted.  Sets target->done when the
+ * target has nothing more to delete.  Runs inside SPI, in whatever
+ * transaction the caller provides.
+ */
+static uint64
+purge_batch(PurgeRun *run, PurgeTarget *target)
+{
+	const char *col = quote_identifier(run->rule->time_column);
+	const char *cond = run->rule->condition;
+	StringInfoData sql;
+	uint64		deleted = 0;
+	instr_time	start;
+	double		ms;
+
+	INSTR_TIME_SET_CURRENT(start);
+	initStringInfo(&sql);
+
+	if (target->strategy == PURGE_BY_TIME_INDEX)
+	{
+		/*
+		 * The next N expired rows in (time, ctid) order after the last
+		 * candidate, chosen by the index alone; the condition is evaluated
+		 * once per row, by the DELETE.
+		 */
+		Oid			argtypes[4];
+		Datum		values[4];
+		uint64		selected;
+		Datum	   *ctids;
+		bool		isnull;
+		Datum		lasttime = (Datum) 0;
+		ItemPointerData lastctid;
+
+		argtypes[0] = run->time_type;
+		argtypes[1] = TIDOID;
+		argtypes[2] = run->time_type;
+		argtypes[3] = INT4OID;
+		if (target->have_lower)
+		{
+			values[0] = target->lower;
+			values[1] = PointerGetDatum(&target->lower_ctid);
+		}
+		else
+		{
+			values[0] = run->time_type == DATEOID ? DateADTGetDatum(DATEVAL_NOBEGIN) :
+				TimestampGetDatum(DT_NOBEGIN);
+			ItemPointerSet(&lastctid, 0, 0);
+			values[1] = PointerGetDatum(&lastctid);
+		}
+		values[2] = run->cutoff;
+		values[3] = Int32GetDatum(run->batch_rows);
+		appendStringInfo(&sql,
+						 "SELECT t.ctid, t.%s FROM %s t WHERE t.%s >= $1 AND t.%s < $3"
+						 " AND (t.%s, t.ctid) > ($1, $2) ORDER BY t.%s, t.ctid LIMIT $4",
+						 col, target->qualname, col, col, col, col);
+		selected = run_as_owner(run, sql.data, 4, argtypes, values, true);
+		if (selected < (uint64) run->batch_rows)
+			target->done = true;
+		if (selected > 0)
+		{
+			ctids = palloc(sizeof(Datum) * selected);
+			for (uint64 i = 0; i < selected; i++)
+			{
+				ctids[i] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+				lasttime = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull);
+			}
+			/* kept across batches, which may commit in between */
+			if (target->have_lower && !get_typbyval(run->time_type))
+				pfree(DatumGetPointer(target->lower));
+			target->lower = datumCopyInContext(run->cxt, lasttime, run->time_type);
+			ItemPointerCopy((ItemPointer) DatumGetPointer(ctids[selected - 1]), &target->lower_ctid);
+			target->have_lower = true;
+
+			/* delete those that still qualify */
+			resetStringInfo(&sql);
+			appendStringInfo(&sql,
+							 "DELETE FROM %s t WHERE t.ctid OPERATOR(pg_catalog.=) ANY ($1)"
+							 " AND t.%s < $2%s%s%s",
+							 target->qualname, col,
+							 cond ? " AND (" : "", cond ? cond : "", cond ? ")" : "");
+			argtypes[0] = TIDARRAYOID;
+			argtypes[1] = run->time_type;
+			values[0] = PointerGetDatum(construct_array(ctids, selected, TIDOID,
+														sizeof(ItemPointerData), false,
+														TYPALIGN_SHORT));
+			values[1] = run->cutoff;
+			deleted = run_as_owner(run, sql.data, 2, argtypes, values, false);
+		}
+	}
+	else if (target->strategy == PURGE_BY_PAGES)
+	{
+		/* the next run of heap pages */
+		Oid			argtypes[1];
+		Datum		values[1];
+		BlockNumber pages = Max(1, run->batch_rows / 100);
+		BlockNumber last = Min(target->npages, target->next_page + pages);
+
+		argtypes[0] = run->time_type;
+		values[0] = run->cutoff;
+		appendStringInfo(&sql,
+						 "DELETE FROM %s t WHERE t.ctid >= '(%u,0)'::pg_catalog.tid"
+						 " AND t.ctid < '(%u,0)'::pg_catalog.tid AND t.%s < $1%s%s%s",
+						 target->qualname, target->next_page, last, col,
+						 cond ? " AND (" : "", cond ? cond : "", cond ? ")" : "");
+		deleted = run_as_owner(run, sql.data, 1, argtypes, values, false);
+		target->next_page = last;
+		if (last >= target->npages)
+			target->done = true;
+	}
+	else
+	{
+		/* no index and no TID range scans: the next N expired rows */
+		Oid			argtypes[2];
+		Datum		values[2];
+
+		argtypes[0] = run->time_type;
+		argtypes[1] = INT4OID;
+		values[0] = run->cutoff;
+		values[1] = Int32GetDatum(run->batch_rows);
+		appendStringInfo(&sql,
+						 "DELETE FROM %s t WHERE t.ctid OPERATOR(pg_catalog.=) ANY (ARRAY("
+						 "SELECT s.ctid FROM %s s WHERE s.%s < $1%s%s%s LIMIT $2))",
+						 target->qualname, target->qualname, col,
+						 cond ? " AND (" : "", cond ? cond : "", cond ? ")" : "");
+		deleted = run_as_owner(run, sql.data, 2, argtypes, values, false);
+		if (deleted < (uint64) run->batch_rows)
+			target->done = true;
+	}
+
+	ms = elapsed_ms(start);
+	run->batches++;
+	run->rows += deleted;
+	if (deleted > 0)
+		log_batch(run, ms);
+	adapt_batch(run, ms);
+	return deleted;
+}
+
+#if PG_VERSION_NUM >= 140000
+/*
+ * Are at least 5% of the target's rows older than the cutoff?  Counts by
+ * the time index, stopping at 5% of the estimated rows.
+ */
+static bool
+mostly_expired(PurgeRun *run, PurgeTarget *t)
+{
+	Relation	rel = table_open(t->relid, AccessShareLock);
+	double		reltuples = rel->rd_rel->reltuples;
+	int64		limit;
+	Oid			argtypes[2];
+	Datum		values[2];
+	char	   *sql;
+	bool		isnull;
+	int64		found;
+
+	table_close(rel, AccessShareLock);
+	if (reltuples < 0)
+		reltuples = (double) t->npages * 100;
+	limit = Max(1000, (int64) (reltuples * 0.05));
+	argtypes[0] = run->time_type;
+	argtypes[1] = INT8OID;
+	values[0] = run->cutoff;
+	values[1] = Int64GetDatum(limit);
+	sql = psprintf("SELECT pg_catalog.count(*) FROM (SELECT FROM %s t WHERE t.%s < $1 LIMIT $2) s",
+				   t->qualname, quote_identifier(run->rule->time_column));
+	(void) run_as_owner(run, sql, 2, argtypes, values, true);
+	found = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	return found >= limit;
+}
+#endif
+
+/*
+ * The targets of a run: the table itself, or the leaf partitions of a
+ * partitioned table, each with its strategy.  Everything is allocated in
+ * run->cxt: the lists live across the batches' commits.
+ */
+static List *
+purge_targets(PurgeRun *run, List **droppable)
+{
+	List	   *targets = NIL;
+	List	   *leaves = NIL;
+	List	   *queue;
+	AttrNumber	attnum;
+
+	MemoryContextSwitchTo(run->cxt);
+	queue = list_make1_oid(run->rule->relid);
+	*droppable = NIL;
+	(void) time_column_type(run->rule->relid, run->rule->time_column, &attnum);
+
+	/* walk the partition tree */
+	while (queue != NIL)
+	{
+		Oid			relid = linitial_oid(queue);
+		Relation	rel;
+
+		queue = list_delete_first(queue);
+		rel = table_open(relid, AccessShareLock);
+		if (rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
+		{
+			PartitionKey key = RelationGetPartitionKey(rel);
+			List	   *children = find_inheritance_children(relid, AccessShareLock);
+			ListCell   *lc;
+			AttrNumber	child_attnum = get_attnum(relid, run->rule->time_column);
+			bool		by_time = get_partition_strategy(key) == PARTITION_STRATEGY_RANGE &&
+				get_partition_natts(key) == 1 &&
+				get_partition_col_attnum(key, 0) == child_attnum;
+
+			foreach(lc, children)
+			{
+				Oid			child = lfirst_oid(lc);
+				Datum		upper;
+
+				/* a whole partition older than the cutoff goes at once */
+				if (by_time && run->rule->condition == NULL &&
+					partition_upper_bound(child, &upper) &&
+					compare_time_values(run->time_type, upper, run->cutoff) <= 0)
+					*droppable = lappend(*droppable, list_make2_oid(relid, child));
+				else
+					queue = lappend_oid(queue, child);
+			}
+		}
+		else
+			leaves = lappend_oid(leaves, relid);
+		table_close(rel, AccessShareLock);
+	}
+
+	{
+		ListCell   *lc;
+
+		foreach(lc, leaves)
+		{
+			Oid			relid = lfirst_oid(lc);
+			Relation	rel = table_open(relid, AccessShareLock);
+			PurgeTarget *t = palloc0(sizeof(PurgeTarget));
+			AttrNumber	leaf_attnum = get_attnum(relid, run->rule->time_column);
+			bool		indexed = OidIsValid(time_index(rel, leaf_attnum));
+
+			t->relid = relid;
+			t->qualname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+													 get_rel_name(relid));
+
+			t->npages = RelationGetNumberOfBlocks(rel);
+			table_close(rel, AccessShareLock);
+#if PG_VERSION_NUM >= 140000
+			/*
+			 * The index pays when few rows are expired (the usual daily
+			 * purge); when many are (a first purge, a shorter rule), one
+			 * pass over the heap costs less than visiting them by index.
+			 */
+			t->strategy = indexed && !mostly_expired(run, t) ?
+				PURGE_BY_TIME_INDEX : PURGE_BY_PAGES;
+#else
+			t->strategy = indexed ? PURGE_BY_TIME_INDEX : PURGE_BY_LIMIT;
+#endif
+			/* an SPI call leaves SPI's memory context current */
+			MemoryContextSwitchTo(run->cxt);
+			targets = lappend(targets, t);
+		}
+	}
+	return targets;
+}
+
+/*
+ * Detach and drop one expired partition, as the owner.
+ */
+static void
+drop_partition(PurgeRun *run, Oid parent, Oid child)
+{
+	char	   *parentname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(parent)),
+														get_rel_name(parent));
+	char	   *childname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(child)),
+													   get_rel_name(child));
+	instr_time	start;
+	double		ms;
+	double		rows;
+	Relation	rel;
+
+	INSTR_TIME_SET_CURRENT(start);
+	rel = table_open(child, AccessShareLock);
+	rows = rel->rd_rel->reltuples > 0 ? rel->rd_rel->reltuples : 0;
+	table_close(rel, AccessShareLock);
+
+	(void) run_as_owner(run, psprintf("ALTER TABLE %s DETACH PARTITION %s", parentname, childname),
+						0, NULL, NULL, false);
+	(void) run_as_owner(run, psprintf("DROP TABLE %s", childname), 0, NULL, NULL, false);
+	ms = elapsed_ms(start);
+	run->partitions++;
+	run->batches++;
+	/* the row count of a dropped partition is its planner estimate */
+	run->rows += (int64) rows;
+	log_batch(run, ms);
+	adapt_batch(run, ms);
+}
+
+/*
+ * Start a run: owner, cutoff in the column's type.
+ */
+static void
+run_begin(PurgeRun *run, PurgeRule *rule, const char *started_by)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	Timestamp	cutoff_ts;
+	HeapTuple	tup;
+
+	run->rule = rule;
+	run->started_by = started_by;
+	run->started_at = now;
+	run->batch_rows = purge_batch_size;
+	run->time_type = time_column_type(rule->relid, rule->time_column, NULL);
+
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(rule->relid));
+	if (!HeapTupleIsValid(tup))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("table with OID %u of a retention rule does not exist", rule->relid)));
+	run->owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+
+	/* the condition is checked again: the table may have changed */
+	if (rule->condition)
+	{
+		Oid			save_userid;
+		int			save_sec_context;
+
+		GetUserIdAndSecContext(&save_userid, &save_sec_context);
+		SetUserIdAndSecContext(run->owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+							   SECURITY_RESTRICTED_OPERATION);
+		(void) validate_condition(rule->relid, rule->condition);
+		SetUserIdAndSecContext(save_userid, save_sec_context);
+	}
+
+	cutoff_ts = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
+														TimestampTzGetDatum(now),
+														IntervalPGetDatum(&rule->keep)));
+	if (run->time_type == TIMESTAMPTZOID)
+		run->cutoff = TimestampTzGetDatum(cutoff_ts);
+	else if (run->time_type == TIMESTAMPOID)
+		run->cutoff = DirectFunctionCall1(timestamptz_timestamp, TimestampTzGetDatum(cutoff_ts));
+	else
+		run->cutoff = DirectFunctionCall1(timestamptz_date, TimestampTzGetDatum(cutoff_ts));
+}
+
+/*
+ * Finish a run: the log row and the rule's last outcome.  error is NULL on
+ * success.  Runs as the extension's owner inside SPI.
+ */
+static void
+run_end(PurgeRun *run, const char *error)
+{
+	OwnerSwitch sw;
+	Oid			argtypes[5] = {INT8OID, OIDOID, TEXTOID, INT8OID, TIMESTAMPTZOID};
+	Datum		values[5];
+	char		nulls[5] = "     ";
+	int			ret;
+
+	values[0] = Int64GetDatum(run->run_id);
+	nulls[0] = run->run_id ? ' ' : 'n';
+	values[1] = ObjectIdGetDatum(run->rule->relid);
+	values[2] = error ? CStringGetTextDatum(error) : (Datum) 0;
+	nulls[2] = error ? ' ' : 'n';
+	values[3] = Int64GetDatum(run->rows);
+	values[4] = TimestampTzGetDatum(run->started_at);
+
+	PersonalizeBecomeOwner(&sw);
+	if (run->run_id != 0)
+		ret = SPI_execute_with_args(
+			"UPDATE personalize.purge_run SET finished_at = pg_catalog.clock_timestamp(),"
+			" outcome = CASE WHEN $3 IS NULL THEN 'ok' ELSE 'failed' END, error = $3"
+			" WHERE run_id OPERATOR(pg_catalog.=) $1",
+			5, argtypes, values, nulls, false, 0);
+	else if (error != NULL)
+		ret = SPI_execute_with_args(
+			"INSERT INTO personalize.purge_run (relid, started_at, finished_at, outcome,"
+			" error, started_by, backend_pid, backend_start)"
+			" SELECT $2, $5, pg_catalog.clock_timestamp(), 'failed', $3, 'unknown',"
+			"  pg_catalog.pg_backend_pid(), a.backend_start"
+			"   FROM pg_catalog.pg_stat_get_activity(pg_catalog.pg_backend_pid()) a",
+			5, argtypes, values, nulls, false, 0);
+	ret = SPI_execute_with_args(
+		"UPDATE personalize.retention_rule SET last_run_at = $5,"
+		" last_outcome = CASE WHEN $3 IS NULL THEN 'ok' ELSE 'failed' END,"
+		" last_rows = $4, last_error = $3"
+		" WHERE relid OPERATOR(pg_catalog.=) $2::pg_catalog.regclass",
+		5, argtypes, values, nulls, false, 0);
+	if (ret != SPI_OK_UPDATE)
+		elog(ERROR, "could not record purge outcome: %s", SPI_result_code_string(ret));
+	PersonalizeRestoreUser(&sw);
+}
+
+/*
+ * Mark runs whose backend is gone as interrupted (a crash or an immediate
+ * shutdown cut them short).  Inside SPI.
+ */
+void
+RetentionMarkInterrupted(void)
+{
+	OwnerSwitch sw;
+	int			ret;
+
+	PersonalizeBecomeOwner(&sw);
+	ret = SPI_execute(
+		"WITH gone AS ("
+		"  UPDATE personalize.purge_run r SET outcome = 'interrupted',"
+		"         finished_at = pg_catalog.clock_timestamp(),"
+		"         error = 'the run was cut short (server crash or shutdown)'"
+		"   WHERE r.outcome OPERATOR(pg_catalog.=) 'running'"
+		"     AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_stat_get_activity(r.backend_pid) a"
+		"                      WHERE a.backend_start OPERATOR(pg_catalog.=) r.backend_start)"
+		"  RETURNING r.relid, r.started_at)"
+		" UPDATE personalize.retention_rule u SET last_outcome = 'interrupted',"
+		"        last_error = 'the run was cut short (server crash or shutdown)'"
+		"   FROM gone WHERE u.relid OPERATOR(pg_catalog.=) gone.relid"
+		"    AND (u.last_run_at IS NULL OR u.last_run_at OPERATOR(pg_catalog.<=) gone.started_at)",
+		false, 0);
+	if (ret != SPI_OK_UPDATE)
+		elog(ERROR, "could not mark interrupted purge runs: %s", SPI_result_code_string(ret));
+	PersonalizeRestoreUser(&sw);
+}
+
+/*
+ * The rules to run, read as the extension's owner.  Inside SPI.
+ */
+List *
+RetentionRules(Oid only_relid, MemoryContext cxt)
+{
+	OwnerSwitch sw;
+	List	   *rules;
+
+	PersonalizeBecomeOwner(&sw);
+	rules = read_rules(only_relid, cxt);
+	PersonalizeRestoreUser(&sw);
+	return rules;
+}
+
+/*
+ * Purge one rule.  With commit_batches, every batch is its own transaction
+ * (the worker and run_purge(): the caller has connected SPI non-atomically
+ * or runs outside any transaction, see worker.c); otherwise everything runs
+ * in the current transaction.  Errors propagate; the caller records them
+ * with RetentionRecordFailure.  Returns rows deleted.
+ */
+int64
+RetentionPurgeRule(PurgeRule *rule, const char *started_by, MemoryContext runcxt,
+				   RetentionCommitFn commit, void *commit_arg, PurgeRun **run_out)
+{
+	PurgeRun   *run = MemoryContextAllocZero(runcxt, sizeof(PurgeRun));
+	List	   *targets;
+	List	   *droppable;
+	ListCell   *lc;
+	MemoryContext old;
+
+	*run_out = run;
+	run_begin(run, rule, started_by);
+	run->cxt = runcxt;
+	run->cutoff = datumCopyInContext(runcxt, run->cutoff, run->time_type);
+	/* what lives across batches (and their commits) lives in runcxt */
+	old = MemoryContextSwitchTo(runcxt);
+	targets = purge_targets(run, &droppable);
+	MemoryContextSwitchTo(old);
+
+	foreach(lc, droppable)
+	{
+		List	   *pair = (List *) lfirst(lc);
+
+		CHECK_FOR_INTERRUPTS();
+		drop_partition(run, linitial_oid(pair), lsecond_oid(pair));
+		if (commit)
+			commit(commit_arg);
+	}
+	foreach(lc, targets)
+	{
+		PurgeTarget *target = (PurgeTarget *) lfirst(lc);
+
+		while (!target->done)
+		{
+			CHECK_FOR_INTERRUPTS();
+			(void) purge_batch(run, target);
+			if (commit)
+				commit(commit_arg);
+		}
+	}
+	run_end(run, NULL);
+	if (commit)
+		commit(commit_arg);
+	return run->rows;
+}
+
+/*
+ * Record a run's failure in the log and on the rule.  Call in a fresh
+ * transaction (or subtransaction), inside SPI.
+ */
+void
+RetentionRecordFailure(PurgeRun *run, const char *message)
+{
+	if (run == NULL || run->rule == NULL)
+		return;
+	run_end(run, message);
+}
+
+/*
+ * purge(tbl regclass DEFAULT NULL): purge now, in the caller's transaction.
+ * A failing rule is reported with a WARNING and recorded; the others go on.
+ */
+Datum
+personalize_purge(PG_FUNCTION_ARGS)
+{
+	Oid			only = PG_ARGISNULL(0) ? InvalidOid : PG_GETARG_OID(0);
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	List	   *rules;
+	ListCell   *lc;
+	volatile int64 total = 0;
+
+	SPI_connect();
+	RetentionMarkInterrupted();
+	rules = RetentionRules(only, cxt);
+	if (OidIsValid(only) && rules == NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("table \"%s\" has no retention rule", get_rel_name(only)),
+				 errhint("Set one with personalize.set_retention().")));
+
+	foreach(lc, rules)
+	{
+		PurgeRule  *rule = (PurgeRule *) lfirst(lc);
+		PurgeRun   *run = NULL;
+
+		BeginInternalSubTransaction(NULL);
+		MemoryContextSwitchTo(cxt);
+		PG_TRY();
+		{
+			total += RetentionPurgeRule(rule, "purge()", cxt, NULL, NULL, &run);
+			ReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(cxt);
+			CurrentResourceOwner = owner;
+		}
+		PG_CATCH();
+		{
+			ErrorData  *edata;
+
+			MemoryContextSwitchTo(cxt);
+			edata = CopyErrorData();
+			FlushErrorState();
+			RollbackAndReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(cxt);
+			CurrentResourceOwner = owner;
+			if (OidIsValid(only))
+				ReThrowError(edata);
+			ereport(WARNING,
+					(errmsg("could not purge table \"%s\": %s",
+							get_rel_name(rule->relid) ? get_rel_name(rule->relid) : "?",
+							edata->message)));
+			/* the batches of this rule were rolled back with it */
+			if (run)
+			{
+				run->run_id = 0;
+				run->rows = 0;
+				RetentionRecordFailure(run, edata->message);
+			}
+		}
+		PG_END_TRY();
+	}
+	SPI_finish();
+	PG_RETURN_INT64(total);
+}
+
+/* commit callback of run_purge(): end the batch's transaction */
+static void
+procedure_commit(void *arg pg_attribute_unused())
+{
+	SPI_commit();
+#if PG_VERSION_NUM < 150000
+	SPI_start_transaction();
+#endif
+}
+
+/*
+ * CALL run_purge(tbl regclass DEFAULT NULL): purge now, committing each
+ * batch, as the worker does.  Must be called outside a transaction block.
+ */
+Datum
+personalize_run_purge(PG_FUNCTION_ARGS)
+{
+	Oid			only = PG_ARGISNULL(0) ? InvalidOid : PG_GETARG_OID(0);
+	bool		nonatomic = fcinfo->context && IsA(fcinfo->context, CallContext) &&
+		!castNode(CallContext, fcinfo->context)->atomic;
+	MemoryContext cxt = AllocSetContextCreate(TopMemoryContext, "personalize run_purge",
+											  ALLOCSET_DEFAULT_SIZES);
+	List	   *rules;
+	ListCell   *lc;
+
+	if (!nonatomic)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TRANSACTION_TERMINATION),
+				 errmsg("run_purge() commits each batch, so it cannot run inside a transaction block"),
+				 errhint("CALL it on its own, or use purge() to purge within the current transaction.")));
+
+	SPI_connect_ext(SPI_OPT_NONATOMIC);
+	RetentionMarkInterrupted();
+	rules = RetentionRules(only, cxt);
+	if (OidIsValid(only) && rules == NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("table \"%s\" has no retention rule", get_rel_name(only)),
+				 errhint("Set one with personalize.set_retention().")));
+	procedure_commit(NULL);
+
+	foreach(lc, rules)
+	{
+		PurgeRun   *run = NULL;
+		PurgeRule  *rule = (PurgeRule *) lfirst(lc);
+
+		PG_TRY();
+		{
+			(void) RetentionPurgeRule(rule, "run_purge()", cxt, procedure_commit, NULL, &run);
+		}
+		PG_CATCH();
+		{
+			ErrorData  *edata;
+
+			/* the failed batch is rolled back; the committed ones stay */
+			MemoryContextSwitchTo(cxt);
+			edata = CopyErrorData();
+			FlushErrorState();
+			SPI_rollback();
+#if PG_VERSION_NUM < 150000
+			SPI_start_transaction();
+#endif
+			RetentionRecordFailure(run, edata->message);
+			procedure_commit(NULL);
+			ereport(WARNING,
+					(errmsg("could not purge table \"%s\": %s",
+							get_rel_name(rule->relid) ? get_rel_name(rule->relid) : "?",
+							edata->message)));
+			FreeErrorData(edata);
+		}
+		PG_END_TRY();
+	}
+	SPI_finish();
+	MemoryContextDelete(cxt);
+	PG_RETURN_VOID();
+}
+
+/*
+ * The table of a rule.
+ */
+Oid
+RetentionRuleRelid(PurgeRule *rule)
+{
+	return rule->relid;
+}
