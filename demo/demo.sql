@@ -159,3 +159,29 @@ CREATE TABLE leads (lead_id int PRIMARY KEY, email text, date_of_birth date, cam
 SET client_min_messages = warning;
 \echo 'and review() lists what needs attention, with hints:'
 SELECT severity, object, finding FROM review();
+
+\echo
+\echo '--- 7. Keep it only as long as needed ---'
+\echo 'Support cases: resolved ones are kept 90 days after closing; open ones stay.'
+SET personalize.review_ddl = off;
+CREATE TABLE cases (case_id int PRIMARY KEY, customer_id bigint NOT NULL, status text NOT NULL,
+                    closed_at timestamptz NOT NULL);
+CREATE INDEX ON cases (closed_at);
+INSERT INTO cases VALUES
+	(1, 2, 'resolved', now() - interval '200 days'),
+	(2, 3, 'resolved', now() - interval '120 days'),
+	(3, 6, 'open',     now() - interval '150 days'),
+	(4, 2, 'resolved', now() - interval '10 days'),
+	(5, 3, 'open',     now() - interval '5 days');
+SELECT register_table('cases', 'customer_id') \g /dev/null
+SELECT set_retention('cases', 'closed_at', '90 days', $$status = 'resolved'$$) \g /dev/null
+SELECT table_name, keep, condition FROM retention_rules;
+SELECT case_id, status, date_trunc('day', now() - closed_at) AS closed_ago FROM cases ORDER BY case_id;
+\echo 'A rule longer than personalize.max_retention (a year) is refused:'
+\set ON_ERROR_STOP off
+SELECT set_retention('cases', 'closed_at', '2 years');
+\set ON_ERROR_STOP on
+\echo 'A maintenance pass (the background worker makes one every personalize.naptime):'
+SELECT * FROM run_maintenance();
+SELECT case_id, status, date_trunc('day', now() - closed_at) AS closed_ago FROM cases ORDER BY case_id;
+SELECT table_name, rows_deleted, outcome, started_by FROM purge_log;

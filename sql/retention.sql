@@ -208,6 +208,20 @@ INSERT INTO visits SELECT i, 1, current_date - 20 FROM generate_series(1, 4) i;
 CALL run_purge('visits');
 SELECT rows_deleted, started_by FROM purge_log WHERE table_name = 'visits'::regclass ORDER BY run_id DESC LIMIT 1;
 
+-- personalize.purge_batch_delay pauses between two batches, not after the last
+INSERT INTO visits SELECT i, 1, current_date - 20 FROM generate_series(1001, 1700) i;
+SET personalize.purge_batch_size = 100;
+SET personalize.purge_batch_delay = '50ms';
+CALL run_purge('visits');
+SELECT rows_deleted, batches >= 3 AS several_batches,
+       finished_at - started_at >= (batches - 1) * interval '50 ms' AS paused_between,
+       finished_at - started_at < batches * interval '50 ms' + interval '5 s' AS not_stuck
+  FROM purge_log WHERE table_name = 'visits'::regclass ORDER BY run_id DESC LIMIT 1;
+RESET personalize.purge_batch_size;
+RESET personalize.purge_batch_delay;
+SET personalize.purge_batch_delay = -1;
+SET personalize.worker_purge_batch_delay = 0;   -- postgresql.conf only
+
 -- a registered table without a rule is a review finding
 SELECT drop_retention('cases');
 SELECT drop_retention('cases');

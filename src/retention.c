@@ -42,6 +42,8 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/xact.h"
@@ -59,10 +61,12 @@
 #include "nodes/nodeFuncs.h"
 #include "parser/analyze.h"
 #include "parser/parser.h"
+#include "pgstat.h"
 #include "portability/instr_time.h"
 #include "rewrite/rewriteHandler.h"
 #include "rewrite/rewriteManip.h"
 #include "storage/bufmgr.h"
+#include "storage/latch.h"
 #include "storage/lmgr.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
@@ -90,6 +94,8 @@ PG_FUNCTION_INFO_V1(personalize_run_purge);
 int			max_retention_s = 365 * 24 * 3600;
 int			purge_batch_size = 10000;
 int			purge_max_batch_ms = 200;
+int			purge_batch_delay = 0;
+int			worker_purge_batch_delay = 100;
 int			purge_log_keep_s = 30 * 24 * 3600;
 
 /* how a run walks the table */
@@ -177,6 +183,26 @@ RetentionInit(void)
 							10,
 							600000,
 							PGC_SUSET,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("personalize.purge_batch_delay",
+							gettext_noop("Time run_purge() sleeps between two batches."),
+							gettext_noop("A pause leaves the machine to the other sessions; 0 purges at full speed."),
+							&purge_batch_delay,
+							0,
+							0,
+							10000,
+							PGC_SUSET,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("personalize.worker_purge_batch_delay",
+							gettext_noop("Time the background worker's purge sleeps between two batches."),
+							gettext_noop("-1 uses personalize.purge_batch_delay."),
+							&worker_purge_batch_delay,
+							100,
+							-1,
+							10000,
+							PGC_SIGHUP,
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("personalize.purge_log_keep",
@@ -1186,6 +1212,31 @@ RetentionRules(Oid only_relid, MemoryContext cxt)
 }
 
 /*
+ * Pause between two committed batches, as VACUUM's cost delay does: the
+ * purge gives the machine (CPU, WAL, I/O) back to the other sessions.  The
+ * commit callbacks call it between two transactions, so no lock or
+ * snapshot is held while it sleeps.
+ */
+void
+RetentionPause(void)
+{
+	int			ms = purge_batch_delay;
+	instr_time	start;
+	double		left;
+
+	if (IsBackgroundWorker && worker_purge_batch_delay >= 0)
+		ms = worker_purge_batch_delay;
+	INSTR_TIME_SET_CURRENT(start);
+	while ((left = ms - elapsed_ms(start)) > 0)
+	{
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 (long) ceil(left), PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+/*
  * Purge one rule.  With commit_batches, every batch is its own transaction
  * (the worker and run_purge(): the caller has connected SPI non-atomically
  * or runs outside any transaction, see worker.c); otherwise everything runs
@@ -1218,7 +1269,7 @@ RetentionPurgeRule(PurgeRule *rule, const char *started_by, MemoryContext runcxt
 		CHECK_FOR_INTERRUPTS();
 		drop_partition(run, linitial_oid(pair), lsecond_oid(pair));
 		if (commit)
-			commit(commit_arg);
+			commit(commit_arg, false);
 	}
 	foreach(lc, targets)
 	{
@@ -1228,13 +1279,14 @@ RetentionPurgeRule(PurgeRule *rule, const char *started_by, MemoryContext runcxt
 		{
 			CHECK_FOR_INTERRUPTS();
 			(void) purge_batch(run, target);
+			/* pause unless this was the last batch */
 			if (commit)
-				commit(commit_arg);
+				commit(commit_arg, !target->done || lnext(targets, lc) != NULL);
 		}
 	}
 	run_end(run, NULL);
 	if (commit)
-		commit(commit_arg);
+		commit(commit_arg, false);
 	return run->rows;
 }
 
@@ -1319,9 +1371,12 @@ personalize_purge(PG_FUNCTION_ARGS)
 
 /* commit callback of run_purge(): end the batch's transaction */
 static void
-procedure_commit(void *arg pg_attribute_unused())
+procedure_commit(void *arg pg_attribute_unused(), bool pause)
 {
 	SPI_commit();
+	/* the new transaction has taken no snapshot yet */
+	if (pause)
+		RetentionPause();
 #if PG_VERSION_NUM < 150000
 	SPI_start_transaction();
 #endif
@@ -1356,7 +1411,7 @@ personalize_run_purge(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("table \"%s\" has no retention rule", get_rel_name(only)),
 				 errhint("Set one with personalize.set_retention().")));
-	procedure_commit(NULL);
+	procedure_commit(NULL, false);
 
 	foreach(lc, rules)
 	{
@@ -1380,7 +1435,7 @@ personalize_run_purge(PG_FUNCTION_ARGS)
 			SPI_start_transaction();
 #endif
 			RetentionRecordFailure(run, edata->message);
-			procedure_commit(NULL);
+			procedure_commit(NULL, false);
 			ereport(WARNING,
 					(errmsg("could not purge table \"%s\": %s",
 							get_rel_name(rule->relid) ? get_rel_name(rule->relid) : "?",

@@ -575,11 +575,21 @@ static bool extension_gone = false;
 
 /* commit callback of the purge engine: one transaction per batch */
 static void
-batch_commit(void *arg)
+batch_commit(void *arg, bool pause)
 {
 	const char *activity = (const char *) arg;
 
 	end_work();
+	if (pause)
+	{
+		/* a reload may change the pause: take it in between two batches */
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		RetentionPause();
+	}
 	begin_work(activity);
 	if (!extension_present())
 	{

@@ -59,6 +59,9 @@ ok($node->poll_query_until('shop', "SELECT ($expired_q) = 0"), 'expired rows are
 is($node->safe_psql('shop', $kept_q), $kept, 'no row outside the rule was deleted');
 is($node->safe_psql('shop', q{SELECT outcome || ':' || rows_deleted || ':' || started_by FROM personalize.purge_log}),
 	'ok:500:worker', 'the run is logged, with counts');
+is($node->safe_psql('shop', q{SELECT batches > 1 AND finished_at - started_at >= (batches - 1) * interval '100 ms'
+                                 FROM personalize.purge_log}),
+	't', 'the worker pauses worker_purge_batch_delay (100ms) between two batches');
 
 # SIGHUP: a long naptime takes effect, then a short one again
 $node->safe_psql('postgres', q{ALTER SYSTEM SET personalize.naptime = '1h'});
