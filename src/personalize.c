@@ -29,6 +29,7 @@
 
 #include "classify.h"
 #include "consent.h"
+#include "match.h"
 #include "personalize.h"
 
 #if PG_VERSION_NUM >= 180000
@@ -52,6 +53,7 @@ _PG_init(void)
 	 */
 	ConsentInit();
 	ClassifyInit();
+	MatchInit();
 
 	MarkGUCPrefixReserved("personalize");
 
