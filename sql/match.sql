@@ -99,6 +99,10 @@ SELECT offer_id, score FROM match('reader', 2);
 --------------------------------------------------------------------------
 SELECT record_purchase('alice', 'shoes', 1, now() - interval '14 days') AS kept;
 SELECT tag, kind, weight, offer_id FROM signal WHERE subject = 'alice' AND kind = 'purchase';
+-- a purchase is one signal, on the offer's main tag (highest weight, then name)
+SELECT grant_consent('erin', 'personalization') > 0 AS erin_agrees;
+SELECT record_purchase('erin', 'trail') AND record_purchase('erin', 'pan') AS kept;
+SELECT tag, kind, offer_id FROM signal WHERE subject = 'erin' ORDER BY offer_id;
 -- bought: left out by default, whenever it was bought ...
 SELECT offer_id, round(score::numeric, 4) AS score, reasons FROM match('alice');
 -- ... unless asked; the purchase itself counts as behaviour on its tags

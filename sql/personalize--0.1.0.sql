@@ -1115,8 +1115,11 @@ CREATE TRIGGER offer_tags_check_update
 	REFERENCING NEW TABLE AS new_rows
 	FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._offer_tags_check();
 
--- A purchase names the offer bought: match() leaves offers the subject
--- already bought out of their rankings (unless asked not to).
+-- A purchase is a signal of kind "purchase" that also names the offer
+-- bought: match() leaves offers the subject already bought out of their
+-- rankings (unless asked not to).  record_purchase() records it on the
+-- offer's main tag (its highest weight), so that it counts as behaviour on
+-- what the offer is mostly about, not on every incidental tag.
 ALTER TABLE @extschema@.signal ADD COLUMN offer_id text COLLATE "C";
 COMMENT ON COLUMN @extschema@.signal.offer_id IS
 	'the offer a purchase signal records (set by record_purchase), or NULL';
@@ -1131,6 +1134,8 @@ LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	main_tag text;
 BEGIN
 	PERFORM @extschema@._check_subject(subject);
 	PERFORM @extschema@._check_weight(weight, true);
@@ -1142,11 +1147,15 @@ BEGIN
 		RAISE EXCEPTION 'offer "%" does not exist', offer_id
 			USING ERRCODE = 'undefined_object';
 	END IF;
-	IF NOT EXISTS (SELECT 1 FROM @extschema@.offer_tags t
-	                WHERE t.offer_id OPERATOR(pg_catalog.=) record_purchase.offer_id) THEN
+	-- the offer's main tag: its highest weight, then its name
+	SELECT t.tag INTO main_tag FROM @extschema@.offer_tags t
+	 WHERE t.offer_id OPERATOR(pg_catalog.=) record_purchase.offer_id
+	 ORDER BY t.weight DESC, t.tag
+	 LIMIT 1;
+	IF NOT FOUND THEN
 		RAISE EXCEPTION 'offer "%" has no tags', offer_id
 			USING ERRCODE = 'invalid_parameter_value',
-			      DETAIL = 'A purchase is recorded as behaviour on the tags of the offer bought.',
+			      DETAIL = 'A purchase is recorded as behaviour on the main tag of the offer bought.',
 			      HINT = 'Tag the offer in personalize.offer_tags first.';
 	END IF;
 	IF at IS NULL OR at OPERATOR(pg_catalog.>) (clock_timestamp() OPERATOR(pg_catalog.+) interval '5 minutes') THEN
@@ -1159,15 +1168,13 @@ BEGIN
 		RETURN false;
 	END IF;
 	INSERT INTO @extschema@.signal (subject, tag, kind, weight, at, offer_id)
-	SELECT record_purchase.subject, t.tag, 'purchase', record_purchase.weight,
-	       record_purchase.at, record_purchase.offer_id
-	  FROM @extschema@.offer_tags t
-	 WHERE t.offer_id OPERATOR(pg_catalog.=) record_purchase.offer_id;
+	VALUES (record_purchase.subject, main_tag, 'purchase', record_purchase.weight,
+	        record_purchase.at, record_purchase.offer_id);
 	RETURN true;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.record_purchase(text, text, real, timestamptz) IS
-	'record that the subject bought an offer: a purchase signal on each of its tags; false (nothing kept) without consent to personalization';
+	'record that the subject bought an offer: a purchase signal on its main tag; false (nothing kept) without consent to personalization';
 
 CREATE FUNCTION @extschema@.match(
 	subject text,

@@ -24,13 +24,14 @@
  * list, less the offers they avoid or bought.
  *
  * The catalog cache.  Each backend keeps the offer catalog as an inverted
- * index (tag -> postings: offer number and weight, sorted by offer) plus a
- * forward index (offer -> its postings) for the reasons.  Offers are
- * numbered in offer_id order, so comparing numbers breaks ties by offer_id.
- * A call reads the subject's intents and signals with two index scans,
- * scores the offers their tags reach in blocks of MATCH_BLOCK offers (the
- * block's scores stay in the CPU cache), and keeps the best k in a heap.
- * No SQL runs per call, let alone per offer.
+ * index: tag -> postings (offer number and weight), sorted by offer, and for
+ * each tag where its postings cross into each block of MATCH_BLOCK offers.
+ * Offers are numbered in offer_id order, so comparing numbers breaks ties by
+ * offer_id.  A call reads the subject's intents and signals with two index
+ * scans, scores the offers their tags reach block by block (a block's
+ * scores stay in the CPU cache), and keeps the best k in a heap; the
+ * reasons of those k come from a binary search within one block of each of
+ * the subject's tags.  No SQL runs per call, let alone per offer.
  *
  * Freshness.  Every statement that changes offers, offer_tags, tag or
  * data_category increments personalize.match_catalog_version inside the
@@ -186,7 +187,7 @@ typedef struct MatchCatalog
 	/* offers, numbered in offer_id order (bytewise) */
 	int32		noffers;
 	char	   *ids;			/* NUL-terminated ids, one after another */
-	Size	   *id_off;			/* noffers + 1 offsets into ids */
+	uint32	   *id_off;			/* noffers + 1 offsets into ids */
 	TimestampTz *starts;		/* DT_NOBEGIN when NULL */
 	TimestampTz *ends;			/* DT_NOEND when NULL */
 	int32	   *priority;
@@ -206,9 +207,14 @@ typedef struct MatchCatalog
 	Posting    *postings;
 	uint64		npostings;
 
-	/* forward index: postings of offer o, by tag: fwd[fwd_start[o] ..] */
-	uint64	   *fwd_start;
-	uint64	   *fwd;
+	/*
+	 * Where each tag's postings cross into each block of MATCH_BLOCK offers:
+	 * block_post[t * (nblocks + 1) + b] is the first posting of tag t (an
+	 * index from post_start[t]) whose offer is in block b or later.
+	 */
+	int32		nblocks;
+	uint32	   *block_post;
+
 
 	Size		mem_bytes;
 	double		build_ms;
@@ -241,6 +247,7 @@ static BuildInfo last_build = {false, false, 0, 0, 0, 0, 0, 0, 0, 0, -1};
 
 /* scores of one block; a backend computes one ranking at a time */
 static double *block_scores = NULL;
+static int32 *block_candidates = NULL;
 
 /* ---------- answers counted by kind ---------- */
 
@@ -592,24 +599,32 @@ find_tag(const MatchCatalog *cat, const char *s, Size len)
 	return -1;
 }
 
-/* the tag a posting belongs to */
-static inline int32
-posting_tag(const MatchCatalog *cat, uint64 p)
+/*
+ * The weight with which offer o carries tag t, or 0 if it does not (offer
+ * tag weights are positive).  A binary search within the postings of t in
+ * o's block, which the block table gives.
+ */
+static float4
+posting_weight(const MatchCatalog *cat, int32 t, int32 o)
 {
-	int32		lo = 0;
-	int32		hi = cat->ntags - 1;
+	const Posting *list = &cat->postings[cat->post_start[t]];
+	const uint32 *row = &cat->block_post[(Size) t * (cat->nblocks + 1)];
+	int32		b = o / MATCH_BLOCK;
+	uint32		lo = row[b];
+	uint32		hi = row[b + 1];
 
-	/* the last tag whose postings start at or before p */
 	while (lo < hi)
 	{
-		int32		mid = lo + (hi - lo + 1) / 2;
+		uint32		mid = lo + (hi - lo) / 2;
 
-		if (cat->post_start[mid] <= p)
-			lo = mid;
+		if (list[mid].offer == o)
+			return list[mid].weight;
+		if (list[mid].offer < o)
+			lo = mid + 1;
 		else
-			hi = mid - 1;
+			hi = mid;
 	}
-	return lo;
+	return 0;
 }
 
 /* is the offer shown at time now? */
@@ -897,14 +912,19 @@ MatchCatalogLoad(const MatchRels *r, Snapshot snap, int64 version,
 	qsort(offers, noffers, sizeof(OfferRow), offerrow_cmp);
 	cat->noffers = (int32) noffers;
 	cat->ids = MemoryContextAllocHuge(cxt, Max(ids_len, 1));
-	cat->id_off = MemoryContextAllocHuge(cxt, (noffers + 1) * sizeof(Size));
+	if (ids_len > PG_UINT32_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("the offer ids are too long for match()"),
+				 errdetail("Together they take %zu bytes; match() handles up to 4 GB.", ids_len)));
+	cat->id_off = MemoryContextAllocHuge(cxt, (noffers + 1) * sizeof(uint32));
 	cat->starts = MemoryContextAllocHuge(cxt, Max(noffers, 1) * sizeof(TimestampTz));
 	cat->ends = MemoryContextAllocHuge(cxt, Max(noffers, 1) * sizeof(TimestampTz));
 	cat->priority = MemoryContextAllocHuge(cxt, Max(noffers, 1) * sizeof(int32));
 	cat->enabled = MemoryContextAllocHuge(cxt, Max(noffers, 1) * sizeof(bool));
 	cat->by_priority = MemoryContextAllocHuge(cxt, Max(noffers, 1) * sizeof(int32));
 	{
-		Size		off = 0;
+		uint32		off = 0;
 
 		for (int32 i = 0; i < cat->noffers; i++)
 		{
@@ -1013,19 +1033,27 @@ MatchCatalogLoad(const MatchRels *r, Snapshot snap, int64 version,
 		CHECK_FOR_INTERRUPTS();
 	}
 
-	/* forward index: each offer's postings, in tag order */
-	cat->fwd_start = MemoryContextAllocHuge(cxt, (cat->noffers + 1) * sizeof(uint64));
-	cat->fwd = MemoryContextAllocHuge(cxt, Max(nrows, 1) * sizeof(uint64));
-	memset(cat->fwd_start, 0, (cat->noffers + 1) * sizeof(uint64));
-	for (uint64 i = 0; i < nrows; i++)
-		cat->fwd_start[row_offer[i] + 1]++;
-	for (int32 o = 0; o < cat->noffers; o++)
-		cat->fwd_start[o + 1] += cat->fwd_start[o];
-	pfree(fill);
-	fill = palloc((cat->noffers + 1) * sizeof(uint64));
-	memcpy(fill, cat->fwd_start, (cat->noffers + 1) * sizeof(uint64));
-	for (uint64 p = 0; p < nrows; p++)
-		cat->fwd[fill[cat->postings[p].offer]++] = p;
+	/* each tag's block boundaries */
+	cat->nblocks = (cat->noffers + MATCH_BLOCK - 1) / MATCH_BLOCK;
+	cat->block_post = MemoryContextAllocHuge(cxt, (Size) Max(ntags, 1) * (cat->nblocks + 1) * sizeof(uint32));
+	for (int32 t = 0; t < ntags; t++)
+	{
+		uint32	   *row = &cat->block_post[(Size) t * (cat->nblocks + 1)];
+		uint64		n = cat->post_start[t + 1] - cat->post_start[t];
+		Posting    *p = &cat->postings[cat->post_start[t]];
+		uint64		i = 0;
+
+		if (n > PG_UINT32_MAX)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("too many offers carry tag \"%s\" for match()", cat->tag_names[t])));
+		for (int32 b = 0; b <= cat->nblocks; b++)
+		{
+			while (i < n && p[i].offer < b * MATCH_BLOCK)
+				i++;
+			row[b] = (uint32) i;
+		}
+	}
 
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(scratch);
@@ -1178,6 +1206,10 @@ SubjectLoad(const MatchCatalog *cat, const char *subject, int len,
 	double		half_life = (double) signal_half_life;
 	int32		last_tag = -1;
 	const char *last_name = NULL;
+	Size		last_len = 0;
+	Datum	   *values;
+	bool	   *nulls;
+	List	   *bought = NIL;
 
 	sub->cap = 32;
 	sub->tags = palloc(sub->cap * sizeof(SubjectTag));
@@ -1192,13 +1224,19 @@ SubjectLoad(const MatchCatalog *cat, const char *subject, int len,
 				PointerGetDatum(subj));
 	key.sk_collation = C_COLLATION_OID;
 	scan = systable_beginscan(rel, r->intent_pkey, true, snap, 1, &key);
+	values = palloc(desc->natts * sizeof(Datum));
+	nulls = palloc(desc->natts * sizeof(bool));
 	while (HeapTupleIsValid(tup = systable_getnext(scan)))
 	{
-		bool		isnull;
-		text	   *tag = DatumGetTextPP(heap_getattr(tup, r->i_tag, desc, &isnull));
-		float4		w = DatumGetFloat4(heap_getattr(tup, r->i_weight, desc, &isnull));
-		int32		t = find_tag(cat, VARDATA_ANY(tag), VARSIZE_ANY_EXHDR(tag));
+		text	   *tag;
+		float4		w;
+		int32		t;
 		SubjectTag *st;
+
+		heap_deform_tuple(tup, desc, values, nulls);
+		tag = DatumGetTextPP(values[r->i_tag - 1]);
+		w = DatumGetFloat4(values[r->i_weight - 1]);
+		t = find_tag(cat, VARDATA_ANY(tag), VARSIZE_ANY_EXHDR(tag));
 
 		if (t < 0 || cat->tag_refused[t])
 			continue;
@@ -1217,47 +1255,66 @@ SubjectLoad(const MatchCatalog *cat, const char *subject, int len,
 				PointerGetDatum(subj));
 	key.sk_collation = C_COLLATION_OID;
 	scan = systable_beginscan(rel, r->signal_idx, true, snap, 1, &key);
+	pfree(values);
+	pfree(nulls);
+	values = palloc(desc->natts * sizeof(Datum));
+	nulls = palloc(desc->natts * sizeof(bool));
 	while (HeapTupleIsValid(tup = systable_getnext(scan)))
 	{
-		bool		isnull;
-		text	   *tag = DatumGetTextPP(heap_getattr(tup, r->s_tag, desc, &isnull));
-		text	   *kind = DatumGetTextPP(heap_getattr(tup, r->s_kind, desc, &isnull));
-		float4		w = DatumGetFloat4(heap_getattr(tup, r->s_weight, desc, &isnull));
-		TimestampTz at = DatumGetTimestampTz(heap_getattr(tup, r->s_at, desc, &isnull));
-		Datum		offer = heap_getattr(tup, r->s_offer, desc, &isnull);
-		const char *kdata = VARDATA_ANY(kind);
-		int			klen = VARSIZE_ANY_EXHDR(kind);
+		text	   *tag;
+		text	   *kind;
+		float4		w;
+		TimestampTz at;
+		const char *kdata;
+		int			klen;
 		int32		t;
 		double		age;
 		double		value;
 		SubjectTag *st;
 		int			i;
 
-		/* a bought offer: left out of the ranking, whenever it was bought */
-		if (!isnull && klen == 8 && memcmp(kdata, "purchase", 8) == 0)
-		{
-			text	   *id = DatumGetTextPP(offer);
-			int32		o = find_offer(cat, VARDATA_ANY(id), VARSIZE_ANY_EXHDR(id));
+		heap_deform_tuple(tup, desc, values, nulls);
+		tag = DatumGetTextPP(values[r->s_tag - 1]);
+		kind = DatumGetTextPP(values[r->s_kind - 1]);
+		w = DatumGetFloat4(values[r->s_weight - 1]);
+		at = DatumGetTimestampTz(values[r->s_at - 1]);
+		kdata = VARDATA_ANY(kind);
+		klen = VARSIZE_ANY_EXHDR(kind);
 
-			if (o >= 0)
+		/*
+		 * A bought offer is left out of the ranking, whenever it was bought.
+		 * Its signals (one per tag) are found by offer_id below, once.
+		 */
+		if (!nulls[r->s_offer - 1] && klen == 8 && memcmp(kdata, "purchase", 8) == 0)
+		{
+			text	   *id = DatumGetTextPP(values[r->s_offer - 1]);
+			ListCell   *lc;
+			bool		seen = false;
+
+			foreach(lc, bought)
 			{
-				if (sub->npurchased == purchased_cap)
+				text	   *b = (text *) lfirst(lc);
+
+				if (VARSIZE_ANY_EXHDR(b) == VARSIZE_ANY_EXHDR(id) &&
+					memcmp(VARDATA_ANY(b), VARDATA_ANY(id), VARSIZE_ANY_EXHDR(id)) == 0)
 				{
-					purchased_cap *= 2;
-					sub->purchased = repalloc(sub->purchased, purchased_cap * sizeof(int32));
+					seen = true;
+					break;
 				}
-				sub->purchased[sub->npurchased++] = o;
 			}
+			if (!seen)
+				bought = lappend(bought, cstring_to_text_with_len(VARDATA_ANY(id), VARSIZE_ANY_EXHDR(id)));
 		}
 
 		/* rows come by tag: look the name up once per tag */
 		if (last_name != NULL &&
-			bytes_cmp(last_name, strlen(last_name), VARDATA_ANY(tag), VARSIZE_ANY_EXHDR(tag)) == 0)
+			bytes_cmp(last_name, last_len, VARDATA_ANY(tag), VARSIZE_ANY_EXHDR(tag)) == 0)
 			t = last_tag;
 		else
 		{
 			t = last_tag = find_tag(cat, VARDATA_ANY(tag), VARSIZE_ANY_EXHDR(tag));
 			last_name = t >= 0 ? cat->tag_names[t] : NULL;
+			last_len = t >= 0 ? strlen(last_name) : 0;
 		}
 		if (t < 0 || cat->tag_refused[t])
 			continue;
@@ -1282,6 +1339,26 @@ SubjectLoad(const MatchCatalog *cat, const char *subject, int len,
 	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
+
+	/* the offers bought that the catalog still has */
+	{
+		ListCell   *lc;
+
+		foreach(lc, bought)
+		{
+			text	   *id = (text *) lfirst(lc);
+			int32		o = find_offer(cat, VARDATA_ANY(id), VARSIZE_ANY_EXHDR(id));
+
+			if (o < 0)
+				continue;
+			if (sub->npurchased == purchased_cap)
+			{
+				purchased_cap *= 2;
+				sub->purchased = repalloc(sub->purchased, purchased_cap * sizeof(int32));
+			}
+			sub->purchased[sub->npurchased++] = o;
+		}
+	}
 
 	/* affinities */
 	for (int i = 0; i < sub->ntags; i++)
@@ -1319,13 +1396,9 @@ purchased(const Subject *sub, int32 o)
 static bool
 carries_avoided(const MatchCatalog *cat, const Subject *sub, int32 o)
 {
-	for (uint64 i = cat->fwd_start[o]; i < cat->fwd_start[o + 1]; i++)
-	{
-		int32		s = sub->slot[posting_tag(cat, cat->fwd[i])];
-
-		if (s >= 0 && sub->tags[s].avoided)
+	for (int i = 0; i < sub->ntags; i++)
+		if (sub->tags[i].avoided && posting_weight(cat, sub->tags[i].tag, o) > 0)
 			return true;
-	}
 	return false;
 }
 
@@ -1400,6 +1473,37 @@ heap_sift_up(Ranked *heap, int i)
 }
 
 /*
+ * score[o - base] += a * weight for the postings [p, e).  The offers of one
+ * tag are distinct, so four postings are read before any score is written
+ * (PostgreSQL builds with -fno-strict-aliasing, which would otherwise make
+ * the compiler reload each posting after every store).
+ */
+static inline void
+add_postings(double *score, const Posting *p, const Posting *e, int32 base, double a)
+{
+	const Posting *e4 = p + ((e - p) & ~(ptrdiff_t) 3);
+
+	for (; p < e4; p += 4)
+	{
+		int32		o0 = p[0].offer - base;
+		int32		o1 = p[1].offer - base;
+		int32		o2 = p[2].offer - base;
+		int32		o3 = p[3].offer - base;
+		double		w0 = a * (double) p[0].weight;
+		double		w1 = a * (double) p[1].weight;
+		double		w2 = a * (double) p[2].weight;
+		double		w3 = a * (double) p[3].weight;
+
+		score[o0] += w0;
+		score[o1] += w1;
+		score[o2] += w2;
+		score[o3] += w3;
+	}
+	for (; p < e; p++)
+		score[p->offer - base] += a * (double) p->weight;
+}
+
+/*
  * Score every offer the subject's tags reach, block by block, and keep the
  * best heapsize active, allowed offers scoring above 0 in heap, sorted best
  * first.  Returns how many were kept.
@@ -1410,89 +1514,95 @@ rank_offers(const MatchCatalog *cat, const Subject *sub, TimestampTz now,
 {
 	int			nscoring = 0;
 	int			navoided = 0;
-	const Posting **cur;
-	const Posting **stop;
+	const uint32 **blocks;		/* each tag's row of cat->block_post */
+	const Posting **lists;		/* each tag's postings */
 	double	   *aff;
 	int			n = 0;
 	double		threshold = 0.0;
 	int			pi = 0;
 
-	cur = palloc(Max(sub->ntags, 1) * sizeof(Posting *));
-	stop = palloc(Max(sub->ntags, 1) * sizeof(Posting *));
+	blocks = palloc(Max(sub->ntags, 1) * sizeof(uint32 *));
+	lists = palloc(Max(sub->ntags, 1) * sizeof(Posting *));
 	aff = palloc(Max(sub->ntags, 1) * sizeof(double));
 	/* scoring tags first, then avoided ones */
-	for (int i = 0; i < sub->ntags; i++)
+	for (int pass = 0; pass < 2; pass++)
 	{
-		const SubjectTag *st = &sub->tags[i];
+		for (int i = 0; i < sub->ntags; i++)
+		{
+			const SubjectTag *st = &sub->tags[i];
+			int			j = nscoring + navoided;
 
-		if (!st->scoring)
-			continue;
-		cur[nscoring] = &cat->postings[cat->post_start[st->tag]];
-		stop[nscoring] = &cat->postings[cat->post_start[st->tag + 1]];
-		aff[nscoring] = st->affinity;
-		nscoring++;
-	}
-	for (int i = 0; i < sub->ntags; i++)
-	{
-		const SubjectTag *st = &sub->tags[i];
-
-		if (!st->avoided)
-			continue;
-		cur[nscoring + navoided] = &cat->postings[cat->post_start[st->tag]];
-		stop[nscoring + navoided] = &cat->postings[cat->post_start[st->tag + 1]];
-		navoided++;
+			if (pass == 0 ? !st->scoring : !st->avoided)
+				continue;
+			blocks[j] = &cat->block_post[(Size) st->tag * (cat->nblocks + 1)];
+			lists[j] = &cat->postings[cat->post_start[st->tag]];
+			aff[j] = st->affinity;
+			if (pass == 0)
+				nscoring++;
+			else
+				navoided++;
+		}
 	}
 	if (nscoring == 0)
 		return 0;
 
 	if (block_scores == NULL)
-		block_scores = MemoryContextAlloc(TopMemoryContext, MATCH_BLOCK * sizeof(double));
-
-	for (int32 base = 0; base < cat->noffers; base += MATCH_BLOCK)
 	{
-		int32		end = Min(base + MATCH_BLOCK, cat->noffers);
+		block_scores = MemoryContextAlloc(TopMemoryContext, MATCH_BLOCK * sizeof(double));
+		block_candidates = MemoryContextAlloc(TopMemoryContext, MATCH_BLOCK * sizeof(int32));
+	}
+
+	for (int32 b = 0; b < cat->nblocks; b++)
+	{
+		int32		base = b * MATCH_BLOCK;
+		int32		len = Min(MATCH_BLOCK, cat->noffers - base);
 		double	   *score = block_scores;	/* score[o - base] */
+		int32	   *cand = block_candidates;
+		int32		ncand = 0;
 		bool		touched = false;
 
 		CHECK_FOR_INTERRUPTS();
-		memset(block_scores, 0, (end - base) * sizeof(double));
+		memset(score, 0, len * sizeof(double));
 		for (int j = 0; j < nscoring; j++)
 		{
-			const Posting *p = cur[j];
-			const Posting *e = stop[j];
+			const Posting *p = lists[j] + blocks[j][b];
+			const Posting *e = lists[j] + blocks[j][b + 1];
 			double		a = aff[j];
 
-			if (p == e || p->offer >= end)
-				continue;
-			touched = true;
-			for (; p < e && p->offer < end; p++)
-				score[p->offer - base] += a * (double) p->weight;
-			cur[j] = p;
+			touched |= p < e;
+			add_postings(score, p, e, base, a);
 		}
 		if (!touched)
 			continue;
 		for (int j = nscoring; j < nscoring + navoided; j++)
 		{
-			const Posting *p = cur[j];
-			const Posting *e = stop[j];
+			const Posting *p = lists[j] + blocks[j][b];
+			const Posting *e = lists[j] + blocks[j][b + 1];
 
-			for (; p < e && p->offer < end; p++)
+			for (; p < e; p++)
 				score[p->offer - base] = -INFINITY;
-			cur[j] = p;
 		}
 		if (exclude_purchased)
 		{
-			for (; pi < sub->npurchased && sub->purchased[pi] < end; pi++)
+			for (; pi < sub->npurchased && sub->purchased[pi] < base + len; pi++)
 				score[sub->purchased[pi] - base] = -INFINITY;
+		}
+
+		/* the offers above the lowest kept score, without branches */
+		for (int32 i = 0; i < len; i++)
+		{
+			cand[ncand] = i;
+			ncand += score[i] > threshold;
 		}
 
 		/*
 		 * Offers come in offer_id order, so an offer tying with the lowest
 		 * kept one ranks below it: only a higher score gets in.
 		 */
-		for (int32 o = base; o < end; o++)
+		for (int32 c = 0; c < ncand; c++)
 		{
-			double		s = score[o - base];
+			int32		o = base + cand[c];
+			double		s = score[cand[c]];
 
 			if (!(s > threshold) || !offer_active(cat, o, now))
 				continue;
@@ -1515,8 +1625,8 @@ rank_offers(const MatchCatalog *cat, const Subject *sub, TimestampTz now,
 		}
 	}
 	qsort(heap, n, sizeof(Ranked), ranked_cmp);
-	pfree(cur);
-	pfree(stop);
+	pfree(blocks);
+	pfree(lists);
 	pfree(aff);
 	return n;
 }
@@ -1525,6 +1635,7 @@ rank_offers(const MatchCatalog *cat, const Subject *sub, TimestampTz now,
 typedef struct Contribution
 {
 	int			slot;			/* in sub->tags */
+	int32		tag;
 	double		value;
 } Contribution;
 
@@ -1536,27 +1647,28 @@ contribution_cmp(const void *a, const void *b)
 
 	if (x->value != y->value)
 		return x->value > y->value ? -1 : 1;
-	return x->slot < y->slot ? -1 : (x->slot > y->slot ? 1 : 0);
+	return x->tag < y->tag ? -1 : (x->tag > y->tag ? 1 : 0);
 }
 
 /*
- * The tags that make up an offer's score, largest first.  out has room for
- * the offer's number of tags.
+ * The tags that make up an offer's score, largest first (then by tag
+ * name).  out has room for the subject's tags.
  */
 static int
 contributions(const MatchCatalog *cat, const Subject *sub, int32 o, Contribution *out)
 {
 	int			n = 0;
 
-	for (uint64 i = cat->fwd_start[o]; i < cat->fwd_start[o + 1]; i++)
+	for (int s = 0; s < sub->ntags; s++)
 	{
-		uint64		p = cat->fwd[i];
-		int32		s = sub->slot[posting_tag(cat, p)];
+		const SubjectTag *st = &sub->tags[s];
+		float4		w;
 
-		if (s < 0 || !sub->tags[s].scoring)
+		if (!st->scoring || (w = posting_weight(cat, st->tag, o)) == 0)
 			continue;
 		out[n].slot = s;
-		out[n].value = sub->tags[s].affinity * (double) cat->postings[p].weight;
+		out[n].tag = st->tag;
+		out[n].value = st->affinity * (double) w;
 		n++;
 	}
 	qsort(out, n, sizeof(Contribution), contribution_cmp);
