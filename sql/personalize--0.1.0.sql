@@ -1333,6 +1333,19 @@ $$;
 COMMENT ON FUNCTION @extschema@.model_card() IS
 	'a model card (Mitchell et al. 2019) of match(): details, intended use, factors, inputs used and refused, live metrics, analyses, ethics, caveats';
 
+-- The subject column of a registered table, for match_exposure(), which
+-- runs as its caller (who may not read the registry).  It tells which
+-- column of a table is the subject key, nothing about any subject:
+-- executable by PUBLIC, like _view_source_columns().
+CREATE FUNCTION @extschema@._match_subject_column(tbl regclass) RETURNS name
+LANGUAGE sql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT s.subject_column FROM @extschema@.subject_table s
+	 WHERE s.relid OPERATOR(pg_catalog.=) tbl
+$$;
+
 -- Exposure audit.  Runs as the caller, who needs SELECT on the table and
 -- EXECUTE on match(); the group column must be classified as sensitive,
 -- special, demographic or a proxy, and is read here only.
@@ -1354,9 +1367,8 @@ BEGIN
 		RAISE EXCEPTION 'table, group column and k must not be null'
 			USING ERRCODE = 'null_value_not_allowed';
 	END IF;
-	SELECT s.subject_column INTO subject_col
-	  FROM @extschema@.subject_table s WHERE s.relid OPERATOR(pg_catalog.=) tbl;
-	IF NOT FOUND THEN
+	subject_col := @extschema@._match_subject_column(tbl);
+	IF subject_col IS NULL THEN
 		RAISE EXCEPTION 'table % is not a registered subject table', tbl
 			USING ERRCODE = 'object_not_in_prerequisite_state',
 			      HINT = 'Register it with personalize.register_table(), naming its subject column.';
