@@ -17,6 +17,9 @@ SET TimeZone = 'UTC';
 --------------------------------------------------------------------------
 -- the catalog
 --------------------------------------------------------------------------
+-- an empty catalog: nothing to offer, to anyone
+SELECT count(*) AS offers FROM match('alice');
+SELECT count(*) AS offers FROM match('alice', 10, per_tag_cap => 1);
 SELECT define_tag('running', description => 'running and jogging'),
        define_tag('trail-running'),
        define_tag('yoga'),

@@ -361,17 +361,16 @@ cache_free(void)
 static void
 match_relcache_callback(Datum arg pg_attribute_unused(), Oid relid)
 {
-	if (!rels.valid)
-		return;
-	if (relid == InvalidOid ||
-		relid == rels.version_relid || relid == rels.version_pkey ||
-		relid == rels.offers_relid || relid == rels.offer_tags_relid ||
-		relid == rels.tag_relid || relid == rels.category_relid ||
-		relid == rels.intent_relid || relid == rels.intent_pkey ||
-		relid == rels.signal_relid || relid == rels.signal_idx)
-		rels.valid = false;
-	if (relid == rels.version_relid)
+	if (cached != NULL && relid == cached->version_relid)
 		cache_inval_pending = true;
+	if (rels.valid &&
+		(relid == InvalidOid ||
+		 relid == rels.version_relid || relid == rels.version_pkey ||
+		 relid == rels.offers_relid || relid == rels.offer_tags_relid ||
+		 relid == rels.tag_relid || relid == rels.category_relid ||
+		 relid == rels.intent_relid || relid == rels.intent_pkey ||
+		 relid == rels.signal_relid || relid == rels.signal_idx))
+		rels.valid = false;
 }
 
 /*
@@ -1521,6 +1520,8 @@ rank_offers(const MatchCatalog *cat, const Subject *sub, TimestampTz now,
 	double		threshold = 0.0;
 	int			pi = 0;
 
+	if (heapsize <= 0)
+		return 0;
 	blocks = palloc(Max(sub->ntags, 1) * sizeof(uint32 *));
 	lists = palloc(Max(sub->ntags, 1) * sizeof(Posting *));
 	aff = palloc(Max(sub->ntags, 1) * sizeof(double));
