@@ -3,8 +3,8 @@
 # offers (SCALE=1).
 #
 # Catalog: a vocabulary of 2,000 tags, skewed (tag rank r = 1 + floor(2000 u^2)
-# for uniform u, so the most common tag is on about 17% of offers and the
-# median one on 0.02%); about 8 tags per offer, weights 0.5 to 2; 3% of
+# for uniform u, so the most common tag is on 17% of offers and the median
+# one on 0.3%); about 8 tags per offer, weights 0.5 to 2; 3% of
 # offers expired, 2% not started, 2% disabled.  Subjects: 2,000, each with
 # consent to personalization, 16 intents from the same skewed vocabulary
 # (2 of them "avoid"), 30 view or click signals of the last 60 days and 20
