@@ -20,8 +20,8 @@ DATA = $(sort $(wildcard sql/$(EXTENSION)--*.sql))
 
 # pg_regress tests, in order.  The test runner (test/run-tests) runs them on
 # a temporary instance that preloads the library; see README "Development".
-REGRESS = upgrade monthday consent intent subject classify views proxies retention
-ISOLATION = monthday_unique consent_withdraw consent_view purge_concurrency
+REGRESS = upgrade monthday consent intent subject classify views proxies retention match
+ISOLATION = monthday_unique consent_withdraw consent_view purge_concurrency match_catalog match_consent
 
 PG_CONFIG ?= pg_config
 export PG_CONFIG

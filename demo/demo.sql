@@ -161,7 +161,58 @@ SET client_min_messages = warning;
 SELECT severity, object, finding FROM review();
 
 \echo
-\echo '--- 7. Keep it only as long as needed ---'
+\echo '--- 7. Offers matched to what customers said they like, with reasons ---'
+\echo 'The marketing team keeps the offer catalog; each offer carries interest tags:'
+SELECT define_tag('camping', description => 'camping and hiking'),
+       define_tag('vegan', description => 'plant-based food'),
+       define_tag('yoga') \g /dev/null
+INSERT INTO offers (offer_id, title, priority) VALUES
+	('running-shoes', 'Running shoes, 20% off', 5),
+	('trail-socks',   'Trail socks, 3 for 2',   2),
+	('cookbook',      'The weeknight cookbook', 3),
+	('veggie-box',    'Vegan recipe box',       4),
+	('tent',          'Two-person tent',        1),
+	('yoga-mat',      'Yoga mat',               6);
+INSERT INTO offer_tags (offer_id, tag, weight) VALUES
+	('running-shoes', 'running', 2), ('trail-socks', 'running', 1), ('trail-socks', 'camping', 0.5),
+	('cookbook', 'cooking', 1), ('veggie-box', 'cooking', 1), ('veggie-box', 'vegan', 1),
+	('tent', 'camping', 1), ('yoga-mat', 'yoga', 1);
+SELECT offer_id, title, priority, string_agg(tag || ' ' || weight, ', ' ORDER BY weight DESC, tag) AS tags
+  FROM offers JOIN offer_tags USING (offer_id) GROUP BY 1, 2, 3 ORDER BY 1;
+
+\echo 'Bruno agrees to personalization: he likes running and camping, and no vegan offers, please.'
+\echo 'Freya agrees too: she likes cooking and plant-based food, and looked at tents last week.'
+SELECT grant_consent('2', 'personalization', 'preference centre'),
+       grant_consent('6', 'personalization', 'preference centre'),
+       state_intent('2', 'running', 2), state_intent('2', 'camping', 1), state_intent('2', 'vegan', -1),
+       state_intent('6', 'cooking', 2), state_intent('6', 'vegan', 1),
+       record_signal('6', 'camping', 'view', 1, now() - interval '7 days') \g /dev/null
+\echo 'Different interests, different offers, each with its reasons:'
+SELECT offer_id, round(score::numeric, 2) AS score, reasons FROM match('2', 3);
+SELECT offer_id, round(score::numeric, 2) AS score, reasons FROM match('6', 3);
+\echo 'Freya buys the recipe box; it is not offered to her again:'
+SELECT record_purchase('6', 'veggie-box') AS recorded;
+SELECT offer_id, round(score::numeric, 2) AS score, reasons FROM match('6', 3);
+
+\echo
+\echo 'Chen told the shop he likes yoga, then withdrew his consent to personalization.'
+\echo 'His interests are not even read: he gets the same list as everyone without consent.'
+SELECT grant_consent('3', 'personalization', 'app'), state_intent('3', 'yoga', 3) \g /dev/null
+\echo 'While he consented:'
+SELECT offer_id, round(score::numeric, 2) AS score, reasons FROM match('3', 2);
+SELECT withdraw_consent('3', 'personalization', 'app') > 0 AS chen_withdrew;
+\echo 'After:'
+SELECT offer_id, score, reasons FROM match('3', 3);
+
+\echo
+\echo 'The model card describes the ranking, with live figures:'
+SELECT key, value FROM jsonb_each(model_card() #> '{metrics,live}')
+ WHERE key IN ('offers', 'active_offers', 'subjects_with_intents', 'subjects_consenting')
+ ORDER BY key;
+SELECT model_card() #>> '{model_details,scoring_rule}' AS scoring_rule;
+
+\echo
+\echo '--- 8. Keep it only as long as needed ---'
 \echo 'Support cases: resolved ones are kept 90 days after closing; open ones stay.'
 SET personalize.review_ddl = off;
 CREATE TABLE cases (case_id int PRIMARY KEY, customer_id bigint NOT NULL, status text NOT NULL,

@@ -1234,3 +1234,37 @@ personalize_has_consent_uuid(PG_FUNCTION_ARGS)
 	str = DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(subject)));
 	PG_RETURN_BOOL(consent_for_text(site, ps, str, strlen(str)));
 }
+
+/*
+ * ConsentCheck -- has_consent(subject, purpose) for C callers.
+ *
+ * For a C function that must decide once per call whether it may read a
+ * subject's data (match.c), outside any has_consent() call site.  The
+ * answer is has_consent()'s, read the same way: the purpose chain and one
+ * probe of the consent table's primary key, through the active snapshot,
+ * expiry judged at the statement's start.  Nothing is kept.
+ */
+bool
+ConsentCheck(const char *subject, int len, const char *purpose)
+{
+	MemoryContext cxt;
+	MemoryContext old;
+	ConsentSite *site;
+	PurposeState *ps;
+	Snapshot	snap;
+	bool		result;
+
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "personalize consent check",
+								ALLOCSET_SMALL_SIZES);
+	old = MemoryContextSwitchTo(cxt);
+	site = palloc0(sizeof(ConsentSite));
+	site->cxt = AllocSetContextCreate(cxt, "personalize has_consent",
+									  ALLOCSET_SMALL_SIZES);
+	snap = ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
+	site_reset(site, cxt, snap, GetCurrentStatementStartTimestamp());
+	ps = get_purpose(site, CStringGetTextDatum(purpose));
+	result = CONSENT_YES(ConsentProbe(site, ps, subject, len));
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(cxt);
+	return result;
+}

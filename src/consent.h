@@ -15,4 +15,7 @@
 
 extern void ConsentInit(void);
 
+/* has_consent() for C callers: one probe through the active snapshot */
+extern bool ConsentCheck(const char *subject, int len, const char *purpose);
+
 #endif							/* PERSONALIZE_CONSENT_H */

@@ -29,6 +29,7 @@
 
 #include "classify.h"
 #include "consent.h"
+#include "match.h"
 #include "personalize.h"
 #include "retention.h"
 
@@ -54,6 +55,7 @@ _PG_init(void)
 	ConsentInit();
 	ClassifyInit();
 	RetentionInit();
+	MatchInit();
 
 	if (IsBinaryUpgrade)
 	{

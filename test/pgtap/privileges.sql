@@ -8,7 +8,8 @@ SELECT plan(43);
 SELECT tables_are('personalize', ARRAY[
 	'data_category', 'purpose', 'purpose_category', 'consent', 'consent_event',
 	'pseudonym_key', 'tag', 'intent', 'signal', 'subject_table', 'consent_view',
-	'personal_data_name', 'review_check', 'retention_rule', 'purge_run', 'maintenance_duty'],
+	'personal_data_name', 'review_check', 'retention_rule', 'purge_run', 'maintenance_duty',
+	'offers', 'offer_tags', 'match_catalog_version'],
 	'the schema has exactly the documented tables');
 SELECT views_are('personalize', ARRAY['consents', 'consent_history', 'classified_columns',
 	'consent_views', 'purge_log', 'retention_rules'],
@@ -49,7 +50,8 @@ $$, 'writers and personal-data readers are not executable by PUBLIC');
 SELECT is_empty($$
 	SELECT p.oid::regprocedure::text FROM pg_proc p
 	 WHERE p.pronamespace = 'personalize'::regnamespace AND p.proname LIKE '\_%'
-	   AND p.proname <> '_view_source_columns'   -- consent_views needs it
+	   AND p.proname NOT IN ('_view_source_columns',   -- consent_views needs it
+	                         '_match_subject_column')  -- match_exposure (runs as its caller) needs it
 	   AND has_function_privilege('public', p.oid, 'EXECUTE')
 $$, 'internal functions are not executable by PUBLIC');
 SELECT is_empty($$
