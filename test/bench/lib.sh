@@ -20,3 +20,15 @@ time_query() {
 
 # ratio A B: A / B with two decimals
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+
+# latency SQL: pgbench's average latency in milliseconds of SQL run over and
+# over by one client for ${LATENCY_SECONDS:-5} seconds: what an application
+# sees for a short query, round trip included
+latency() {
+	local f
+	f=$(mktemp)
+	echo "$1;" >"$f"
+	"$PG_BINDIR/pgbench" -n -c 1 -T "${LATENCY_SECONDS:-5}" -f "$f" 2>/dev/null |
+		sed -n 's/^latency average = \([0-9.]*\) ms.*/\1/p'
+	rm -f "$f"
+}
