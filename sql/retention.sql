@@ -179,7 +179,7 @@ INSERT INTO owned_cases VALUES (99, now() - interval '100 days', 'resolved');
 ALTER TABLE owned_cases DROP COLUMN status;
 INSERT INTO visits SELECT i, 1, current_date - 20 FROM generate_series(1, 10) i;
 SELECT purge() AS deleted_by_the_others;
-SELECT table_name, outcome FROM purge_log WHERE outcome = 'failed' ORDER BY run_id DESC LIMIT 1;
+SELECT table_name, outcome, started_by FROM purge_log WHERE outcome = 'failed' ORDER BY run_id DESC LIMIT 1;
 SELECT last_outcome, last_error FROM retention_rules WHERE table_name = 'owned_cases'::regclass;
 DROP TABLE owned_cases;
 SELECT count(*) AS rule_gone_with_table FROM retention_rule WHERE relid::text = 'owned_cases';

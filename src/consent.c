@@ -267,19 +267,11 @@ typedef struct ConsentSite
 	uint32		xip_space;		/* allocated entries of each array */
 	int32		subxip_space;
 	Snapshot	snapshot;
-	/* relations, looked up once per snapshot */
-	Oid			consent_relid;
-	Oid			consent_pkey;
-	Oid			purpose_relid;
-	Oid			purpose_pkey;
-	Oid			purpose_name_key;
-	AttrNumber	att_subject;
-	AttrNumber	att_purpose;
-	AttrNumber	att_state;
-	AttrNumber	att_expires;
-	AttrNumber	att_purpose_id;
-	AttrNumber	att_parent_id;
-	AttrNumber	att_name;
+	/*
+	 * The relations, copied once per snapshot: the backend-wide copy can be
+	 * invalidated in the middle of a statement.
+	 */
+	ConsentCatalog rel;
 	double		consent_rows;	/* estimated rows in the consent table, or -1 */
 	bool		purpose_stable; /* the purpose argument is a Const or Param */
 	PurposeState *stable_purpose;	/* its state, when it is */
@@ -324,28 +316,22 @@ consent_relcache_callback(Datum arg pg_attribute_unused(), Oid relid)
 static const ConsentCatalog *
 consent_catalog(void)
 {
-	Oid			nsp;
 	ConsentCatalog c;
 
 	if (catalog.valid)
 		return &catalog;
-	nsp = PersonalizeSchemaOid();
-	c.consent_relid = get_relname_relid("consent", nsp);
-	c.consent_pkey = get_relname_relid("consent_pkey", nsp);
-	c.purpose_relid = get_relname_relid("purpose", nsp);
-	c.purpose_pkey = get_relname_relid("purpose_pkey", nsp);
-	c.purpose_name_key = get_relname_relid("purpose_name_key", nsp);
-	if (!OidIsValid(c.consent_relid) || !OidIsValid(c.consent_pkey) ||
-		!OidIsValid(c.purpose_relid) || !OidIsValid(c.purpose_pkey) ||
-		!OidIsValid(c.purpose_name_key))
-		elog(ERROR, "personalize consent tables are missing; reinstall the extension");
-	c.att_subject = get_attnum(c.consent_relid, "subject");
-	c.att_purpose = get_attnum(c.consent_relid, "purpose_id");
-	c.att_state = get_attnum(c.consent_relid, "state");
-	c.att_expires = get_attnum(c.consent_relid, "expires_at");
-	c.att_purpose_id = get_attnum(c.purpose_relid, "purpose_id");
-	c.att_parent_id = get_attnum(c.purpose_relid, "parent_id");
-	c.att_name = get_attnum(c.purpose_relid, "name");
+	c.consent_relid = PersonalizeRelid("consent");
+	c.consent_pkey = PersonalizeRelid("consent_pkey");
+	c.purpose_relid = PersonalizeRelid("purpose");
+	c.purpose_pkey = PersonalizeRelid("purpose_pkey");
+	c.purpose_name_key = PersonalizeRelid("purpose_name_key");
+	c.att_subject = PersonalizeAttnum(c.consent_relid, "subject");
+	c.att_purpose = PersonalizeAttnum(c.consent_relid, "purpose_id");
+	c.att_state = PersonalizeAttnum(c.consent_relid, "state");
+	c.att_expires = PersonalizeAttnum(c.consent_relid, "expires_at");
+	c.att_purpose_id = PersonalizeAttnum(c.purpose_relid, "purpose_id");
+	c.att_parent_id = PersonalizeAttnum(c.purpose_relid, "parent_id");
+	c.att_name = PersonalizeAttnum(c.purpose_relid, "name");
 	c.valid = true;
 	catalog = c;
 	return &catalog;
@@ -555,15 +541,15 @@ PurposeChainLoad(ConsentSite *site, PurposeState *ps)
 	Datum		parent;
 	text	   *name = cstring_to_text_with_len(ps->name, ps->namelen);
 
-	rel = table_open(site->purpose_relid, AccessShareLock);
+	rel = table_open(site->rel.purpose_relid, AccessShareLock);
 	desc = RelationGetDescr(rel);
-	att_id = site->att_purpose_id;
-	att_parent = site->att_parent_id;
+	att_id = site->rel.att_purpose_id;
+	att_parent = site->rel.att_parent_id;
 
-	ScanKeyInit(&key, site->att_name,
+	ScanKeyInit(&key, site->rel.att_name,
 				BTEqualStrategyNumber, F_TEXTEQ, PointerGetDatum(name));
 	key.sk_collation = DEFAULT_COLLATION_OID;
-	scan = systable_beginscan(rel, site->purpose_name_key, true,
+	scan = systable_beginscan(rel, site->rel.purpose_name_key, true,
 							  site->snapshot, 1, &key);
 	tup = systable_getnext(scan);
 	if (!HeapTupleIsValid(tup))
@@ -584,7 +570,7 @@ PurposeChainLoad(ConsentSite *site, PurposeState *ps)
 					 errmsg("purpose \"%s\" is nested more than %d levels deep",
 							ps->name, MAX_PURPOSE_DEPTH)));
 		ScanKeyInit(&key, att_id, BTEqualStrategyNumber, F_INT4EQ, parent);
-		scan = systable_beginscan(rel, site->purpose_pkey, true,
+		scan = systable_beginscan(rel, site->rel.purpose_pkey, true,
 								  site->snapshot, 1, &key);
 		tup = systable_getnext(scan);
 		if (!HeapTupleIsValid(tup))
@@ -613,25 +599,25 @@ ConsentProbe(ConsentSite *site, PurposeState *ps, const char *s, int len)
 	uint8		flags = 0;
 	text	   *subject = cstring_to_text_with_len(s, len);
 
-	rel = table_open(site->consent_relid, AccessShareLock);
+	rel = table_open(site->rel.consent_relid, AccessShareLock);
 	desc = RelationGetDescr(rel);
-	ScanKeyInit(&key, site->att_subject, BTEqualStrategyNumber, F_TEXTEQ,
+	ScanKeyInit(&key, site->rel.att_subject, BTEqualStrategyNumber, F_TEXTEQ,
 				PointerGetDatum(subject));
 	key.sk_collation = C_COLLATION_OID;
-	scan = systable_beginscan(rel, site->consent_pkey, true,
+	scan = systable_beginscan(rel, site->rel.consent_pkey, true,
 							  site->snapshot, 1, &key);
 	while (HeapTupleIsValid(tup = systable_getnext(scan)))
 	{
 		bool		isnull;
 		bool		exp_null;
-		Datum		purpose = heap_getattr(tup, site->att_purpose, desc, &isnull);
+		Datum		purpose = heap_getattr(tup, site->rel.att_purpose, desc, &isnull);
 		Datum		state;
 		Datum		expires;
 
 		if (chain_position(ps, DatumGetInt32(purpose)) < 0)
 			continue;
-		state = heap_getattr(tup, site->att_state, desc, &isnull);
-		expires = heap_getattr(tup, site->att_expires, desc, &exp_null);
+		state = heap_getattr(tup, site->rel.att_state, desc, &isnull);
+		expires = heap_getattr(tup, site->rel.att_expires, desc, &exp_null);
 		flags |= row_flags(DatumGetChar(state), exp_null, expires, site->stmt_start);
 	}
 	systable_endscan(scan);
@@ -778,13 +764,13 @@ ConsentBulkLoad(ConsentSite *site, PurposeState *ps)
 		flags.uuids = uuidtab_create(tmp, 16, NULL);
 	}
 
-	rel = table_open(site->consent_relid, AccessShareLock);
+	rel = table_open(site->rel.consent_relid, AccessShareLock);
 	slot = table_slot_create(rel, NULL);
 	scan = table_beginscan(rel, site->snapshot, 0, NULL);
 	/* the filter columns come first in the table: deform them alone */
-	filter_natts = Max(site->att_purpose, site->att_state);
-	natts = Max(Max(site->att_subject, site->att_purpose),
-				Max(site->att_state, site->att_expires));
+	filter_natts = Max(site->rel.att_purpose, site->rel.att_state);
+	natts = Max(Max(site->rel.att_subject, site->rel.att_purpose),
+				Max(site->rel.att_state, site->rel.att_expires));
 
 	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
 	{
@@ -795,20 +781,20 @@ ConsentBulkLoad(ConsentSite *site, PurposeState *ps)
 		if ((++nrows & 1023) == 0)
 			CHECK_FOR_INTERRUPTS();
 		slot_getsomeattrs(slot, filter_natts);
-		if (chain_position(ps, DatumGetInt32(slot->tts_values[site->att_purpose - 1])) < 0)
+		if (chain_position(ps, DatumGetInt32(slot->tts_values[site->rel.att_purpose - 1])) < 0)
 			continue;
 		/* a withdrawal decides alone only without ancestors */
 		if (ps->nchain == 1 &&
-			DatumGetChar(slot->tts_values[site->att_state - 1]) != 'g')
+			DatumGetChar(slot->tts_values[site->rel.att_state - 1]) != 'g')
 			continue;
 		slot_getsomeattrs(slot, natts);
-		f = row_flags(DatumGetChar(slot->tts_values[site->att_state - 1]),
-					  slot->tts_isnull[site->att_expires - 1],
-					  slot->tts_values[site->att_expires - 1],
+		f = row_flags(DatumGetChar(slot->tts_values[site->rel.att_state - 1]),
+					  slot->tts_isnull[site->rel.att_expires - 1],
+					  slot->tts_values[site->rel.att_expires - 1],
 					  site->stmt_start);
 		if (f == 0 || (ps->nchain == 1 && !CONSENT_YES(f)))
 			continue;
-		subject = slot->tts_values[site->att_subject - 1];
+		subject = slot->tts_values[site->rel.att_subject - 1];
 		t = DatumGetTextPP(subject);
 		if (ps->nchain == 1)
 			bulk_add_consenting(ps, &ints, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
@@ -920,8 +906,6 @@ static void
 site_reset(ConsentSite *site, MemoryContext fn_mcxt, Snapshot snap,
 		   TimestampTz stmt_start)
 {
-	const ConsentCatalog *cat;
-
 	MemoryContextReset(site->cxt);
 	site->npurposes = 0;
 	site->next_evict = 0;
@@ -929,19 +913,7 @@ site_reset(ConsentSite *site, MemoryContext fn_mcxt, Snapshot snap,
 	site->snapshot = snap;
 	site_remember_snapshot(site, fn_mcxt, snap, stmt_start);
 
-	cat = consent_catalog();
-	site->consent_relid = cat->consent_relid;
-	site->consent_pkey = cat->consent_pkey;
-	site->purpose_relid = cat->purpose_relid;
-	site->purpose_pkey = cat->purpose_pkey;
-	site->purpose_name_key = cat->purpose_name_key;
-	site->att_subject = cat->att_subject;
-	site->att_purpose = cat->att_purpose;
-	site->att_state = cat->att_state;
-	site->att_expires = cat->att_expires;
-	site->att_purpose_id = cat->att_purpose_id;
-	site->att_parent_id = cat->att_parent_id;
-	site->att_name = cat->att_name;
+	site->rel = *consent_catalog();
 	site->consent_rows = -1;	/* looked up when a bulk load is considered */
 	site->valid = true;
 }
@@ -1052,7 +1024,7 @@ maybe_bulk_load(ConsentSite *site, PurposeState *ps)
 	if (site->consent_rows < 0)
 	{
 		/* the size estimate decides when a bulk load pays */
-		Relation	rel = table_open(site->consent_relid, AccessShareLock);
+		Relation	rel = table_open(site->rel.consent_relid, AccessShareLock);
 
 		site->consent_rows = rel->rd_rel->reltuples;
 		if (site->consent_rows < 0)

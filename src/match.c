@@ -436,80 +436,52 @@ MatchInit(void)
 
 /* ---------- looking up the relations ---------- */
 
-static Oid
-lookup_rel(const char *name, Oid nsp)
-{
-	Oid			relid = get_relname_relid(name, nsp);
-
-	if (!OidIsValid(relid))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("relation \"%s.%s\" does not exist", PERSONALIZE_SCHEMA, name),
-				 errhint("Reinstall the extension: DROP EXTENSION personalize; CREATE EXTENSION personalize.")));
-	return relid;
-}
-
-static AttrNumber
-lookup_att(Oid relid, const char *name)
-{
-	AttrNumber	att = get_attnum(relid, name);
-
-	if (att == InvalidAttrNumber)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("column \"%s\" of relation \"%s\" does not exist", name, get_rel_name(relid)),
-				 errhint("Reinstall the extension: DROP EXTENSION personalize; CREATE EXTENSION personalize.")));
-	return att;
-}
-
 /*
  * The relations match() reads, unless still known.
  */
 static const MatchRels *
 match_rels(void)
 {
-	Oid			nsp;
 	MatchRels	r;
 
 	if (rels.valid)
 		return &rels;
-	nsp = PersonalizeSchemaOid();
-	r.version_relid = lookup_rel("match_catalog_version", nsp);
-	r.version_pkey = lookup_rel("match_catalog_version_pkey", nsp);
-	r.offers_relid = lookup_rel("offers", nsp);
-	r.offer_tags_relid = lookup_rel("offer_tags", nsp);
-	r.tag_relid = lookup_rel("tag", nsp);
-	r.category_relid = lookup_rel("data_category", nsp);
-	r.intent_relid = lookup_rel("intent", nsp);
-	r.intent_pkey = lookup_rel("intent_pkey", nsp);
-	r.signal_relid = lookup_rel("signal", nsp);
-	r.signal_idx = lookup_rel("signal_subject_idx", nsp);
-	r.v_only_row = lookup_att(r.version_relid, "only_row");
-	r.v_version = lookup_att(r.version_relid, "version");
-	r.o_id = lookup_att(r.offers_relid, "offer_id");
-	r.o_priority = lookup_att(r.offers_relid, "priority");
-	r.o_starts = lookup_att(r.offers_relid, "starts_at");
-	r.o_ends = lookup_att(r.offers_relid, "ends_at");
-	r.o_enabled = lookup_att(r.offers_relid, "enabled");
-	r.ot_offer = lookup_att(r.offer_tags_relid, "offer_id");
-	r.ot_tag = lookup_att(r.offer_tags_relid, "tag");
-	r.ot_weight = lookup_att(r.offer_tags_relid, "weight");
-	r.t_tag = lookup_att(r.tag_relid, "tag");
-	r.t_category = lookup_att(r.tag_relid, "category");
-	r.t_description = lookup_att(r.tag_relid, "description");
-	r.c_name = lookup_att(r.category_relid, "name");
-	r.c_sensitivity = lookup_att(r.category_relid, "sensitivity");
-	r.c_demographic = lookup_att(r.category_relid, "demographic");
-	r.c_proxy_for = lookup_att(r.category_relid, "proxy_for");
-	r.i_subject = lookup_att(r.intent_relid, "subject");
-	r.i_tag = lookup_att(r.intent_relid, "tag");
-	r.i_weight = lookup_att(r.intent_relid, "weight");
-	r.s_subject = lookup_att(r.signal_relid, "subject");
-	r.s_tag = lookup_att(r.signal_relid, "tag");
-	r.s_kind = lookup_att(r.signal_relid, "kind");
-	r.s_weight = lookup_att(r.signal_relid, "weight");
-	r.s_at = lookup_att(r.signal_relid, "at");
-	r.s_offer = lookup_att(r.signal_relid, "offer_id");
+	r.version_relid = PersonalizeRelid("match_catalog_version");
+	r.version_pkey = PersonalizeRelid("match_catalog_version_pkey");
+	r.offers_relid = PersonalizeRelid("offers");
+	r.offer_tags_relid = PersonalizeRelid("offer_tags");
+	r.tag_relid = PersonalizeRelid("tag");
+	r.category_relid = PersonalizeRelid("data_category");
+	r.intent_relid = PersonalizeRelid("intent");
+	r.intent_pkey = PersonalizeRelid("intent_pkey");
+	r.signal_relid = PersonalizeRelid("signal");
+	r.signal_idx = PersonalizeRelid("signal_subject_idx");
+	r.v_only_row = PersonalizeAttnum(r.version_relid, "only_row");
+	r.v_version = PersonalizeAttnum(r.version_relid, "version");
+	r.o_id = PersonalizeAttnum(r.offers_relid, "offer_id");
+	r.o_priority = PersonalizeAttnum(r.offers_relid, "priority");
+	r.o_starts = PersonalizeAttnum(r.offers_relid, "starts_at");
+	r.o_ends = PersonalizeAttnum(r.offers_relid, "ends_at");
+	r.o_enabled = PersonalizeAttnum(r.offers_relid, "enabled");
+	r.ot_offer = PersonalizeAttnum(r.offer_tags_relid, "offer_id");
+	r.ot_tag = PersonalizeAttnum(r.offer_tags_relid, "tag");
+	r.ot_weight = PersonalizeAttnum(r.offer_tags_relid, "weight");
+	r.t_tag = PersonalizeAttnum(r.tag_relid, "tag");
+	r.t_category = PersonalizeAttnum(r.tag_relid, "category");
+	r.t_description = PersonalizeAttnum(r.tag_relid, "description");
+	r.c_name = PersonalizeAttnum(r.category_relid, "name");
+	r.c_sensitivity = PersonalizeAttnum(r.category_relid, "sensitivity");
+	r.c_demographic = PersonalizeAttnum(r.category_relid, "demographic");
+	r.c_proxy_for = PersonalizeAttnum(r.category_relid, "proxy_for");
+	r.i_subject = PersonalizeAttnum(r.intent_relid, "subject");
+	r.i_tag = PersonalizeAttnum(r.intent_relid, "tag");
+	r.i_weight = PersonalizeAttnum(r.intent_relid, "weight");
+	r.s_subject = PersonalizeAttnum(r.signal_relid, "subject");
+	r.s_tag = PersonalizeAttnum(r.signal_relid, "tag");
+	r.s_kind = PersonalizeAttnum(r.signal_relid, "kind");
+	r.s_weight = PersonalizeAttnum(r.signal_relid, "weight");
+	r.s_at = PersonalizeAttnum(r.signal_relid, "at");
+	r.s_offer = PersonalizeAttnum(r.signal_relid, "offer_id");
 	r.valid = true;
 	rels = r;
 	return &rels;

@@ -104,7 +104,8 @@ PersonalizeTypeOid(const char *typname)
 }
 
 /*
- * OID of one of the extension's relations, by name.
+ * OID of one of the extension's relations (table or index), by name.  Only
+ * a damaged installation lacks one.
  */
 Oid
 PersonalizeRelid(const char *relname)
@@ -112,9 +113,28 @@ PersonalizeRelid(const char *relname)
 	Oid			relid = get_relname_relid(relname, PersonalizeSchemaOid());
 
 	if (!OidIsValid(relid))
-		elog(ERROR, "relation \"%s.%s\" does not exist",
-			 PERSONALIZE_SCHEMA, relname);
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("relation \"%s.%s\" does not exist", PERSONALIZE_SCHEMA, relname),
+				 errhint("Reinstall the extension: DROP EXTENSION personalize; CREATE EXTENSION personalize.")));
 	return relid;
+}
+
+/*
+ * Attribute number of a column of one of the extension's relations.
+ */
+AttrNumber
+PersonalizeAttnum(Oid relid, const char *colname)
+{
+	AttrNumber	att = get_attnum(relid, colname);
+
+	if (att == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("column \"%s\" of relation \"%s.%s\" does not exist",
+						colname, PERSONALIZE_SCHEMA, get_rel_name(relid)),
+				 errhint("Reinstall the extension: DROP EXTENSION personalize; CREATE EXTENSION personalize.")));
+	return att;
 }
 
 /*

@@ -59,6 +59,7 @@ extern void PersonalizeInitMaterializedSRF(FunctionCallInfo fcinfo);
 extern Oid	PersonalizeSchemaOid(void);
 extern Oid	PersonalizeTypeOid(const char *typname);
 extern Oid	PersonalizeRelid(const char *relname);
+extern AttrNumber PersonalizeAttnum(Oid relid, const char *colname);
 extern void PersonalizeBecomeOwner(OwnerSwitch *sw);
 extern void PersonalizeRestoreUser(OwnerSwitch *sw);
 

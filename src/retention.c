@@ -1127,9 +1127,9 @@ static void
 run_end(PurgeRun *run, const char *error)
 {
 	OwnerSwitch sw;
-	Oid			argtypes[5] = {INT8OID, OIDOID, TEXTOID, INT8OID, TIMESTAMPTZOID};
-	Datum		values[5];
-	char		nulls[5] = "     ";
+	Oid			argtypes[6] = {INT8OID, OIDOID, TEXTOID, INT8OID, TIMESTAMPTZOID, TEXTOID};
+	Datum		values[6];
+	char		nulls[6] = "      ";
 	int			ret;
 
 	values[0] = Int64GetDatum(run->run_id);
@@ -1139,28 +1139,38 @@ run_end(PurgeRun *run, const char *error)
 	nulls[2] = error ? ' ' : 'n';
 	values[3] = Int64GetDatum(run->rows);
 	values[4] = TimestampTzGetDatum(run->started_at);
+	values[5] = CStringGetTextDatum(run->started_by);
 
 	PersonalizeBecomeOwner(&sw);
 	if (run->run_id != 0)
+	{
 		ret = SPI_execute_with_args(
 			"UPDATE personalize.purge_run SET finished_at = pg_catalog.clock_timestamp(),"
 			" outcome = CASE WHEN $3 IS NULL THEN 'ok' ELSE 'failed' END, error = $3"
 			" WHERE run_id OPERATOR(pg_catalog.=) $1",
-			5, argtypes, values, nulls, false, 0);
+			6, argtypes, values, nulls, false, 0);
+		if (ret != SPI_OK_UPDATE)
+			elog(ERROR, "could not log purge run: %s", SPI_result_code_string(ret));
+	}
 	else if (error != NULL)
+	{
+		/* a run that failed before its first batch got a log row */
 		ret = SPI_execute_with_args(
 			"INSERT INTO personalize.purge_run (relid, started_at, finished_at, outcome,"
 			" error, started_by, backend_pid, backend_start)"
-			" SELECT $2, $5, pg_catalog.clock_timestamp(), 'failed', $3, 'unknown',"
+			" SELECT $2, $5, pg_catalog.clock_timestamp(), 'failed', $3, $6,"
 			"  pg_catalog.pg_backend_pid(), a.backend_start"
 			"   FROM pg_catalog.pg_stat_get_activity(pg_catalog.pg_backend_pid()) a",
-			5, argtypes, values, nulls, false, 0);
+			6, argtypes, values, nulls, false, 0);
+		if (ret != SPI_OK_INSERT)
+			elog(ERROR, "could not log purge run: %s", SPI_result_code_string(ret));
+	}
 	ret = SPI_execute_with_args(
 		"UPDATE personalize.retention_rule SET last_run_at = $5,"
 		" last_outcome = CASE WHEN $3 IS NULL THEN 'ok' ELSE 'failed' END,"
 		" last_rows = $4, last_error = $3"
 		" WHERE relid OPERATOR(pg_catalog.=) $2::pg_catalog.regclass",
-		5, argtypes, values, nulls, false, 0);
+		6, argtypes, values, nulls, false, 0);
 	if (ret != SPI_OK_UPDATE)
 		elog(ERROR, "could not record purge outcome: %s", SPI_result_code_string(ret));
 	PersonalizeRestoreUser(&sw);
