@@ -1,9 +1,19 @@
 # Makefile for personalize (PGXS)
 #
-#   make                 build against the PostgreSQL that $(PG_CONFIG) names
-#   make install         install into that PostgreSQL
-#   make test            install missing packages, build, install, run every test
-#   make demo            install missing packages, build, install, run the demo
+# Standard PGXS targets, against the PostgreSQL that $(PG_CONFIG) names:
+#
+#   make                 build the library and the install script
+#   make install         install both
+#   make installcheck    run pg_regress, the isolation specs and the Perl TAP
+#                        tests against the installed extension (pg_regress and
+#                        the isolation specs use the running server that
+#                        PGHOST/PGPORT name; TAP tests start their own)
+#
+# One-command targets, which install what is missing (as root on Debian) and
+# start throwaway servers of their own (see README "Development"):
+#
+#   make test            build, install, run every test (also pgTAP)
+#   make demo            build, install, run the narrated demo
 #   make bench           run the benchmarks under test/bench/ (SCALE=... to size)
 #
 # The version lives once, in personalize.control.
@@ -14,14 +24,28 @@ EXTVERSION := $(shell sed -n "s/^default_version[[:space:]]*=[[:space:]]*'\(.*\)
 MODULE_big = $(EXTENSION)
 OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 
-# Every install and upgrade script; sql/ also holds pg_regress inputs, which
-# are not installed.
-DATA = $(sort $(wildcard sql/$(EXTENSION)--*.sql))
+# The install script of the current version is built from one source file
+# per feature, in this order (a feature's tables, functions, grants and
+# pg_dump registrations sit together in its file).
+SQL_SOURCES = $(addprefix sql/,header.sql monthday.sql categories.sql \
+	purposes.sql consent.sql intent.sql subjects.sql classify.sql views.sql \
+	match.sql proxies.sql retention.sql review.sql footer.sql)
+DATA_built = build/$(EXTENSION)--$(EXTVERSION).sql
+# Released install scripts (frozen: never edited once released) and upgrade
+# scripts.  A released version's built script must equal its frozen copy
+# (test/package-check).
+DATA = $(filter-out sql/$(EXTENSION)--$(EXTVERSION).sql,$(sort $(wildcard sql/$(EXTENSION)--*.sql)))
 
-# pg_regress tests, in order.  The test runner (test/run-tests) runs them on
-# a temporary instance that preloads the library; see README "Development".
+# pg_regress tests (test/sql, test/expected), in order
 REGRESS = upgrade monthday consent intent subject classify views proxies retention match
+REGRESS_OPTS = --inputdir=test
+# isolation specs (test/isolation/specs, test/isolation/expected)
 ISOLATION = monthday_unique consent_withdraw consent_view purge_concurrency match_catalog match_consent
+ISOLATION_OPTS = --inputdir=test/isolation
+# Perl TAP tests (test/t); each starts its own server
+TAP_TESTS = 1
+PROVE_TESTS = test/t/*.pl
+PROVE_FLAGS = -I test/t
 
 PG_CONFIG ?= pg_config
 export PG_CONFIG
@@ -30,6 +54,8 @@ export PG_CONFIG
 # included as system headers.
 PG_CPPFLAGS = -I$(srcdir)/src -DPERSONALIZE_VERSION='"$(EXTVERSION)"' -isystem $(includedir_server) -isystem $(includedir_internal)
 PG_CFLAGS = -Wall -Wextra $(if $(WERROR),-Werror)
+
+EXTRA_CLEAN = build tmp_check results regression.diffs regression.out output_iso log
 
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 ifneq ($(PGXS),)
@@ -41,26 +67,33 @@ all:
 	      "what is missing), or set PG_CONFIG=/path/to/pg_config" >&2; exit 1
 endif
 
-.PHONY: test demo bench prereqs
+build/$(EXTENSION)--$(EXTVERSION).sql: $(SQL_SOURCES)
+	@mkdir -p build
+	@{ echo "/* $(EXTENSION)--$(EXTVERSION).sql: install script of the $(EXTENSION) extension, built from $(SQL_SOURCES) */"; \
+	   for f in $^; do echo; cat $$f; done; } > $@
+
+.PHONY: test demo bench prereqs quiet-install
 
 # Install build and test dependencies when they are missing (as root), or say
 # exactly what to install (as any other user).
 prereqs:
 	@bash tools/prereqs
 
+# Build and install, printing a line rather than every compiler command
+# (warnings and errors still show).
+quiet-install:
+	@echo "building personalize $(EXTVERSION) against $$($(PG_CONFIG) --version)"
+	@$(MAKE) --no-print-directory -s $(if $(WERROR),WERROR=1) all
+	@bash tools/as-root $(MAKE) --no-print-directory -s install >/dev/null
+
 test: prereqs
-	$(MAKE) --no-print-directory WERROR=1 all
-	bash tools/as-root $(MAKE) --no-print-directory install
-	REGRESS="$(REGRESS)" ISOLATION="$(ISOLATION)" bash test/run-tests
+	@$(MAKE) --no-print-directory WERROR=1 quiet-install
+	@REGRESS="$(REGRESS)" ISOLATION="$(ISOLATION)" bash test/run-tests
 
 demo: prereqs
-	$(MAKE) --no-print-directory all
-	bash tools/as-root $(MAKE) --no-print-directory install
-	bash demo/run-demo
+	@$(MAKE) --no-print-directory quiet-install
+	@bash demo/run-demo
 
 bench: prereqs
-	$(MAKE) --no-print-directory all
-	bash tools/as-root $(MAKE) --no-print-directory install
-	bash test/bench/run-bench
-
-EXTRA_CLEAN = tmp_check results regression.diffs regression.out output_iso log
+	@$(MAKE) --no-print-directory quiet-install
+	@bash test/bench/run-bench

@@ -1,0 +1,368 @@
+-- sql/review.sql: review: findings, and moments of review at DDL time
+--
+-- Part of the install script; the Makefile concatenates the parts in the
+-- order of SQL_SOURCES.
+
+-- Column names that suggest personal data, as normalized word sequences
+-- (see _normalize_column_name), and the category each suggests.
+CREATE TABLE @extschema@.personal_data_name (
+	pattern  text PRIMARY KEY CHECK (pattern ~ '^[a-z0-9]+(_[a-z0-9]+)*$'),
+	category text NOT NULL REFERENCES @extschema@.data_category (name),
+	builtin  boolean NOT NULL DEFAULT false
+);
+COMMENT ON TABLE @extschema@.personal_data_name IS
+	'column names that suggest personal data, for review() and the DDL review; add your own';
+INSERT INTO @extschema@.personal_data_name (pattern, category, builtin)
+SELECT p, c, true FROM (VALUES
+	('email', 'user.contact.email'), ('e_mail', 'user.contact.email'), ('mail', 'user.contact.email'),
+	('email_address', 'user.contact.email'), ('mail_address', 'user.contact.email'),
+	('phone', 'user.contact.phone_number'), ('telephone', 'user.contact.phone_number'),
+	('tel', 'user.contact.phone_number'), ('mobile', 'user.contact.phone_number'),
+	('cell', 'user.contact.phone_number'), ('msisdn', 'user.contact.phone_number'),
+	('fax', 'user.contact.phone_number'),
+	('address', 'user.contact.address'), ('street', 'user.contact.address.street'),
+	('street_address', 'user.contact.address.street'), ('house_number', 'user.contact.address.street'),
+	('city', 'user.contact.address.city'), ('town', 'user.contact.address.city'),
+	('zip', 'user.contact.address.postal_code'), ('zipcode', 'user.contact.address.postal_code'),
+	('zip_code', 'user.contact.address.postal_code'), ('postal_code', 'user.contact.address.postal_code'),
+	('postcode', 'user.contact.address.postal_code'), ('post_code', 'user.contact.address.postal_code'),
+	('plz', 'user.contact.address.postal_code'),
+	('first_name', 'user.name'), ('firstname', 'user.name'), ('given_name', 'user.name'),
+	('last_name', 'user.name'), ('lastname', 'user.name'), ('surname', 'user.name'),
+	('family_name', 'user.name'), ('full_name', 'user.name'), ('fullname', 'user.name'),
+	('middle_name', 'user.name'), ('maiden_name', 'user.name'),
+	('dob', 'user.demographic.date_of_birth'), ('birth', 'user.demographic.date_of_birth'),
+	('birthday', 'user.demographic.date_of_birth'), ('birthdate', 'user.demographic.date_of_birth'),
+	('birth_date', 'user.demographic.date_of_birth'), ('date_of_birth', 'user.demographic.date_of_birth'),
+	('born', 'user.demographic.date_of_birth'),
+	('age', 'user.demographic.age'), ('age_group', 'user.demographic.age'),
+	('gender', 'user.demographic.gender'), ('sex', 'user.demographic.gender'),
+	('marital_status', 'user.demographic.marital_status'),
+	('race', 'user.demographic.race_ethnicity'), ('ethnicity', 'user.demographic.race_ethnicity'),
+	('ethnic', 'user.demographic.race_ethnicity'), ('ethnic_origin', 'user.demographic.race_ethnicity'),
+	('nationality', 'user.demographic'), ('citizenship', 'user.demographic'),
+	('religion', 'user.demographic.religious_belief'), ('religious', 'user.demographic.religious_belief'),
+	('faith', 'user.demographic.religious_belief'),
+	('sexual_orientation', 'user.demographic.sexual_orientation'),
+	('political', 'user.demographic.political_opinion'), ('political_party', 'user.demographic.political_opinion'),
+	('union_member', 'user.demographic.trade_union_membership'),
+	('health', 'user.health_and_medical'), ('medical', 'user.health_and_medical'),
+	('diagnosis', 'user.health_and_medical'), ('allergy', 'user.health_and_medical'),
+	('allergies', 'user.health_and_medical'), ('disability', 'user.health_and_medical'),
+	('medication', 'user.health_and_medical'), ('blood_type', 'user.health_and_medical'),
+	('biometric', 'user.biometric'), ('fingerprint', 'user.biometric'), ('face_id', 'user.biometric'),
+	('ssn', 'user.government_id'), ('social_security', 'user.government_id'),
+	('national_id', 'user.government_id'), ('passport', 'user.government_id'),
+	('tax_id', 'user.government_id'), ('driver_license', 'user.government_id'),
+	('drivers_license', 'user.government_id'),
+	('iban', 'user.financial.bank_account'), ('bank_account', 'user.financial.bank_account'),
+	('account_number', 'user.financial.bank_account'), ('routing_number', 'user.financial.bank_account'),
+	('credit_card', 'user.payment'), ('card_number', 'user.payment'), ('cc_number', 'user.payment'),
+	('cvv', 'user.payment'),
+	('salary', 'user.financial'), ('income', 'user.financial'), ('credit_score', 'user.financial'),
+	('ip', 'user.device.ip_address'), ('ip_address', 'user.device.ip_address'),
+	('ip_addr', 'user.device.ip_address'),
+	('latitude', 'user.location.precise'), ('longitude', 'user.location.precise'),
+	('lat', 'user.location.precise'), ('lng', 'user.location.precise'), ('lon', 'user.location.precise'),
+	('gps', 'user.location.precise'), ('geolocation', 'user.location.precise'),
+	('criminal_record', 'user.criminal_history'), ('conviction', 'user.criminal_history')
+) AS v(p, c);
+
+-- "emailAddress", "E-Mail", "customer_email " -> email_address, e_mail, customer_email
+CREATE FUNCTION @extschema@._normalize_column_name(name text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT btrim(regexp_replace(lower(regexp_replace(
+	           regexp_replace(name, '([a-z0-9])([A-Z])', '\1_\2', 'g'),
+	           '[^A-Za-z0-9]+', '_', 'g')), '_+', '_', 'g'), '_')
+$$;
+
+-- The category a column's name or type suggests, or NULL.  A pattern
+-- matches whole words of the normalized name, or the whole name written
+-- without separators; the longest match wins.
+CREATE FUNCTION @extschema@._suggest_category(name text, type oid) RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT coalesce(
+		(SELECT p.category FROM @extschema@.personal_data_name p
+		  WHERE strpos('_' || @extschema@._normalize_column_name(_suggest_category.name) || '_',
+		               '_' || p.pattern || '_') > 0
+		     -- "emailaddress": an unquoted camelCase name, folded to lower case
+		     OR replace(@extschema@._normalize_column_name(_suggest_category.name), '_', '')
+		        = replace(p.pattern, '_', '')
+		  ORDER BY length(p.pattern) DESC, p.pattern LIMIT 1),
+		CASE WHEN _suggest_category.type IN ('pg_catalog.inet'::regtype, 'pg_catalog.cidr'::regtype)
+		     THEN 'user.device.ip_address' END)
+$$;
+
+-- The user tables review() and the DDL review look at.
+CREATE FUNCTION @extschema@._user_tables()
+RETURNS TABLE (relid oid, relname text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT c.oid, format('%I.%I', n.nspname, c.relname)
+	  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+	 WHERE c.relkind IN ('r', 'p')
+	   AND n.nspname NOT IN ('pg_catalog', 'information_schema', '@extschema@')
+	   AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp%'
+	   AND NOT EXISTS (SELECT 1 FROM pg_depend d
+	                    WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+	                      AND d.deptype = 'e')
+$$;
+
+-- the columns of user tables with their classification
+CREATE FUNCTION @extschema@._user_columns()
+RETURNS TABLE (relid oid, relname text, attnum smallint, attname name, atttypid oid,
+               category text, sensitivity text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT t.relid, t.relname, a.attnum, a.attname, a.atttypid, l.label, d.sensitivity
+	  FROM @extschema@._user_tables() t
+	  JOIN pg_attribute a ON a.attrelid = t.relid AND a.attnum > 0 AND NOT a.attisdropped
+	  LEFT JOIN pg_seclabel l
+	    ON l.classoid = 'pg_class'::regclass AND l.objoid = t.relid
+	   AND l.objsubid = a.attnum AND l.provider = 'personalize'
+	  LEFT JOIN @extschema@.data_category d ON d.name = l.label
+$$;
+
+CREATE TYPE @extschema@.review_finding AS (
+	severity text,
+	object   text,
+	finding  text,
+	hint     text
+);
+
+-- Check: a column whose name or type suggests personal data is not classified.
+CREATE FUNCTION @extschema@._review_unclassified() RETURNS SETOF @extschema@.review_finding
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT 'warning', c.relname || '.' || quote_ident(c.attname),
+	       format('column "%s" looks like personal data (%s) but is not classified',
+	              c.attname, s.category),
+	       format('Classify it: SELECT personalize.classify(%L, %L, %L); drop it if no purpose needs it; or, if it holds no personal data, classify it as %L.',
+	              c.relname, c.attname, s.category, 'system.operations')
+	  FROM @extschema@._user_columns() c,
+	       LATERAL (SELECT @extschema@._suggest_category(c.attname, c.atttypid) AS category) s
+	 WHERE c.category IS NULL AND s.category IS NOT NULL
+$$;
+
+-- Check: a date of birth is stored with its year.
+CREATE FUNCTION @extschema@._review_birth_year() RETURNS SETOF @extschema@.review_finding
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT 'warning', c.relname || '.' || quote_ident(c.attname),
+	       format('date of birth "%s" is stored with its year (%s)', c.attname, format_type(c.atttypid, NULL)),
+	       format('Keep the month and day only: ALTER TABLE %s ALTER COLUMN %I TYPE personalize.monthday USING %I::personalize.monthday;',
+	              c.relname, c.attname, c.attname)
+	  FROM @extschema@._user_columns() c
+	 WHERE c.atttypid IN ('date'::regtype, 'timestamp'::regtype, 'timestamptz'::regtype)
+	   AND coalesce(c.category, @extschema@._suggest_category(c.attname, c.atttypid))
+	       = 'user.demographic.date_of_birth'
+$$;
+
+-- Check: a sensitive or special column that no purpose needs.
+CREATE FUNCTION @extschema@._review_unneeded_sensitive() RETURNS SETOF @extschema@.review_finding
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT 'warning', c.relname || '.' || quote_ident(c.attname),
+	       format('%s column "%s" (%s) is needed by no purpose', c.sensitivity, c.attname, c.category),
+	       'Data minimization: drop the column, or define the purpose that needs it (with the value the customer gets).'
+	  FROM @extschema@._user_columns() c
+	 WHERE c.sensitivity IN ('sensitive', 'special')
+	   AND NOT EXISTS (SELECT 1 FROM @extschema@.purpose p
+	                    WHERE @extschema@._column_allowed(p.purpose_id, c.category))
+$$;
+
+-- Check: a consent view shows a sensitive or special column.
+CREATE FUNCTION @extschema@._review_view_sensitive() RETURNS SETOF @extschema@.review_finding
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT 'notice', v.view::text || '.' || quote_ident(s.view_column),
+	       format('consent view shows %s column "%s" (%s) for purpose "%s"',
+	              d.sensitivity, s.view_column, l.label, p.name),
+	       format('Check that purpose "%s" needs it, and grant SELECT on the view sparingly.', p.name)
+	  FROM @extschema@.consent_view v
+	  JOIN @extschema@.purpose p USING (purpose_id)
+	  CROSS JOIN LATERAL @extschema@._view_source_columns(v.view) s
+	  JOIN pg_seclabel l
+	    ON l.classoid = 'pg_class'::regclass AND l.objoid = v.source
+	   AND l.objsubid = s.source_attnum AND l.provider = 'personalize'
+	  JOIN @extschema@.data_category d ON d.name = l.label
+	 WHERE d.sensitivity IN ('sensitive', 'special')
+$$;
+
+-- Check: a label names a category that does not exist (possible after a
+-- restore; see src/classify.c).
+CREATE FUNCTION @extschema@._review_unknown_label() RETURNS SETOF @extschema@.review_finding
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT 'error', c.relname || '.' || quote_ident(c.attname),
+	       format('column "%s" is classified with unknown data category "%s"', c.attname, c.category),
+	       'Define the category with personalize.define_category(), or classify the column again.'
+	  FROM @extschema@._user_columns() c
+	 WHERE c.category IS NOT NULL AND c.sensitivity IS NULL
+$$;
+
+-- The checks review() runs.  A feature adds its own with one row.
+CREATE TABLE @extschema@.review_check (
+	check_name  text PRIMARY KEY,
+	check_fn    regprocedure NOT NULL,
+	description text NOT NULL
+);
+COMMENT ON TABLE @extschema@.review_check IS
+	'the checks review() runs: each a function returning SETOF personalize.review_finding';
+INSERT INTO @extschema@.review_check VALUES
+	('unclassified', '@extschema@._review_unclassified()',
+	 'a column whose name or type suggests personal data is not classified'),
+	('birth_year', '@extschema@._review_birth_year()',
+	 'a date of birth is stored with its year'),
+	('unneeded_sensitive', '@extschema@._review_unneeded_sensitive()',
+	 'a sensitive or special column that no purpose needs'),
+	('view_sensitive', '@extschema@._review_view_sensitive()',
+	 'a consent view shows a sensitive or special column'),
+	('unknown_label', '@extschema@._review_unknown_label()',
+	 'a column is classified with a category that does not exist');
+
+CREATE FUNCTION @extschema@.review()
+RETURNS TABLE (severity text, object text, finding text, hint text)
+LANGUAGE plpgsql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	chk record;
+	part @extschema@.review_finding[];
+	findings @extschema@.review_finding[] := '{}';
+BEGIN
+	FOR chk IN SELECT * FROM @extschema@.review_check ORDER BY check_name LOOP
+		EXECUTE format('SELECT coalesce(array_agg(f), ''{}'') FROM %s() f',
+		               chk.check_fn::oid::regproc)
+		   INTO part;
+		findings := findings || part;
+	END LOOP;
+	RETURN QUERY
+		SELECT f.severity, f.object, f.finding, f.hint
+		  FROM unnest(findings) f
+		 ORDER BY array_position(ARRAY['error', 'warning', 'notice'], f.severity),
+		          f.object, f.finding;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.review() IS
+	'findings about personal data in this database, most severe first, each with a hint';
+
+-- DDL review (src/classify.c): the columns a command added, the effective
+-- level, and the commit-time check of the "error" level.
+CREATE FUNCTION @extschema@._added_columns(command pg_ddl_command) RETURNS smallint[]
+	AS 'MODULE_PATHNAME', 'personalize_added_columns'
+	LANGUAGE C STRICT;
+CREATE FUNCTION @extschema@._review_ddl_level() RETURNS text
+	AS 'MODULE_PATHNAME', 'personalize_review_ddl_level'
+	LANGUAGE C STABLE;
+CREATE FUNCTION @extschema@._require_classification(tbl regclass, attnum smallint, category text)
+RETURNS void
+	AS 'MODULE_PATHNAME', 'personalize_require_classification'
+	LANGUAGE C STRICT;
+
+CREATE FUNCTION @extschema@._on_ddl_review() RETURNS event_trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	level text := @extschema@._review_ddl_level();
+	cmd record;
+	col record;
+	added smallint[];
+	message text;
+	hint text;
+BEGIN
+	-- a restore (pg_dump's output sets check_function_bodies = off) replays
+	-- tables whose labels follow: not a moment of review
+	IF level = 'off' OR current_setting('check_function_bodies') = 'off' THEN
+		RETURN;
+	END IF;
+	FOR cmd IN
+		SELECT c.command, c.objid, c.object_identity
+		  FROM pg_event_trigger_ddl_commands() c
+		 WHERE c.command_tag IN ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO', 'ALTER TABLE')
+		   AND c.classid = 'pg_class'::regclass AND c.objsubid = 0 AND NOT c.in_extension
+		   AND c.objid IN (SELECT t.relid FROM @extschema@._user_tables() t)
+	LOOP
+		added := @extschema@._added_columns(cmd.command);
+		FOR col IN
+			SELECT a.attnum, a.attname, @extschema@._suggest_category(a.attname, a.atttypid) AS category
+			  FROM pg_attribute a
+			 WHERE a.attrelid = cmd.objid AND a.attnum > 0 AND NOT a.attisdropped
+			   AND (added IS NULL OR a.attnum = ANY (added))
+			   AND NOT EXISTS (SELECT 1 FROM pg_seclabel l
+			                    WHERE l.classoid = 'pg_class'::regclass AND l.objoid = cmd.objid
+			                      AND l.objsubid = a.attnum AND l.provider = 'personalize')
+			 ORDER BY a.attnum
+		LOOP
+			CONTINUE WHEN col.category IS NULL;
+			message := format('column "%s" of table %s looks like personal data (%s)',
+			                  col.attname, cmd.object_identity, col.category);
+			hint := format('Classify it: SECURITY LABEL FOR personalize ON COLUMN %s.%I IS %L; drop it if no purpose needs it; or, if it holds no personal data, classify it as %L.',
+			               cmd.object_identity, col.attname, col.category, 'system.operations');
+			IF level = 'error' THEN
+				-- checked at commit: classify it in the same transaction
+				PERFORM @extschema@._require_classification(cmd.objid, col.attnum, col.category);
+			ELSIF level = 'warning' THEN
+				RAISE WARNING '%', message USING HINT = hint;
+			ELSE
+				RAISE NOTICE '%', message USING HINT = hint;
+			END IF;
+		END LOOP;
+	END LOOP;
+END
+$$;
+CREATE EVENT TRIGGER personalize_ddl_review ON ddl_command_end
+	WHEN TAG IN ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO', 'ALTER TABLE')
+	EXECUTE FUNCTION @extschema@._on_ddl_review();
+
+--------------------------------------------------------------------------
+
+-- Check: a registered table has no retention rule.
+CREATE FUNCTION @extschema@._review_no_retention() RETURNS SETOF @extschema@.review_finding
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT 'warning', s.relid::text,
+	       format('registered table %s has no retention rule', s.relid),
+	       format('Keep subject data only as long as needed: SELECT personalize.set_retention(%L, <time column>, %L);',
+	              s.relid::text, '365 days')
+	  FROM @extschema@.subject_table s
+	 WHERE NOT EXISTS (SELECT 1 FROM @extschema@.retention_rule r WHERE r.relid = s.relid)
+$$;
+INSERT INTO @extschema@.review_check VALUES
+	('no_retention', '@extschema@._review_no_retention()',
+	 'a registered table has no retention rule');
+
+GRANT SELECT ON @extschema@.personal_data_name, @extschema@.review_check TO PUBLIC;
+REVOKE ALL ON FUNCTION
+	@extschema@.review(),
+	@extschema@._suggest_category(text, oid),
+	@extschema@._user_tables(),
+	@extschema@._user_columns(),
+	@extschema@._review_unclassified(),
+	@extschema@._review_birth_year(),
+	@extschema@._review_unneeded_sensitive(),
+	@extschema@._review_view_sensitive(),
+	@extschema@._review_unknown_label(),
+	@extschema@._review_no_retention(),
+	@extschema@._added_columns(pg_ddl_command),
+	@extschema@._review_ddl_level(),
+	@extschema@._require_classification(regclass, smallint, text),
+	@extschema@._on_ddl_review(),
+	@extschema@._normalize_column_name(text)
+FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.personal_data_name', 'WHERE NOT builtin');
