@@ -16,7 +16,8 @@ CREATE TABLE @extschema@.consent (
 	source     text,
 	updated_at timestamptz NOT NULL,
 	event_id   bigint NOT NULL,
-	PRIMARY KEY (subject, purpose_id)
+	-- src/names.h: has_consent() reads it by name
+	CONSTRAINT consent_pkey PRIMARY KEY (subject, purpose_id)
 );
 COMMENT ON TABLE @extschema@.consent IS
 	'current consent state per subject and purpose (g granted, w withdrawn, e expired); written only by grant_consent, withdraw_consent and forget';
@@ -80,23 +81,14 @@ CREATE VIEW @extschema@.consent_history AS
 COMMENT ON VIEW @extschema@.consent_history IS
 	'every consent event, oldest first by event_id; append-only';
 
--- A subject key must be a non-empty string.
-CREATE FUNCTION @extschema@._check_subject(subject text) RETURNS void
-LANGUAGE plpgsql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-	IF subject IS NULL THEN
-		RAISE EXCEPTION 'subject must not be null'
-			USING ERRCODE = 'null_value_not_allowed',
-			      HINT = 'Pass the key that identifies the customer, as text.';
-	ELSIF btrim(subject) OPERATOR(pg_catalog.=) '' THEN
-		RAISE EXCEPTION 'subject must not be empty'
-			USING ERRCODE = 'invalid_parameter_value',
-			      HINT = 'Pass the key that identifies the customer, as text.';
-	END IF;
-END
-$$;
+-- Every function that records or changes a subject's data calls this
+-- first (src/subject.c): the key must be valid (not empty, no control
+-- characters, no white space at either end) and in the canonical form of
+-- every registered subject column; the subject's lock is taken shared, so
+-- that forget(), which takes it alone, cannot erase around a write.
+CREATE FUNCTION @extschema@._subject_write(subject text) RETURNS void
+	AS 'MODULE_PATHNAME', 'personalize_subject_write'
+	LANGUAGE C;
 
 -- Write one consent event and the new current state.
 CREATE FUNCTION @extschema@._record_consent(
@@ -110,7 +102,7 @@ DECLARE
 	pid integer;
 	eid bigint;
 BEGIN
-	PERFORM @extschema@._check_subject(subject);
+	PERFORM @extschema@._subject_write(subject);
 	pid := @extschema@._purpose_id(purpose);
 	INSERT INTO @extschema@.consent_event (subject, purpose_id, action, source, expires_at)
 	VALUES (subject, pid, action, source, expires_at)
@@ -143,7 +135,7 @@ BEGIN
 	IF expires_at IS NOT NULL AND expires_at OPERATOR(pg_catalog.<=) now() THEN
 		RAISE EXCEPTION 'consent cannot expire in the past'
 			USING ERRCODE = 'invalid_parameter_value',
-			      DETAIL = format('expires_at is %s.', expires_at),
+			      DETAIL = format('The expiry is %s.', expires_at),
 			      HINT = 'Pass a future time, or NULL for consent until withdrawn.';
 	END IF;
 	eid := @extschema@._record_consent(subject, purpose, 'grant', 'g', source, expires_at);
@@ -206,7 +198,7 @@ REVOKE ALL ON FUNCTION
 	@extschema@.grant_consent(text, text, text, timestamptz),
 	@extschema@.withdraw_consent(text, text, text),
 	@extschema@._ledger_guard(),
-	@extschema@._check_subject(text),
+	@extschema@._subject_write(text),
 	@extschema@._record_consent(text, text, text, "char", text, timestamptz)
 FROM PUBLIC;
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.consent', '');

@@ -22,7 +22,8 @@ CREATE TABLE @extschema@.intent (
 	          CONSTRAINT intent_weight_check
 	          CHECK (weight <> 0 AND weight > '-Infinity' AND weight < 'Infinity'),
 	stated_at timestamptz NOT NULL DEFAULT now(),
-	PRIMARY KEY (subject, tag)
+	-- src/names.h: match() reads it by name
+	CONSTRAINT intent_pkey PRIMARY KEY (subject, tag)
 );
 COMMENT ON TABLE @extschema@.intent IS
 	'what customers said they want (positive weight) or want to avoid (negative weight)';
@@ -64,6 +65,9 @@ BEGIN
 		RAISE EXCEPTION 'invalid tag "%"', tag
 			USING ERRCODE = 'invalid_parameter_value',
 			      HINT = 'Use lower-case words, digits, "_", "-" and ".", such as "running" or "trail-running".';
+	END IF;
+	IF category IS NULL THEN
+		RAISE EXCEPTION 'data category must not be null' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
 	SELECT * INTO c FROM @extschema@.data_category d WHERE d.name OPERATOR(pg_catalog.=) category;
 	IF NOT FOUND THEN
@@ -114,10 +118,13 @@ LANGUAGE plpgsql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	IF weight IS NULL OR weight = 'NaN'::real OR weight = 'Infinity'::real OR weight = '-Infinity'::real THEN
+	IF weight IS NULL THEN
+		RAISE EXCEPTION 'weight must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF weight = 'NaN'::real OR weight = 'Infinity'::real OR weight = '-Infinity'::real THEN
 		RAISE EXCEPTION 'weight must be a finite number'
 			USING ERRCODE = 'invalid_parameter_value',
-			      DETAIL = format('The weight is %s.', coalesce(weight::text, 'NULL'));
+			      DETAIL = format('The weight is %s.', weight);
 	END IF;
 	IF weight = 0 AND NOT allow_zero THEN
 		RAISE EXCEPTION 'weight must not be zero'
@@ -137,7 +144,7 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	PERFORM @extschema@._check_subject(subject);
+	PERFORM @extschema@._subject_write(subject);
 	PERFORM @extschema@._check_tag(tag);
 	PERFORM @extschema@._check_weight(weight, false);
 	INSERT INTO @extschema@.intent AS i (subject, tag, weight, stated_at)
@@ -158,7 +165,7 @@ AS $$
 DECLARE
 	n integer;
 BEGIN
-	PERFORM @extschema@._check_subject(subject);
+	PERFORM @extschema@._subject_write(subject);
 	DELETE FROM @extschema@.intent i
 	 WHERE i.subject OPERATOR(pg_catalog.=) clear_intent.subject
 	   AND (clear_intent.tag IS NULL OR i.tag OPERATOR(pg_catalog.=) clear_intent.tag);
@@ -181,7 +188,7 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	PERFORM @extschema@._check_subject(subject);
+	PERFORM @extschema@._subject_write(subject);
 	PERFORM @extschema@._check_tag(tag);
 	PERFORM @extschema@._check_weight(weight, true);
 	IF kind IS NULL THEN
@@ -192,10 +199,13 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value',
 			      HINT = 'Use a lower-case word such as view, click or purchase.';
 	END IF;
-	IF at IS NULL OR at OPERATOR(pg_catalog.>) (clock_timestamp() OPERATOR(pg_catalog.+) interval '5 minutes') THEN
+	IF at IS NULL THEN
+		RAISE EXCEPTION 'signal time must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF at OPERATOR(pg_catalog.>) (clock_timestamp() OPERATOR(pg_catalog.+) interval '5 minutes') THEN
 		RAISE EXCEPTION 'signal time must not be in the future'
 			USING ERRCODE = 'invalid_parameter_value',
-			      DETAIL = format('at is %s.', coalesce(at::text, 'NULL'));
+			      DETAIL = format('The signal time is %s.', at);
 	END IF;
 	-- behaviour is only kept for subjects who agreed to personalization
 	IF NOT @extschema@.has_consent(subject, 'personalization') THEN

@@ -45,7 +45,10 @@ COMMENT ON TABLE @extschema@.offer_tags IS
 -- differs from the one the cache was built from: freshness is exact, with
 -- no window between a commit and the invalidation message it sends.
 CREATE TABLE @extschema@.match_catalog_version (
-	only_row   boolean PRIMARY KEY DEFAULT true CONSTRAINT match_catalog_version_only_row CHECK (only_row),
+	-- src/names.h: match() reads it by name
+	only_row   boolean DEFAULT true
+	           CONSTRAINT match_catalog_version_pkey PRIMARY KEY
+	           CONSTRAINT match_catalog_version_only_row CHECK (only_row),
 	version    bigint NOT NULL,
 	changed_at timestamptz NOT NULL
 );
@@ -153,7 +156,7 @@ AS $$
 DECLARE
 	main_tag text;
 BEGIN
-	PERFORM @extschema@._check_subject(subject);
+	PERFORM @extschema@._subject_write(subject);
 	PERFORM @extschema@._check_weight(weight, true);
 	IF offer_id IS NULL THEN
 		RAISE EXCEPTION 'offer must not be null' USING ERRCODE = 'null_value_not_allowed';
@@ -174,10 +177,13 @@ BEGIN
 			      DETAIL = 'A purchase is recorded as behaviour on the main tag of the offer bought.',
 			      HINT = 'Tag the offer in personalize.offer_tags first.';
 	END IF;
-	IF at IS NULL OR at OPERATOR(pg_catalog.>) (clock_timestamp() OPERATOR(pg_catalog.+) interval '5 minutes') THEN
+	IF at IS NULL THEN
+		RAISE EXCEPTION 'signal time must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF at OPERATOR(pg_catalog.>) (clock_timestamp() OPERATOR(pg_catalog.+) interval '5 minutes') THEN
 		RAISE EXCEPTION 'signal time must not be in the future'
 			USING ERRCODE = 'invalid_parameter_value',
-			      DETAIL = format('at is %s.', coalesce(at::text, 'NULL'));
+			      DETAIL = format('The signal time is %s.', at);
 	END IF;
 	-- behaviour is only kept for subjects who agreed to personalization
 	IF NOT @extschema@.has_consent(subject, 'personalization') THEN
@@ -414,7 +420,10 @@ BEGIN
 
 	RETURN QUERY EXECUTE format($q$
 		WITH s AS (
-			SELECT t.%1$I::text AS subject, coalesce(t.%2$I::text, '(null)') AS grp
+			-- output functions, not casts: a cast on the column's type would
+			-- be code of its owner, run as the auditor
+			SELECT pg_catalog.format('%%s', t.%1$I) AS subject,
+			       CASE WHEN t.%2$I IS NULL THEN '(null)' ELSE pg_catalog.format('%%s', t.%2$I) END AS grp
 			  FROM %3$s t
 			 WHERE t.%1$I IS NOT NULL),
 		g AS (SELECT s.grp, count(*) AS n FROM s GROUP BY s.grp),

@@ -3,9 +3,9 @@
 -- Part of the install script; the Makefile concatenates the parts in the
 -- order of SQL_SOURCES.
 
--- Proxy detection
---------------------------------------------------------------------------
-
+-- Values never become SQL text: the bins' bounds are parameters, and
+-- columns reach text through their output function (format('%s')), never
+-- through a cast, which the owner of the column's type could have defined.
 CREATE FUNCTION @extschema@.detect_proxies(
 	tbl regclass,
 	sensitive_column name,
@@ -28,6 +28,10 @@ DECLARE
 	rc float8;
 	skipped text[] := '{}';
 BEGIN
+	IF tbl IS NULL OR sensitive_column IS NULL THEN
+		RAISE EXCEPTION 'table and sensitive column must not be null'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
 	IF threshold IS NULL OR threshold < 0 OR threshold > 1 THEN
 		RAISE EXCEPTION 'threshold must be between 0 and 1'
 			USING ERRCODE = 'invalid_parameter_value';
@@ -50,43 +54,64 @@ BEGIN
 		 ORDER BY a.attnum
 	LOOP
 		names := names || col.attname;
-		IF col.typ IN ('smallint', 'integer', 'bigint', 'numeric', 'real', 'double precision') THEN
+		IF col.typ IN ('smallint', 'integer', 'bigint', 'real', 'double precision') THEN
 			methods := methods || 'binned'::text;
-			exprs := exprs || format('t.%I::float8', col.attname);
+			exprs := exprs || format('t.%I::pg_catalog.float8', col.attname);
+		ELSIF col.typ = 'numeric'::regtype THEN
+			-- beyond float8's range: the infinities
+			methods := methods || 'binned'::text;
+			exprs := exprs || format($e$CASE WHEN t.%1$I = 'NaN' THEN 'NaN'::pg_catalog.float8
+			                                 WHEN t.%1$I > 1e308 THEN 'Infinity'::pg_catalog.float8
+			                                 WHEN t.%1$I < -1e308 THEN '-Infinity'::pg_catalog.float8
+			                                 ELSE t.%1$I::pg_catalog.float8 END$e$, col.attname);
 		ELSIF col.typ IN ('date', 'timestamp without time zone', 'timestamp with time zone') THEN
 			methods := methods || 'binned'::text;
-			exprs := exprs || format('extract(epoch FROM t.%I)::float8', col.attname);
+			exprs := exprs || format('extract(epoch FROM t.%I)::pg_catalog.float8', col.attname);
 		ELSE
 			methods := methods || 'categorical'::text;
-			exprs := exprs || format('t.%I::text', col.attname);
+			exprs := exprs || format($e$CASE WHEN t.%1$I IS NOT NULL THEN pg_catalog.format('%%s', t.%1$I) END$e$,
+			                         col.attname);
 		END IF;
 	END LOOP;
 	IF cardinality(names) = 0 THEN
 		RETURN;
 	END IF;
 
-	-- the range of every binned column, in one pass
-	SELECT string_agg(format('min(%1$s), max(%1$s)', e), ', ' ORDER BY i)
+	-- the range of the finite values of every binned column, in one pass
+	SELECT string_agg(format($e$min(%1$s) FILTER (WHERE %1$s > '-Infinity' AND %1$s < 'Infinity'),
+	                            max(%1$s) FILTER (WHERE %1$s > '-Infinity' AND %1$s < 'Infinity')$e$, e),
+	                  ', ' ORDER BY i)
 	  INTO q FROM unnest(exprs, methods) WITH ORDINALITY AS u(e, m, i) WHERE m = 'binned';
 	IF q IS NOT NULL THEN
-		EXECUTE format('SELECT ARRAY[%s]::float8[] FROM %s t', q, tbl) INTO ranges;
+		EXECUTE format('SELECT ARRAY[%s]::pg_catalog.float8[] FROM %s t', q, tbl) INTO ranges;
 	END IF;
 
-	-- one key per column and row
-	q := '';
+	-- one key per column and row; the bins of the j-th binned column lie
+	-- between $1[2j-1] and $1[2j], nudged up so that the maximum falls in
+	-- the last bin; NaN and the infinities are bins of their own
 	FOR i IN 1 .. cardinality(names) LOOP
 		IF methods[i] = 'binned' THEN
-			-- the bins of the i-th binned column are ranges[2j-1 .. 2j]
 			DECLARE
 				j integer := (SELECT count(*) FROM unnest(methods[1:i]) m WHERE m = 'binned');
 				lo float8 := ranges[2 * j - 1];
 				hi float8 := ranges[2 * j];
 			BEGIN
-				values_list := values_list || format(', (%s, coalesce(%s::text, %L))', i,
-					CASE WHEN lo IS NULL OR hi <= lo THEN '1'
-					     ELSE format('width_bucket(%s, %s::float8, %s::float8, 10)', exprs[i], lo,
-					                 hi + (hi - lo) * 1e-9) END,
-					'<null>');
+				IF lo < hi THEN
+					BEGIN
+						ranges[2 * j] := hi + (hi - lo) * 1e-9;
+					EXCEPTION WHEN numeric_value_out_of_range THEN
+						NULL;	-- the range spans all of float8: no nudge
+					END;
+				END IF;
+				values_list := values_list || format(
+					$e$, (%1$s, CASE WHEN %2$s IS NULL THEN '<null>'
+					                 WHEN %2$s = 'NaN' THEN 'NaN'
+					                 WHEN %2$s = 'Infinity' THEN 'Infinity'
+					                 WHEN %2$s = '-Infinity' THEN '-Infinity'
+					                 WHEN NOT coalesce($1[%3$s] < $1[%4$s], false) THEN '1'
+					                 ELSE LEAST(pg_catalog.width_bucket(%2$s, $1[%3$s], $1[%4$s], 10), 10)::pg_catalog.text
+					            END)$e$,
+					i, exprs[i], 2 * j - 1, 2 * j);
 			END;
 		ELSE
 			values_list := values_list || format(', (%s, coalesce(%s, %L))', i, exprs[i], '<null>');
@@ -96,7 +121,7 @@ BEGIN
 	-- every contingency table in one scan; chi-square as n * (sum o^2/(row*col) - 1)
 	q := format($q$
 		WITH cells AS (
-			SELECT u.i, u.k, t.%1$I::text AS s, count(*)::float8 AS o
+			SELECT u.i, u.k, pg_catalog.format('%%s', t.%1$I) AS s, count(*)::float8 AS o
 			  FROM %2$s t CROSS JOIN LATERAL (VALUES %3$s) AS u(i, k)
 			 WHERE t.%1$I IS NOT NULL
 			 GROUP BY 1, 2, 3),
@@ -114,7 +139,7 @@ BEGIN
 		 GROUP BY c.i, tot.n
 		 ORDER BY c.i$q$, sensitive_column, tbl, substr(values_list, 3));
 
-	FOR r IN EXECUTE q LOOP
+	FOR r IN EXECUTE q USING ranges LOOP
 		-- a column with nearly a value per row identifies rows: its
 		-- association says nothing about proxying
 		IF methods[r.i] = 'categorical' AND (r.kc > 1000 OR r.kc > r.n / 2) THEN

@@ -1,12 +1,8 @@
--- sql/retention.sql: retention rules, purging, the purge log and maintenance duties
--- (src/retention.c, src/worker.c)
+-- sql/retention.sql: retention rules, purging, the purge log, maintenance
+-- and the background worker (src/retention.c, src/maintenance.c, src/worker.c)
 --
 -- Part of the install script; the Makefile concatenates the parts in the
 -- order of SQL_SOURCES.
-
--- Retention: rules, purging, the purge log and maintenance duties
--- (src/retention.c, src/worker.c)
---------------------------------------------------------------------------
 
 CREATE TABLE @extschema@.retention_rule (
 	relid        regclass PRIMARY KEY,
@@ -44,10 +40,16 @@ CREATE INDEX purge_run_relid_idx ON @extschema@.purge_run (relid, started_at);
 COMMENT ON TABLE @extschema@.purge_run IS
 	'purge runs that deleted rows or failed; trimmed after personalize.purge_log_keep';
 
+-- An error message can quote the data of the row that failed: it is shown
+-- to the table's owner (members of the owner role) and superusers only.
 CREATE VIEW @extschema@.purge_log AS
-	SELECT run_id, relid AS table_name, started_at, finished_at, rows_deleted, batches,
-	       partitions_dropped, max_batch_ms, outcome, error, started_by
-	  FROM @extschema@.purge_run;
+	SELECT r.run_id, r.relid AS table_name, r.started_at, r.finished_at, r.rows_deleted,
+	       r.batches, r.partitions_dropped, r.max_batch_ms, r.outcome,
+	       CASE WHEN c.oid IS NULL OR pg_catalog.pg_has_role(c.relowner, 'USAGE')
+	            THEN r.error END AS error,
+	       r.started_by
+	  FROM @extschema@.purge_run r
+	  LEFT JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) r.relid::pg_catalog.oid;
 COMMENT ON VIEW @extschema@.purge_log IS
 	'one row per purge run that deleted rows or failed, newest last';
 
@@ -128,44 +130,22 @@ END
 $$;
 
 -- The duties of a maintenance pass, in order: run_maintenance() and the
--- background worker both run exactly these.  A feature that expires
--- something adds its row.  'purge' is the retention purge itself, which the
--- worker runs batch by batch, committing each.
-CREATE TABLE @extschema@.maintenance_duty (
-	duty        text PRIMARY KEY,
-	position    integer NOT NULL UNIQUE,
-	duty_fn     regprocedure,
-	description text NOT NULL
-);
-COMMENT ON TABLE @extschema@.maintenance_duty IS
+-- background worker both run exactly these (the list is in
+-- src/maintenance.c; 'purge' is the retention purge, which the worker runs
+-- batch by batch, committing each).
+CREATE FUNCTION @extschema@._maintenance_duties()
+RETURNS TABLE (duty text, "position" integer, description text)
+	AS 'MODULE_PATHNAME', 'personalize_maintenance_duties'
+	LANGUAGE C IMMUTABLE;
+CREATE VIEW @extschema@.maintenance_duty AS
+	SELECT d.duty, d."position", d.description FROM @extschema@._maintenance_duties() d;
+COMMENT ON VIEW @extschema@.maintenance_duty IS
 	'what each maintenance pass does, in order (run_maintenance() and the background worker)';
-INSERT INTO @extschema@.maintenance_duty VALUES
-	('expire_consents', 10, '@extschema@._expire_consents()',
-	 'mark consents past their expiry as expired, in state and history'),
-	('purge', 20, NULL,
-	 'delete rows older than their table''s retention rule'),
-	('trim_purge_log', 30, '@extschema@._trim_purge_log()',
-	 'forget purge runs older than personalize.purge_log_keep');
 
 CREATE FUNCTION @extschema@.run_maintenance()
 RETURNS TABLE (duty text, affected bigint)
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	d record;
-BEGIN
-	FOR d IN SELECT * FROM @extschema@.maintenance_duty ORDER BY position LOOP
-		duty := d.duty;
-		IF d.duty = 'purge' THEN
-			affected := @extschema@.purge(NULL);
-		ELSE
-			EXECUTE format('SELECT %s()', d.duty_fn::oid::regproc) INTO affected;
-		END IF;
-		RETURN NEXT;
-	END LOOP;
-END
-$$;
+	AS 'MODULE_PATHNAME', 'personalize_run_maintenance'
+	LANGUAGE C;
 COMMENT ON FUNCTION @extschema@.run_maintenance() IS
 	'one maintenance pass, as the background worker makes it: the duties of personalize.maintenance_duty, in order';
 
@@ -175,8 +155,13 @@ CREATE VIEW @extschema@.retention_rules AS
 	       CASE WHEN r.last_run_at IS NULL THEN now()
 	            ELSE r.last_run_at + coalesce(current_setting('personalize.naptime', true), '60s')::interval
 	       END AS next_due,
-	       r.last_outcome, r.last_rows, r.last_error, r.created_at, r.created_by
-	  FROM @extschema@.retention_rule r;
+	       r.last_outcome, r.last_rows,
+	       -- see purge_log: only for the table's owner and superusers
+	       CASE WHEN c.oid IS NULL OR pg_catalog.pg_has_role(c.relowner, 'USAGE')
+	            THEN r.last_error END AS last_error,
+	       r.created_at, r.created_by
+	  FROM @extschema@.retention_rule r
+	  LEFT JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) r.relid::pg_catalog.oid;
 COMMENT ON VIEW @extschema@.retention_rules IS
 	'retention rules with their last run and when the worker runs them next';
 
@@ -202,7 +187,10 @@ REVOKE ALL ON FUNCTION
 	@extschema@._worker_notify()
 FROM PUBLIC;
 REVOKE ALL ON PROCEDURE @extschema@.run_purge(regclass) FROM PUBLIC;
-GRANT SELECT ON @extschema@.retention_rule, @extschema@.retention_rules,
-	@extschema@.maintenance_duty TO PUBLIC;
+-- _maintenance_duties() stays executable by PUBLIC: the view needs it, and
+-- it tells nothing about any subject.
+GRANT SELECT ON @extschema@.retention_rules, @extschema@.maintenance_duty TO PUBLIC;
 
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.retention_rule', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.purge_run', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.purge_run_run_id_seq', '');

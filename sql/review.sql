@@ -212,53 +212,6 @@ AS $$
 	 WHERE c.category IS NOT NULL AND c.sensitivity IS NULL
 $$;
 
--- The checks review() runs.  A feature adds its own with one row.
-CREATE TABLE @extschema@.review_check (
-	check_name  text PRIMARY KEY,
-	check_fn    regprocedure NOT NULL,
-	description text NOT NULL
-);
-COMMENT ON TABLE @extschema@.review_check IS
-	'the checks review() runs: each a function returning SETOF personalize.review_finding';
-INSERT INTO @extschema@.review_check VALUES
-	('unclassified', '@extschema@._review_unclassified()',
-	 'a column whose name or type suggests personal data is not classified'),
-	('birth_year', '@extschema@._review_birth_year()',
-	 'a date of birth is stored with its year'),
-	('unneeded_sensitive', '@extschema@._review_unneeded_sensitive()',
-	 'a sensitive or special column that no purpose needs'),
-	('view_sensitive', '@extschema@._review_view_sensitive()',
-	 'a consent view shows a sensitive or special column'),
-	('unknown_label', '@extschema@._review_unknown_label()',
-	 'a column is classified with a category that does not exist');
-
-CREATE FUNCTION @extschema@.review()
-RETURNS TABLE (severity text, object text, finding text, hint text)
-LANGUAGE plpgsql STABLE
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	chk record;
-	part @extschema@.review_finding[];
-	findings @extschema@.review_finding[] := '{}';
-BEGIN
-	FOR chk IN SELECT * FROM @extschema@.review_check ORDER BY check_name LOOP
-		EXECUTE format('SELECT coalesce(array_agg(f), ''{}'') FROM %s() f',
-		               chk.check_fn::oid::regproc)
-		   INTO part;
-		findings := findings || part;
-	END LOOP;
-	RETURN QUERY
-		SELECT f.severity, f.object, f.finding, f.hint
-		  FROM unnest(findings) f
-		 ORDER BY array_position(ARRAY['error', 'warning', 'notice'], f.severity),
-		          f.object, f.finding;
-END
-$$;
-COMMENT ON FUNCTION @extschema@.review() IS
-	'findings about personal data in this database, most severe first, each with a hint';
-
 -- DDL review (src/classify.c): the columns a command added, the effective
 -- level, and the commit-time check of the "error" level.
 CREATE FUNCTION @extschema@._added_columns(command pg_ddl_command) RETURNS smallint[]
@@ -285,9 +238,10 @@ DECLARE
 	message text;
 	hint text;
 BEGIN
-	-- a restore (pg_dump's output sets check_function_bodies = off) replays
-	-- tables whose labels follow: not a moment of review
-	IF level = 'off' OR current_setting('check_function_bodies') = 'off' THEN
+	-- _review_ddl_level() is "off" during a superuser's restore (pg_dump's
+	-- output replays tables whose labels follow); any other role's DDL is
+	-- reviewed whatever check_function_bodies says (src/classify.c)
+	IF level = 'off' THEN
 		RETURN;
 	END IF;
 	FOR cmd IN
@@ -343,9 +297,93 @@ AS $$
 	  FROM @extschema@.subject_table s
 	 WHERE NOT EXISTS (SELECT 1 FROM @extschema@.retention_rule r WHERE r.relid = s.relid)
 $$;
-INSERT INTO @extschema@.review_check VALUES
-	('no_retention', '@extschema@._review_no_retention()',
-	 'a registered table has no retention rule');
+
+-- Check: a consent view is no longer what create_consent_view() made.
+CREATE FUNCTION @extschema@._review_view_redefined() RETURNS SETOF @extschema@.review_finding
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT 'error', v.view::text,
+	       format('consent view %s no longer checks consent as made: %s', v.view, x.problem),
+	       format('Drop it with personalize.drop_consent_view(%L) and create it again with personalize.create_consent_view().',
+	              v.view::text)
+	  FROM @extschema@.consent_view v
+	  JOIN @extschema@.purpose p USING (purpose_id)
+	  JOIN @extschema@.subject_table s ON s.relid = v.source
+	  CROSS JOIN LATERAL (SELECT @extschema@._consent_view_problem(v.view, v.source, p.name,
+	                                                               s.subject_column) AS problem) x
+	 WHERE x.problem IS NOT NULL
+	   AND EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = v.view::oid)
+$$;
+
+-- Check: a consent view shows a classified column its purpose does not
+-- allow (its owner added it, or a category changed behind the label check).
+CREATE FUNCTION @extschema@._review_view_column_not_allowed() RETURNS SETOF @extschema@.review_finding
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT 'error', v.view::text || '.' || quote_ident(s.view_column),
+	       format('consent view shows column "%s" (%s), which purpose "%s" does not allow',
+	              s.view_column, l.label, p.name),
+	       format('Drop the view with personalize.drop_consent_view(%L) and create it again: create_consent_view() shows only the columns the purpose allows.',
+	              v.view::text)
+	  FROM @extschema@.consent_view v
+	  JOIN @extschema@.purpose p USING (purpose_id)
+	  CROSS JOIN LATERAL @extschema@._view_source_columns(v.view) s
+	  JOIN pg_seclabel l
+	    ON l.classoid = 'pg_class'::regclass AND l.objoid = v.source
+	   AND l.objsubid = s.source_attnum AND l.provider = 'personalize'
+	 WHERE NOT @extschema@._column_allowed(v.purpose_id, l.label)
+$$;
+
+-- The checks review() runs, in one fixed list: a reader sees them all in
+-- review()'s body, and review(), a SECURITY DEFINER function, never runs a
+-- function a table row names.  review_check lists the same checks with
+-- what each looks for; the regression test "classify" keeps the two in
+-- step.
+CREATE FUNCTION @extschema@.review()
+RETURNS TABLE (severity text, object text, finding text, hint text)
+LANGUAGE sql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT f.severity, f.object, f.finding, f.hint
+	  FROM (SELECT * FROM @extschema@._review_birth_year()
+	        UNION ALL SELECT * FROM @extschema@._review_no_retention()
+	        UNION ALL SELECT * FROM @extschema@._review_unclassified()
+	        UNION ALL SELECT * FROM @extschema@._review_unknown_label()
+	        UNION ALL SELECT * FROM @extschema@._review_unneeded_sensitive()
+	        UNION ALL SELECT * FROM @extschema@._review_view_column_not_allowed()
+	        UNION ALL SELECT * FROM @extschema@._review_view_redefined()
+	        UNION ALL SELECT * FROM @extschema@._review_view_sensitive()) f
+	 ORDER BY array_position(ARRAY['error', 'warning', 'notice'], f.severity),
+	          f.object, f.finding
+$$;
+COMMENT ON FUNCTION @extschema@.review() IS
+	'findings about personal data in this database, most severe first, each with a hint';
+
+CREATE VIEW @extschema@.review_check AS
+	SELECT c.check_name, c.check_fn::regprocedure AS check_fn, c.description
+	  FROM (VALUES
+		('birth_year', '@extschema@._review_birth_year()',
+		 'a date of birth is stored with its year'),
+		('no_retention', '@extschema@._review_no_retention()',
+		 'a registered table has no retention rule'),
+		('unclassified', '@extschema@._review_unclassified()',
+		 'a column whose name or type suggests personal data is not classified'),
+		('unknown_label', '@extschema@._review_unknown_label()',
+		 'a column is classified with a category that does not exist'),
+		('unneeded_sensitive', '@extschema@._review_unneeded_sensitive()',
+		 'a sensitive or special column that no purpose needs'),
+		('view_column_not_allowed', '@extschema@._review_view_column_not_allowed()',
+		 'a consent view shows a classified column its purpose does not allow'),
+		('view_redefined', '@extschema@._review_view_redefined()',
+		 'a consent view no longer checks consent as create_consent_view() made it'),
+		('view_sensitive', '@extschema@._review_view_sensitive()',
+		 'a consent view shows a sensitive or special column')
+	  ) AS c(check_name, check_fn, description);
+COMMENT ON VIEW @extschema@.review_check IS
+	'the checks review() runs, and what each looks for';
 
 GRANT SELECT ON @extschema@.personal_data_name, @extschema@.review_check TO PUBLIC;
 REVOKE ALL ON FUNCTION
@@ -359,6 +397,8 @@ REVOKE ALL ON FUNCTION
 	@extschema@._review_view_sensitive(),
 	@extschema@._review_unknown_label(),
 	@extschema@._review_no_retention(),
+	@extschema@._review_view_redefined(),
+	@extschema@._review_view_column_not_allowed(),
 	@extschema@._added_columns(pg_ddl_command),
 	@extschema@._review_ddl_level(),
 	@extschema@._require_classification(regclass, smallint, text),

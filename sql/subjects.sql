@@ -6,6 +6,9 @@
 CREATE TABLE @extschema@.subject_table (
 	relid          regclass PRIMARY KEY,
 	subject_column name NOT NULL,
+	-- the column's type when last checked: a change is checked again
+	-- (src/subject.c: the ledgers' keys must stay canonical for it)
+	subject_type   regtype NOT NULL,
 	registered_at  timestamptz NOT NULL DEFAULT now(),
 	registered_by  name NOT NULL DEFAULT session_user
 );
@@ -15,41 +18,48 @@ COMMENT ON TABLE @extschema@.subject_table IS
 CREATE FUNCTION @extschema@.register_table(tbl regclass, subject_column name)
 RETURNS void
 	AS 'MODULE_PATHNAME', 'personalize_register_table'
-	LANGUAGE C STRICT;
+	LANGUAGE C;
 COMMENT ON FUNCTION @extschema@.register_table(regclass, name) IS
 	'declare that a table holds subject data, keyed by subject_column (the caller must own the table)';
 
 CREATE FUNCTION @extschema@.unregister_table(tbl regclass)
 RETURNS void
 	AS 'MODULE_PATHNAME', 'personalize_unregister_table'
-	LANGUAGE C STRICT;
+	LANGUAGE C;
 COMMENT ON FUNCTION @extschema@.unregister_table(regclass) IS
 	'remove a table from the registry of subject tables (the caller must own the table)';
 
 CREATE FUNCTION @extschema@.export_subject(subject text)
 RETURNS jsonb
 	AS 'MODULE_PATHNAME', 'personalize_export_subject'
-	LANGUAGE C STRICT;
+	LANGUAGE C;
 COMMENT ON FUNCTION @extschema@.export_subject(text) IS
-	'everything held about a subject (registered tables read as the caller), with consents, history, purposes, intents and signals';
+	'everything held about a subject, with consents, history, purposes, intents and signals; the caller needs SELECT on every registered table, which is read as its owner';
 
 CREATE FUNCTION @extschema@.forget(subject text)
 RETURNS jsonb
 	AS 'MODULE_PATHNAME', 'personalize_forget'
-	LANGUAGE C STRICT;
+	LANGUAGE C;
 COMMENT ON FUNCTION @extschema@.forget(text) IS
-	'erase a subject from every registered table (as the caller) and from intents, signals and consents; pseudonymize its consent history';
+	'erase a subject from every registered table and from intents, signals and consents, and pseudonymize its consent history; the caller needs DELETE on every registered table, which is erased as its owner';
 
 CREATE FUNCTION @extschema@.subject_pseudonym(subject text)
 RETURNS text
 	AS 'MODULE_PATHNAME', 'personalize_subject_pseudonym'
-	LANGUAGE C STRICT;
+	LANGUAGE C;
 COMMENT ON FUNCTION @extschema@.subject_pseudonym(text) IS
 	'the keyed pseudonym forget() writes into consent history for this subject';
 
--- Keep the registry true to the catalogs: a dropped table leaves it; the
--- subject column of a registered table cannot be dropped; a renamed subject
--- column is followed.
+-- For _on_ddl_end: a subject column's new type must name subjects alike.
+CREATE FUNCTION @extschema@._check_subject_type(tbl regclass, typid oid, subject_column text)
+RETURNS void
+	AS 'MODULE_PATHNAME', 'personalize_check_subject_type'
+	LANGUAGE C STRICT;
+
+-- Keep the registries true to the catalogs: a dropped table leaves them;
+-- the subject column of a registered table cannot be dropped; a renamed
+-- subject column, or time column of a retention rule, is followed; a
+-- subject column whose type changes is checked again.
 CREATE FUNCTION @extschema@._on_sql_drop() RETURNS event_trigger
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -105,6 +115,8 @@ LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	r record;
 BEGIN
 	-- a renamed subject column: the registry names the column's new name
 	UPDATE @extschema@.subject_table s
@@ -121,6 +133,39 @@ BEGIN
 	                    WHERE x.attrelid OPERATOR(pg_catalog.=) s.relid::oid
 	                      AND x.attname OPERATOR(pg_catalog.=) s.subject_column
 	                      AND NOT x.attisdropped);
+	-- the same for the time column of a retention rule
+	IF to_regclass('@extschema@.retention_rule') IS NOT NULL THEN
+		UPDATE @extschema@.retention_rule u
+		   SET time_column = a.attname
+		  FROM pg_event_trigger_ddl_commands() c
+		  JOIN pg_catalog.pg_attribute a
+		    ON a.attrelid OPERATOR(pg_catalog.=) c.objid
+		   AND a.attnum OPERATOR(pg_catalog.=) c.objsubid
+		 WHERE c.command_tag OPERATOR(pg_catalog.=) 'ALTER TABLE'
+		   AND c.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::regclass
+		   AND c.objsubid OPERATOR(pg_catalog.>) 0
+		   AND c.objid OPERATOR(pg_catalog.=) u.relid::oid
+		   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute x
+		                    WHERE x.attrelid OPERATOR(pg_catalog.=) u.relid::oid
+		                      AND x.attname OPERATOR(pg_catalog.=) u.time_column
+		                      AND NOT x.attisdropped);
+	END IF;
+	-- a subject column whose type changed: refused unless it still names
+	-- subjects alike (an error here undoes the ALTER TABLE)
+	FOR r IN
+		SELECT s.relid, s.subject_column, a.atttypid
+		  FROM @extschema@.subject_table s
+		  JOIN pg_catalog.pg_attribute a
+		    ON a.attrelid OPERATOR(pg_catalog.=) s.relid::oid
+		   AND a.attname OPERATOR(pg_catalog.=) s.subject_column
+		 WHERE a.atttypid OPERATOR(pg_catalog.<>) s.subject_type::oid
+		   AND s.relid::oid IN (SELECT c.objid FROM pg_event_trigger_ddl_commands() c
+		                         WHERE c.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::regclass)
+	LOOP
+		PERFORM @extschema@._check_subject_type(r.relid, r.atttypid, r.subject_column);
+		UPDATE @extschema@.subject_table s SET subject_type = r.atttypid
+		 WHERE s.relid OPERATOR(pg_catalog.=) r.relid;
+	END LOOP;
 END
 $$;
 CREATE EVENT TRIGGER personalize_ddl_end ON ddl_command_end
@@ -133,6 +178,7 @@ REVOKE ALL ON FUNCTION
 	@extschema@.export_subject(text),
 	@extschema@.forget(text),
 	@extschema@.subject_pseudonym(text),
+	@extschema@._check_subject_type(regclass, oid, text),
 	@extschema@._on_sql_drop(),
 	@extschema@._on_ddl_end()
 FROM PUBLIC;

@@ -18,10 +18,18 @@ RETURNS TABLE (view_column name, source_attnum smallint)
 	AS 'MODULE_PATHNAME', 'personalize_view_source_columns'
 	LANGUAGE C STABLE STRICT;
 
+-- NULL if a consent view is still what create_consent_view() made of it,
+-- else what changed (for review()).
+CREATE FUNCTION @extschema@._consent_view_problem(view regclass, source regclass,
+                                                  purpose text, subject_column name)
+RETURNS text
+	AS 'MODULE_PATHNAME', 'personalize_consent_view_problem'
+	LANGUAGE C STABLE STRICT;
+
 CREATE FUNCTION @extschema@.create_consent_view(view_name text, source regclass, purpose text)
 RETURNS regclass
 	AS 'MODULE_PATHNAME', 'personalize_create_consent_view'
-	LANGUAGE C STRICT;
+	LANGUAGE C;
 COMMENT ON FUNCTION @extschema@.create_consent_view(text, regclass, text) IS
 	'a security-barrier view of a registered table: rows of subjects consenting to the purpose, columns the purpose needs';
 
@@ -31,6 +39,9 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	IF view IS NULL THEN
+		RAISE EXCEPTION 'view must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
 	IF NOT EXISTS (SELECT 1 FROM @extschema@.consent_view v WHERE v.view = drop_consent_view.view) THEN
 		RAISE EXCEPTION '"%" is not a consent view', view
 			USING ERRCODE = 'wrong_object_type',
@@ -62,4 +73,7 @@ COMMENT ON VIEW @extschema@.consent_views IS
 -- all (it calls _view_source_columns(), which stays executable by PUBLIC:
 -- it reads a view's query tree, which pg_get_viewdef() shows anyway).
 GRANT SELECT ON @extschema@.consent_view, @extschema@.consent_views TO PUBLIC;
+REVOKE ALL ON FUNCTION
+	@extschema@._consent_view_problem(regclass, regclass, text, name)
+FROM PUBLIC;
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.consent_view', '');

@@ -13,12 +13,16 @@
  * column its purpose no longer allows is refused, so a reclassification
  * never exposes a column silently.
  *
- * Two situations relax the check for unknown categories: a binary upgrade
- * (the extension's tables are still empty), and a restore, recognized the
- * way core recognizes it for function bodies: check_function_bodies = off,
- * which pg_dump's output sets.  pg_dump emits a table's labels before the
- * data of the categories users defined; review() reports a label whose
- * category is still unknown afterwards.
+ Two situations relax the check for unknown categories: a binary upgrade
+ * (the extension's tables are still empty), and a restore.  pg_dump emits a
+ * table's labels before the data of the categories users defined, and its
+ * output sets check_function_bodies = off, as core recognizes a restore for
+ * function bodies.  Since every role may set that, it only relaxes a
+ * policy for a superuser, who could switch the policy off anyway: a
+ * superuser's restore skips the check (review() reports a label whose
+ * category is still unknown afterwards), any other role's label is checked
+ * at commit instead, so a restore in one transaction (pg_restore
+ * --single-transaction, psql -1) passes and nothing else gets by.
  *
  * This file also defines the GUCs of classification and review, and
  * _added_columns(), which tells the DDL review event trigger which columns a
@@ -55,24 +59,49 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
 #include "classify.h"
-#include "personalize.h"
+#include "common.h"
 
 PG_FUNCTION_INFO_V1(personalize_added_columns);
-PG_FUNCTION_INFO_V1(personalize_view_source_columns);
 PG_FUNCTION_INFO_V1(personalize_review_ddl_level);
 PG_FUNCTION_INFO_V1(personalize_on_security_label);
 PG_FUNCTION_INFO_V1(personalize_require_classification);
 
+/* values of personalize.unclassified_columns */
+typedef enum
+{
+	UNCLASSIFIED_HIDE,
+	UNCLASSIFIED_SHOW
+} UnclassifiedColumns;
+
+/* values of personalize.review_ddl */
+typedef enum
+{
+	REVIEW_DDL_OFF,
+	REVIEW_DDL_NOTICE,
+	REVIEW_DDL_WARNING,
+	REVIEW_DDL_ERROR
+} ReviewDdl;
+
 /*
- * Columns that review_ddl = error requires to be classified by the end of
- * the transaction, checked at pre-commit.  Allocated in
- * TopTransactionContext, so an abort forgets them with everything else.
+ * Checks deferred to pre-commit: a column that review_ddl = error requires
+ * to be classified by the end of the transaction, or (during a restore by a
+ * role other than a superuser) a label whose category must exist by then.
+ * Allocated in TopTransactionContext, so an abort forgets them with
+ * everything else.
  */
+typedef enum PendingKind
+{
+	PENDING_CLASSIFICATION,
+	PENDING_CATEGORY
+} PendingKind;
+
 typedef struct PendingColumn
 {
+	PendingKind kind;
 	Oid			relid;
 	AttrNumber	attnum;
 	char	   *category;
@@ -81,8 +110,8 @@ typedef struct PendingColumn
 static List *pending_columns = NIL;
 static bool xact_callback_registered = false;
 
-/* GUC personalize.unclassified_columns */
-int			unclassified_columns = UNCLASSIFIED_HIDE;
+/* GUC personalize.unclassified_columns (read by SQL: _column_allowed) */
+static int	unclassified_columns = UNCLASSIFIED_HIDE;
 
 static const struct config_enum_entry unclassified_options[] = {
 	{"hide", UNCLASSIFIED_HIDE, false},
@@ -91,7 +120,7 @@ static const struct config_enum_entry unclassified_options[] = {
 };
 
 /* GUC personalize.review_ddl */
-int			review_ddl = REVIEW_DDL_NOTICE;
+static int	review_ddl = REVIEW_DDL_NOTICE;
 
 static const struct config_enum_entry review_ddl_options[] = {
 	{"off", REVIEW_DDL_OFF, false},
@@ -128,34 +157,35 @@ category_name_valid(const char *s)
 }
 
 /*
- * Run a one-value query as the extension's owner and return its text, or
- * NULL.  Used for the lookups of the relabel hook, whose caller may not be
- * able to read the extension's registries.
+ * Is this a restore that may skip the checks?  pg_dump's output sets
+ * check_function_bodies = off; only a superuser (who could switch the
+ * checks off anyway) is trusted with that.
  */
-static char *
-owner_query_text(const char *query, int nargs, Oid *argtypes, Datum *values,
-				 const char *nulls)
+static bool
+trusted_restore(void)
 {
-	OwnerSwitch sw;
-	char	   *result = NULL;
-	MemoryContext cxt = CurrentMemoryContext;
-	int			ret;
+	return !check_function_bodies && superuser_arg(GetOuterUserId());
+}
 
-	PersonalizeBecomeOwner(&sw);
-	SPI_connect();
-	ret = SPI_execute_with_args(query, nargs, argtypes, values, nulls, true, 1);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(ret));
-	if (SPI_processed > 0)
-	{
-		char	   *v = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+static void defer_check(PendingKind kind, Oid relid, AttrNumber attnum,
+						const char *category);
 
-		if (v)
-			result = MemoryContextStrdup(cxt, v);
-	}
-	SPI_finish();
-	PersonalizeRestoreUser(&sw);
-	return result;
+/*
+ * The error for a label that names an unknown category.
+ */
+static void
+unknown_category_error(const char *category)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1];
+
+	values[0] = CStringGetTextDatum(category);
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_OBJECT),
+			 errmsg("data category \"%s\" does not exist", category),
+			 errhint("Closest known categories: %s. Add one with personalize.define_category().",
+					 ExtValueText("SELECT personalize._closest_categories($1)",
+								  1, argtypes, values, NULL, true))));
 }
 
 /*
@@ -208,23 +238,23 @@ classify_object_relabel(const ObjectAddress *object, const char *seclabel)
 	nulls = seclabel ? "   " : "  n";
 
 	if (seclabel != NULL &&
-		owner_query_text("SELECT name FROM personalize.data_category"
-						 " WHERE name OPERATOR(pg_catalog.=) $3",
-						 3, argtypes, values, nulls) == NULL)
+		ExtValueText("SELECT name FROM personalize.data_category"
+					 " WHERE name OPERATOR(pg_catalog.=) $3",
+					 3, argtypes, values, nulls, true) == NULL)
 	{
 		/* a restore loads the categories users defined after the labels */
-		if (!check_function_bodies)
+		if (trusted_restore())
 			return;
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("data category \"%s\" does not exist", seclabel),
-				 errhint("Closest known categories: %s. Add one with personalize.define_category().",
-						 owner_query_text("SELECT personalize._closest_categories($3)",
-										  3, argtypes, values, nulls))));
+		if (!check_function_bodies)
+		{
+			defer_check(PENDING_CATEGORY, relid, object->objectSubId, seclabel);
+			return;
+		}
+		unknown_category_error(seclabel);
 	}
 
 	/* never expose a column silently: check the consent views showing it */
-	conflict = owner_query_text(
+	conflict = ExtValueText(
 		"SELECT pg_catalog.format('%s|%s', v.view, p.name)"
 		"  FROM personalize.consent_view v"
 		"  JOIN personalize.purpose p USING (purpose_id)"
@@ -233,7 +263,7 @@ classify_object_relabel(const ObjectAddress *object, const char *seclabel)
 		"                WHERE s.source_attnum OPERATOR(pg_catalog.=) $2)"
 		"   AND NOT personalize._column_allowed(v.purpose_id, $3)"
 		" ORDER BY 1 LIMIT 1",
-		3, argtypes, values, nulls);
+		3, argtypes, values, nulls, true);
 	if (conflict != NULL)
 	{
 		char	   *sep = strchr(conflict, '|');
@@ -307,12 +337,7 @@ personalize_added_columns(PG_FUNCTION_ARGS)
 		CollectedATSubcmd *sub = (CollectedATSubcmd *) lfirst(lc);
 		AlterTableCmd *at = (AlterTableCmd *) sub->parsetree;
 
-		if (IsA(at, AlterTableCmd) &&
-			(at->subtype == AT_AddColumn
-#if PG_VERSION_NUM < 160000
-			 || at->subtype == AT_AddColumnRecurse
-#endif
-			 ) &&
+		if (IsA(at, AlterTableCmd) && PersonalizeIsAddColumn(at->subtype) &&
 			sub->address.classId == RelationRelationId &&
 			sub->address.objectSubId > 0)
 			attnums[n++] = Int16GetDatum((int16) sub->address.objectSubId);
@@ -321,60 +346,40 @@ personalize_added_columns(PG_FUNCTION_ARGS)
 }
 
 /*
- * _view_source_columns(view regclass)
- *		RETURNS TABLE (view_column name, source_attnum int2)
- *
- * Which columns of its source a consent view shows: each output column that
- * is a plain column of the view's single base relation.  Read from the
- * view's query tree, so renames on either side do not matter.
- */
-Datum
-personalize_view_source_columns(PG_FUNCTION_ARGS)
-{
-	Oid			viewid = PG_GETARG_OID(0);
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	Relation	view;
-	Query	   *query;
-	ListCell   *lc;
-
-	InitMaterializedSRF(fcinfo, 0);
-
-	if (get_rel_relkind(viewid) != RELKIND_VIEW)
-		PG_RETURN_VOID();
-	view = table_open(viewid, AccessShareLock);
-	query = get_view_query(view);
-	foreach(lc, query->targetList)
-	{
-		TargetEntry *te = (TargetEntry *) lfirst(lc);
-		Datum		values[2];
-		bool		nulls[2] = {false, false};
-
-		if (te->resjunk || !IsA(te->expr, Var))
-			continue;
-		if (((Var *) te->expr)->varlevelsup != 0 || ((Var *) te->expr)->varattno <= 0)
-			continue;
-		values[0] = DirectFunctionCall1(namein, CStringGetDatum(te->resname));
-		values[1] = Int16GetDatum(((Var *) te->expr)->varattno);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	}
-	table_close(view, AccessShareLock);
-	PG_RETURN_VOID();
-}
-
-/*
  * _review_ddl_level(): the effective personalize.review_ddl, for the DDL
- * review event trigger (calling it also loads the library, which defines
- * the setting).
+ * review event trigger: "off" during a superuser's restore (calling it also
+ * loads the library, which defines the setting).
  */
 Datum
 personalize_review_ddl_level(PG_FUNCTION_ARGS)
 {
+	if (trusted_restore())
+		PG_RETURN_TEXT_P(cstring_to_text("off"));
 	PG_RETURN_TEXT_P(cstring_to_text(review_ddl_options[review_ddl].name));
 }
 
 /*
+ * The name of a column that is still there, or NULL.
+ */
+static char *
+live_column_name(Oid relid, AttrNumber attnum)
+{
+	HeapTuple	tup = SearchSysCache2(ATTNUM, ObjectIdGetDatum(relid),
+									  Int16GetDatum(attnum));
+	char	   *attname = NULL;
+
+	if (!HeapTupleIsValid(tup))
+		return NULL;			/* the table is gone */
+	if (!((Form_pg_attribute) GETSTRUCT(tup))->attisdropped)
+		attname = pstrdup(NameStr(((Form_pg_attribute) GETSTRUCT(tup))->attname));
+	ReleaseSysCache(tup);
+	return attname;
+}
+
+/*
  * At pre-commit: every column the DDL review required to be classified must
- * be, or be gone.  Raising an error here aborts the transaction.
+ * be, or be gone; every label whose check was deferred must name a known
+ * category.  Raising an error here aborts the transaction.
  */
 static void
 review_xact_callback(XactEvent event, void *arg pg_attribute_unused())
@@ -397,27 +402,38 @@ review_xact_callback(XactEvent event, void *arg pg_attribute_unused())
 	{
 		PendingColumn *pc = (PendingColumn *) lfirst(lc);
 		ObjectAddress addr;
-		HeapTuple	tup;
-		char	   *attname;
-		bool		dropped;
+		char	   *attname = live_column_name(pc->relid, pc->attnum);
+		char	   *label;
 
-		tup = SearchSysCache2(ATTNUM, ObjectIdGetDatum(pc->relid),
-							  Int16GetDatum(pc->attnum));
-		if (!HeapTupleIsValid(tup))
-			continue;			/* the table is gone */
-		dropped = ((Form_pg_attribute) GETSTRUCT(tup))->attisdropped;
-		attname = pstrdup(NameStr(((Form_pg_attribute) GETSTRUCT(tup))->attname));
-		ReleaseSysCache(tup);
-		if (dropped)
-			continue;			/* the column is gone */
+		if (attname == NULL)
+			continue;
 		ObjectAddressSubSet(addr, RelationRelationId, pc->relid, pc->attnum);
-		if (GetSecurityLabel(&addr, "personalize") != NULL)
+		label = GetSecurityLabel(&addr, "personalize");
+		if (pc->kind == PENDING_CATEGORY)
+		{
+			Oid			argtypes[1] = {TEXTOID};
+			Datum		values[1];
+			bool		known;
+
+			if (label == NULL)
+				continue;		/* the label was removed */
+			values[0] = CStringGetTextDatum(label);
+			PushActiveSnapshot(GetTransactionSnapshot());
+			known = ExtValueText("SELECT name FROM personalize.data_category"
+								 " WHERE name OPERATOR(pg_catalog.=) $1",
+								 1, argtypes, values, NULL, true) != NULL;
+			if (!known)
+				unknown_category_error(label);
+			PopActiveSnapshot();
+			continue;
+		}
+		if (label != NULL)
 			continue;
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
 				 errmsg("column \"%s\" of table \"%s\" looks like personal data (%s) and is not classified",
 						attname, get_rel_name(pc->relid), pc->category),
-				 errdetail("personalize.review_ddl is \"error\": a column that looks like personal data must be classified in the transaction that adds it."),
+				 errdetail("The DDL review is set to \"error\" (personalize.review_ddl): a column that looks like personal data must be classified in the transaction that adds it."),
 				 errhint("Classify it before COMMIT: SECURITY LABEL FOR personalize ON COLUMN %s.%s IS '%s'; drop it; or, if it holds no personal data, classify it as 'system.operations'.",
 						 quote_qualified_identifier(get_namespace_name(get_rel_namespace(pc->relid)),
 													get_rel_name(pc->relid)),
@@ -426,11 +442,10 @@ review_xact_callback(XactEvent event, void *arg pg_attribute_unused())
 }
 
 /*
- * _require_classification(tbl, attnum, category): with review_ddl = error,
- * the column must be classified before the transaction commits.
+ * Remember a check for pre-commit.
  */
-Datum
-personalize_require_classification(PG_FUNCTION_ARGS)
+static void
+defer_check(PendingKind kind, Oid relid, AttrNumber attnum, const char *category)
 {
 	MemoryContext old;
 	PendingColumn *pc;
@@ -442,11 +457,23 @@ personalize_require_classification(PG_FUNCTION_ARGS)
 	}
 	old = MemoryContextSwitchTo(TopTransactionContext);
 	pc = palloc(sizeof(PendingColumn));
-	pc->relid = PG_GETARG_OID(0);
-	pc->attnum = PG_GETARG_INT16(1);
-	pc->category = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	pc->kind = kind;
+	pc->relid = relid;
+	pc->attnum = attnum;
+	pc->category = pstrdup(category);
 	pending_columns = lappend(pending_columns, pc);
 	MemoryContextSwitchTo(old);
+}
+
+/*
+ * _require_classification(tbl, attnum, category): with review_ddl = error,
+ * the column must be classified before the transaction commits.
+ */
+Datum
+personalize_require_classification(PG_FUNCTION_ARGS)
+{
+	defer_check(PENDING_CLASSIFICATION, PG_GETARG_OID(0), PG_GETARG_INT16(1),
+				text_to_cstring(PG_GETARG_TEXT_PP(2)));
 	PG_RETURN_VOID();
 }
 

@@ -75,8 +75,9 @@
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
+#include "common.h"
 #include "consent.h"
-#include "personalize.h"
+#include "purpose.h"
 
 PG_FUNCTION_INFO_V1(personalize_has_consent_text);
 PG_FUNCTION_INFO_V1(personalize_has_consent_int8);
@@ -117,8 +118,6 @@ static ConsentCatalog catalog;
 #define CONSENT_WITHDRAWN	0x02	/* a withdrawal in the chain */
 #define CONSENT_YES(flags)	(((flags) & (CONSENT_GRANTED | CONSENT_WITHDRAWN)) == CONSENT_GRANTED)
 
-/* purposes may nest this deep; the purpose table's trigger prevents cycles */
-#define MAX_PURPOSE_DEPTH	32
 /* distinct purposes one call site keeps state for at a time */
 #define MAX_PURPOSES_PER_SITE 8
 /* probes before a bulk load is considered, whatever the table size */
@@ -320,11 +319,11 @@ consent_catalog(void)
 
 	if (catalog.valid)
 		return &catalog;
-	c.consent_relid = PersonalizeRelid("consent");
-	c.consent_pkey = PersonalizeRelid("consent_pkey");
-	c.purpose_relid = PersonalizeRelid("purpose");
-	c.purpose_pkey = PersonalizeRelid("purpose_pkey");
-	c.purpose_name_key = PersonalizeRelid("purpose_name_key");
+	c.consent_relid = PersonalizeRelid(REL_CONSENT);
+	c.consent_pkey = PersonalizeRelid(IDX_CONSENT_PKEY);
+	c.purpose_relid = PersonalizeRelid(REL_PURPOSE);
+	c.purpose_pkey = PersonalizeRelid(IDX_PURPOSE_PKEY);
+	c.purpose_name_key = PersonalizeRelid(IDX_PURPOSE_NAME_KEY);
 	c.att_subject = PersonalizeAttnum(c.consent_relid, "subject");
 	c.att_purpose = PersonalizeAttnum(c.consent_relid, "purpose_id");
 	c.att_state = PersonalizeAttnum(c.consent_relid, "state");
@@ -553,10 +552,7 @@ PurposeChainLoad(ConsentSite *site, PurposeState *ps)
 							  site->snapshot, 1, &key);
 	tup = systable_getnext(scan);
 	if (!HeapTupleIsValid(tup))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("purpose \"%s\" does not exist", ps->name),
-				 errhint("Define it with define_purpose(); the purposes are listed in personalize.purpose.")));
+		PurposeUnknownError(ps->name);
 	ps->chain[0] = DatumGetInt32(heap_getattr(tup, att_id, desc, &isnull));
 	parent = heap_getattr(tup, att_parent, desc, &isnull);
 	ps->nchain = 1;
@@ -568,14 +564,19 @@ PurposeChainLoad(ConsentSite *site, PurposeState *ps)
 			ereport(ERROR,
 					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 					 errmsg("purpose \"%s\" is nested more than %d levels deep",
-							ps->name, MAX_PURPOSE_DEPTH)));
+							ps->name, MAX_PURPOSE_DEPTH),
+					 errhint("define_purpose() refuses deeper purposes; flatten the hierarchy.")));
 		ScanKeyInit(&key, att_id, BTEqualStrategyNumber, F_INT4EQ, parent);
 		scan = systable_beginscan(rel, site->rel.purpose_pkey, true,
 								  site->snapshot, 1, &key);
 		tup = systable_getnext(scan);
 		if (!HeapTupleIsValid(tup))
-			elog(ERROR, "parent %d of purpose \"%s\" not found",
-				 DatumGetInt32(parent), ps->name);
+			ereport(ERROR,
+					(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+					 errmsg("parent of purpose \"%s\" does not exist", ps->name),
+					 errdetail("The purpose names parent %d, which this transaction has deleted or not created yet.",
+							   DatumGetInt32(parent)),
+					 errhint("Create the parent purpose first, or set the purpose's parent to an existing one.")));
 		ps->chain[ps->nchain++] = DatumGetInt32(parent);
 		parent = heap_getattr(tup, att_parent, desc, &isnull);
 		systable_endscan(scan);
@@ -1176,12 +1177,7 @@ personalize_has_consent_int8(PG_FUNCTION_ARGS)
 	e = int8tab_lookup(ps->ints, subject);
 	if (e)
 		PG_RETURN_BOOL(CONSENT_YES(e->flags));
-#if PG_VERSION_NUM >= 140000
 	len = pg_lltoa(subject, buf);
-#else
-	pg_lltoa(subject, buf);
-	len = strlen(buf);
-#endif
 	PG_RETURN_BOOL(consent_for_text(site, ps, buf, len));
 }
 

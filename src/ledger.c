@@ -26,19 +26,15 @@
 #include "postgres.h"
 
 #include "commands/trigger.h"
-#include "executor/spi.h"
+#include "common/hmac.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 
-#if PG_VERSION_NUM >= 140000
-#include "common/hmac.h"
-#else
-#include "common/sha2.h"
-#endif
-
-#include "personalize.h"
+#include "common.h"
+#include "ledger.h"
+#include "subject.h"
 
 PG_FUNCTION_INFO_V1(personalize_ledger_guard);
 PG_FUNCTION_INFO_V1(personalize_subject_pseudonym);
@@ -98,29 +94,27 @@ personalize_ledger_guard(PG_FUNCTION_ARGS)
 }
 
 /*
- * Read the pseudonym key, creating it on first use.  Must run as the
- * extension's owner, inside SPI.
+ * Read the pseudonym key, creating it on first use, as the extension's
+ * owner (nobody else may read it).
  */
 static bytea *
 pseudonym_key(void)
 {
-	int			ret;
 	bool		isnull;
 	Datum		key;
 
-	ret = SPI_execute("INSERT INTO personalize.pseudonym_key (key) "
-					  "SELECT pg_catalog.decode(pg_catalog.replace("
-					  "pg_catalog.gen_random_uuid()::pg_catalog.text OPERATOR(pg_catalog.||) "
-					  "pg_catalog.gen_random_uuid()::pg_catalog.text, '-', ''), 'hex') "
-					  "ON CONFLICT DO NOTHING", false, 0);
-	if (ret != SPI_OK_INSERT)
-		elog(ERROR, "could not create the pseudonym key: %s",
-			 SPI_result_code_string(ret));
-	ret = SPI_execute("SELECT key FROM personalize.pseudonym_key", false, 1);
-	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+	/* two statements: the second sees a key a concurrent first use made */
+	(void) ExtExecute("INSERT INTO personalize.pseudonym_key (key)"
+					  " SELECT pg_catalog.decode(pg_catalog.replace("
+					  "  pg_catalog.gen_random_uuid()::pg_catalog.text OPERATOR(pg_catalog.||)"
+					  "  pg_catalog.gen_random_uuid()::pg_catalog.text, '-', ''), 'hex')"
+					  " ON CONFLICT DO NOTHING",
+					  0, NULL, NULL, NULL, false, NULL, NULL);
+	key = ExtValue("SELECT key FROM personalize.pseudonym_key",
+				   0, NULL, NULL, NULL, false, &isnull);
+	if (isnull)
 		elog(ERROR, "could not read the pseudonym key");
-	key = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	return DatumGetByteaPCopy(key);
+	return DatumGetByteaPP(key);
 }
 
 /*
@@ -130,7 +124,6 @@ static void
 hmac_sha256(const uint8 *key, size_t keylen, const uint8 *data, size_t len,
 			uint8 *out)
 {
-#if PG_VERSION_NUM >= 140000
 	pg_hmac_ctx *ctx = pg_hmac_create(PG_SHA256);
 
 	if (ctx == NULL ||
@@ -139,39 +132,10 @@ hmac_sha256(const uint8 *key, size_t keylen, const uint8 *data, size_t len,
 		pg_hmac_final(ctx, out, SHA256_LEN) < 0)
 		elog(ERROR, "could not compute HMAC-SHA256");
 	pg_hmac_free(ctx);
-#else
-	/* RFC 2104 over the SHA-256 of PostgreSQL 13 */
-	uint8		k[PG_SHA256_BLOCK_LENGTH] = {0};
-	uint8		pad[PG_SHA256_BLOCK_LENGTH];
-	uint8		inner[SHA256_LEN];
-	pg_sha256_ctx ctx;
-
-	if (keylen > PG_SHA256_BLOCK_LENGTH)
-	{
-		pg_sha256_init(&ctx);
-		pg_sha256_update(&ctx, key, keylen);
-		pg_sha256_final(&ctx, k);
-	}
-	else
-		memcpy(k, key, keylen);
-	for (int i = 0; i < PG_SHA256_BLOCK_LENGTH; i++)
-		pad[i] = k[i] ^ 0x36;
-	pg_sha256_init(&ctx);
-	pg_sha256_update(&ctx, pad, PG_SHA256_BLOCK_LENGTH);
-	pg_sha256_update(&ctx, data, len);
-	pg_sha256_final(&ctx, inner);
-	for (int i = 0; i < PG_SHA256_BLOCK_LENGTH; i++)
-		pad[i] = k[i] ^ 0x5c;
-	pg_sha256_init(&ctx);
-	pg_sha256_update(&ctx, pad, PG_SHA256_BLOCK_LENGTH);
-	pg_sha256_update(&ctx, inner, SHA256_LEN);
-	pg_sha256_final(&ctx, out);
-#endif
 }
 
 /*
- * The keyed pseudonym of a subject, palloc'd in the current context.  Must
- * run as the extension's owner, inside SPI.
+ * The keyed pseudonym of a subject, palloc'd in the current context.
  */
 char *
 SubjectPseudonym(const char *subject, int len)
@@ -197,16 +161,14 @@ SubjectPseudonym(const char *subject, int len)
 Datum
 personalize_subject_pseudonym(PG_FUNCTION_ARGS)
 {
-	text	   *subject = PG_GETARG_TEXT_PP(0);
-	OwnerSwitch sw;
-	char	   *pseudonym;
-	MemoryContext cxt = CurrentMemoryContext;
+	text	   *subject;
 
-	PersonalizeBecomeOwner(&sw);
-	SPI_connect();
-	pseudonym = SubjectPseudonym(VARDATA_ANY(subject), VARSIZE_ANY_EXHDR(subject));
-	pseudonym = MemoryContextStrdup(cxt, pseudonym);
-	SPI_finish();
-	PersonalizeRestoreUser(&sw);
-	PG_RETURN_TEXT_P(cstring_to_text(pseudonym));
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("subject must not be null")));
+	subject = PG_GETARG_TEXT_PP(0);
+	SubjectKeyCheck(VARDATA_ANY(subject), VARSIZE_ANY_EXHDR(subject));
+	PG_RETURN_TEXT_P(cstring_to_text(SubjectPseudonym(VARDATA_ANY(subject),
+													  VARSIZE_ANY_EXHDR(subject))));
 }

@@ -94,9 +94,10 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "common.h"
 #include "consent.h"
 #include "match.h"
-#include "personalize.h"
+#include "subject.h"
 
 PG_FUNCTION_INFO_V1(personalize_match);
 PG_FUNCTION_INFO_V1(personalize_match_cache_info);
@@ -268,9 +269,7 @@ static uint64 local_no_consent = 0;
 static uint64 local_no_match = 0;
 static TimestampTz local_since = 0;
 
-#if PG_VERSION_NUM >= 150000
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
-#endif
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
 typedef enum MatchKind
@@ -299,7 +298,6 @@ count_answer(MatchKind kind)
 		local_no_match++;
 }
 
-#if PG_VERSION_NUM >= 150000
 /*
  * Ask for the shared memory of the answer counters.
  */
@@ -310,7 +308,6 @@ match_shmem_request(void)
 		prev_shmem_request_hook();
 	RequestAddinShmemSpace(MAXALIGN(sizeof(MatchStats)));
 }
-#endif
 
 /*
  * Create or attach to the answer counters.
@@ -423,12 +420,8 @@ MatchInit(void)
 
 	if (process_shared_preload_libraries_in_progress)
 	{
-#if PG_VERSION_NUM >= 150000
 		prev_shmem_request_hook = shmem_request_hook;
 		shmem_request_hook = match_shmem_request;
-#else
-		RequestAddinShmemSpace(MAXALIGN(sizeof(MatchStats)));
-#endif
 		prev_shmem_startup_hook = shmem_startup_hook;
 		shmem_startup_hook = match_shmem_startup;
 	}
@@ -446,16 +439,16 @@ match_rels(void)
 
 	if (rels.valid)
 		return &rels;
-	r.version_relid = PersonalizeRelid("match_catalog_version");
-	r.version_pkey = PersonalizeRelid("match_catalog_version_pkey");
-	r.offers_relid = PersonalizeRelid("offers");
-	r.offer_tags_relid = PersonalizeRelid("offer_tags");
-	r.tag_relid = PersonalizeRelid("tag");
-	r.category_relid = PersonalizeRelid("data_category");
-	r.intent_relid = PersonalizeRelid("intent");
-	r.intent_pkey = PersonalizeRelid("intent_pkey");
-	r.signal_relid = PersonalizeRelid("signal");
-	r.signal_idx = PersonalizeRelid("signal_subject_idx");
+	r.version_relid = PersonalizeRelid(REL_MATCH_VERSION);
+	r.version_pkey = PersonalizeRelid(IDX_MATCH_VERSION_PKEY);
+	r.offers_relid = PersonalizeRelid(REL_OFFERS);
+	r.offer_tags_relid = PersonalizeRelid(REL_OFFER_TAGS);
+	r.tag_relid = PersonalizeRelid(REL_TAG);
+	r.category_relid = PersonalizeRelid(REL_DATA_CATEGORY);
+	r.intent_relid = PersonalizeRelid(REL_INTENT);
+	r.intent_pkey = PersonalizeRelid(IDX_INTENT_PKEY);
+	r.signal_relid = PersonalizeRelid(REL_SIGNAL);
+	r.signal_idx = PersonalizeRelid(IDX_SIGNAL_SUBJECT);
 	r.v_only_row = PersonalizeAttnum(r.version_relid, "only_row");
 	r.v_version = PersonalizeAttnum(r.version_relid, "version");
 	r.o_id = PersonalizeAttnum(r.offers_relid, "offer_id");
@@ -960,9 +953,19 @@ MatchCatalogLoad(const MatchRels *r, Snapshot snap, int64 version,
 			t = last_tag;
 		else
 			t = last_tag = find_tag(cat, VARDATA_ANY(tag), VARSIZE_ANY_EXHDR(tag));
-		/* the foreign keys make both exist in the same snapshot */
+		/*
+		 * The foreign keys make both exist in the same snapshot, unless a
+		 * row was written behind them (session_replication_role = replica).
+		 */
 		if (o < 0 || t < 0)
-			elog(ERROR, "offer_tags row refers to a missing offer or tag");
+			ereport(ERROR,
+					(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+					 errmsg("offer_tags row for offer \"%s\" and tag \"%s\" refers to a missing %s",
+							text_to_cstring(offer), text_to_cstring(tag),
+							o < 0 ? "offer" : "tag"),
+					 errdetail("The foreign keys of personalize.offer_tags were bypassed, for example with session_replication_role = replica."),
+					 errhint("Delete the row, or restore the %s it names.",
+							 o < 0 ? "offer" : "tag")));
 		if (cat->tag_refused[t])
 			continue;
 		if (nrows == rows_cap)

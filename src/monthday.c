@@ -42,7 +42,7 @@
 #include "utils/sortsupport.h"
 #include "utils/timestamp.h"
 
-#include "personalize.h"
+#include "common.h"
 
 typedef int32 MonthDay;
 
@@ -58,18 +58,6 @@ typedef int32 MonthDay;
 /* number of distinct monthdays: every day of a leap year */
 #define MONTHDAYS_PER_YEAR		366
 
-/*
- * Input errors are "soft" from PostgreSQL 16 on (pg_input_is_valid and
- * friends); before that they are plain errors.
- */
-#if PG_VERSION_NUM >= 160000
-#include "nodes/miscnodes.h"
-#define MONTHDAY_INPUT_ERROR(escontext, ...) \
-	ereturn(escontext, (Datum) 0, __VA_ARGS__)
-#else
-#define MONTHDAY_INPUT_ERROR(escontext, ...) \
-	ereport(ERROR, __VA_ARGS__)
-#endif
 
 PG_FUNCTION_INFO_V1(monthday_in);
 PG_FUNCTION_INFO_V1(monthday_out);
@@ -153,7 +141,7 @@ monthday_in(PG_FUNCTION_ARGS)
 		goto syntax_error;
 
 	if (!monthday_valid(month, day))
-		MONTHDAY_INPUT_ERROR(fcinfo->context,
+		PERSONALIZE_INPUT_ERROR(fcinfo->context,
 							 errcode(ERRCODE_DATETIME_FIELD_OVERFLOW),
 							 errmsg("date/time field value out of range: \"%s\"",
 									str),
@@ -162,7 +150,7 @@ monthday_in(PG_FUNCTION_ARGS)
 	PG_RETURN_MONTHDAY(MONTHDAY_MAKE(month, day));
 
 syntax_error:
-	MONTHDAY_INPUT_ERROR(fcinfo->context,
+	PERSONALIZE_INPUT_ERROR(fcinfo->context,
 						 errcode(ERRCODE_INVALID_DATETIME_FORMAT),
 						 errmsg("invalid input syntax for type %s: \"%s\"",
 								"monthday", str),

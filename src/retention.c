@@ -1,37 +1,47 @@
 /*-------------------------------------------------------------------------
  *
  * retention.c
- *	  Retention rules and the purge engine shared by purge(), run_purge()
- *	  and the background worker.
+ *	  Retention rules and the purge engine shared by purge(), run_purge(),
+ *	  run_maintenance() and the background worker.
  *
  * A rule says: delete a table's rows once <time column> is older than
  * <keep>, and <condition> holds.  The condition is parsed when the rule is
  * set, as the WHERE clause of a query on the table alone: one boolean
- * expression over the table's columns, no sub-query, nothing after it.  It
- * is stored as PostgreSQL prints it back (deparsed with only pg_catalog on
- * the search path, so every other name is schema-qualified), re-checked
- * before each run, and evaluated as the table's owner, never as the caller
- * or the worker.
+ * expression over the table's columns, no sub-query, no whole-row
+ * reference, nothing after it.  It is stored as PostgreSQL prints it back
+ * (deparsed with only pg_catalog on the search path, so every other name is
+ * schema-qualified), re-checked before each run, and parsed and evaluated
+ * as the table's owner, never as the caller or the worker.
  *
- * A run computes its cutoff once (now - keep) and deletes in batches:
+ * A run computes its cutoff once (now - keep, never earlier than now -
+ * personalize.max_retention) and deletes in batches:
  *
- *	- with a btree index whose first column is the time column: keyset
- *	  batches in time order.  Each batch selects the next N expired rows at
- *	  or after the last time value seen, then deletes them by ctid, so a
- *	  batch never rescans what earlier batches deleted (the dead index
- *	  entries that make "ctid = ANY(ARRAY(SELECT ... LIMIT n))" quadratic);
- *	- without one (PostgreSQL 14 and later): batches of consecutive heap
- *	  pages, "ctid >= '(p,0)' AND ctid < '(p+k,0)'", one pass over the heap;
+ *	- with a btree index whose first column is the time column, when few
+ *	  rows are expired: keyset batches in time order.  Each batch selects the
+ *	  next N expired rows at or after the last time value seen, then deletes
+ *	  them by ctid, so a batch never rescans what earlier batches deleted
+ *	  (the dead index entries that make "ctid = ANY(ARRAY(SELECT ... LIMIT
+ *	  n))" quadratic);
+ *	- otherwise: batches of consecutive heap pages, "ctid >= '(p,0)' AND
+ *	  ctid < '(p+k,0)'", one pass over the heap;
  *	- a range-partitioned table whose key is the time column, without a
- *	  condition: partitions entirely older than the cutoff are detached and
- *	  dropped; the others are purged row by row as above.
+ *	  condition: partitions entirely older than the cutoff are counted,
+ *	  detached and dropped; the others are purged row by row as above.
  *
- * The batch size adapts so that a batch takes at most
- * personalize.purge_max_batch_ms, which is also its lock_timeout.  The
- * worker and run_purge() commit each batch; purge() runs in its caller's
- * transaction.  The purge log gets a row when a run first deletes
- * something, updated in the same transaction as each batch, so a crash
- * leaves a "running" row that the next run marks "interrupted".
+ * Every statement on the table runs as its owner in a restricted security
+ * context (common.c: BeginRunAs), with the batch's lock_timeout; whatever
+ * the owner's triggers change in the session's settings is undone after
+ * each statement.  The batch size adapts so that a batch takes at most
+ * personalize.purge_max_batch_ms, which is also its lock_timeout.
+ *
+ * RetentionRun() is the one driver: purge() runs a rule in its caller's
+ * transaction, run_purge() and the worker commit each batch.  Each batch
+ * runs in a subtransaction, so that a failure rolls back that batch only
+ * (everything, for purge()), leaves the transaction usable, and is recorded
+ * in the purge log and on the rule before the next rule runs.  The log gets
+ * a row when a run first deletes something, updated in the same
+ * transaction as each batch, so a crash leaves a "running" row that the
+ * next run marks "interrupted".
  *
  * Copyright (c) 2026, The personalize authors
  *
@@ -82,7 +92,7 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
-#include "personalize.h"
+#include "common.h"
 #include "retention.h"
 
 PG_FUNCTION_INFO_V1(personalize_set_retention);
@@ -91,47 +101,28 @@ PG_FUNCTION_INFO_V1(personalize_purge);
 PG_FUNCTION_INFO_V1(personalize_run_purge);
 
 /* GUCs */
-int			max_retention_s = 365 * 24 * 3600;
-int			purge_batch_size = 10000;
-int			purge_max_batch_ms = 200;
-int			purge_batch_delay = 0;
-int			worker_purge_batch_delay = 100;
-int			purge_log_keep_s = 30 * 24 * 3600;
+static int	max_retention_s = 365 * 24 * 3600;
+static int	purge_batch_size = 10000;
+static int	purge_max_batch_ms = 200;
+static int	purge_batch_delay = 0;
+static int	worker_purge_batch_delay = 100;
+static int	purge_log_keep_s = 30 * 24 * 3600;
 
-/* how a run walks the table */
+/* how a run walks a table */
 typedef enum PurgeStrategy
 {
 	PURGE_BY_TIME_INDEX,		/* keyset batches in time order */
-	PURGE_BY_PAGES,				/* batches of heap pages */
-	PURGE_BY_LIMIT				/* PostgreSQL 13 without an index */
+	PURGE_BY_PAGES				/* batches of heap pages */
 } PurgeStrategy;
 
 /* a rule, as read from personalize.retention_rule */
-typedef struct PurgeRule
+struct PurgeRule
 {
 	Oid			relid;
 	char	   *time_column;
 	char	   *condition;		/* deparsed, or NULL */
 	Interval	keep;
-} PurgeRule;
-
-/* the state of one run over one rule */
-typedef struct PurgeRun
-{
-	PurgeRule  *rule;
-	const char *started_by;
-	Oid			owner;
-	TimestampTz started_at;
-	Datum		cutoff;			/* in the time column's type */
-	Oid			time_type;
-	int64		run_id;			/* 0 until a batch deletes something */
-	int64		rows;
-	int			batches;
-	int			partitions;
-	double		max_batch_ms;
-	int			batch_rows;		/* adaptive batch size, in rows */
-	MemoryContext cxt;			/* lives across the run's batches */
-} PurgeRun;
+};
 
 /* one relation (the table, or a leaf partition) a run purges */
 typedef struct PurgeTarget
@@ -148,6 +139,29 @@ typedef struct PurgeTarget
 	BlockNumber npages;
 	bool		done;
 } PurgeTarget;
+
+/* the state of one run over one rule */
+typedef struct PurgeRun
+{
+	PurgeRule  *rule;
+	const char *started_by;
+	Oid			owner;
+	TimestampTz started_at;
+	Datum		cutoff;			/* in the time column's type */
+	Oid			time_type;
+	int64		run_id;			/* 0 until a batch deletes something */
+	int64		rows;
+	int			batches;
+	int			partitions;
+	double		max_batch_ms;
+	int			batch_rows;		/* adaptive batch size, in rows */
+	List	   *droppable;		/* (parent, child) pairs of expired partitions */
+	List	   *targets;		/* PurgeTarget, in order */
+	ListCell   *next_drop;
+	ListCell   *next_target;
+	bool		more;			/* steps remain */
+	MemoryContext cxt;			/* lives across the run's batches */
+} PurgeRun;
 
 /*
  * Define the GUCs of retention.
@@ -225,16 +239,16 @@ RetentionInit(void)
 /*
  * Re-throw the error being handled as one about the retention condition:
  * its position moves from the caller's statement to the query built around
- * the condition.  Call from a PG_CATCH block.
+ * the condition.  Call from a PG_CATCH block; cxt is the caller's context.
  */
 static void
-condition_error(const char *sql)
+condition_error(MemoryContext cxt, const char *sql)
 {
 	ErrorData  *edata;
-	MemoryContext old = MemoryContextSwitchTo(ErrorContext);
 
+	/* CopyErrorData() must not run in ErrorContext, which it copies from */
+	MemoryContextSwitchTo(cxt);
 	edata = CopyErrorData();
-	MemoryContextSwitchTo(old);
 	FlushErrorState();
 	if (edata->cursorpos > 0)
 	{
@@ -244,16 +258,35 @@ condition_error(const char *sql)
 	}
 	if (edata->context == NULL)
 		edata->context = pstrdup("retention condition");
+	if (edata->sqlerrcode == ERRCODE_UNDEFINED_FUNCTION ||
+		edata->sqlerrcode == ERRCODE_UNDEFINED_OBJECT)
+		edata->hint = pstrdup("At every purge the condition is read with search_path = pg_catalog, pg_temp; it is stored with every other name schema-qualified.");
 	ReThrowError(edata);
+}
+
+/* does an expression refer to a whole row of the table? */
+static bool
+contains_whole_row(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Var) && ((Var *) node)->varattno == InvalidAttrNumber)
+		return true;
+	return expression_tree_walker(node, contains_whole_row, context);
 }
 
 /*
  * Check a condition as the WHERE clause of a query on the table alone and
- * return it deparsed.  Errors say what is wrong.
+ * return it deparsed.  Parsed as the table's owner (parsing can run code: a
+ * domain's checks on a literal), with the search_path given (the caller's,
+ * when the rule is set), or pg_catalog, pg_temp when NULL (a run, which
+ * reads the stored, qualified form).
  */
 static char *
-validate_condition(Oid relid, const char *condition)
+validate_condition(Oid relid, Oid owner, const char *condition,
+				   const char *search_path)
 {
+	MemoryContext cxt = CurrentMemoryContext;
 	char	   *qualname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
 													  get_rel_name(relid));
 	char	   *sql = psprintf("SELECT FROM %s WHERE %s", qualname, condition);
@@ -261,8 +294,13 @@ validate_condition(Oid relid, const char *condition)
 	RawStmt    *rawstmt;
 	SelectStmt *select;
 	Query	   *volatile query = NULL;
-	int			nestlevel;
 	char	   *result;
+	RunAs		ra;
+
+	BeginRunAs(&ra, owner);
+	if (search_path != NULL)
+		(void) set_config_option("search_path", search_path, PGC_USERSET,
+								 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 
 	/*
 	 * Errors point into the query built around the condition, not into the
@@ -274,7 +312,7 @@ validate_condition(Oid relid, const char *condition)
 	}
 	PG_CATCH();
 	{
-		condition_error(sql);
+		condition_error(cxt, sql);
 	}
 	PG_END_TRY();
 	if (list_length(raw) != 1)
@@ -299,15 +337,11 @@ validate_condition(Oid relid, const char *condition)
 
 	PG_TRY();
 	{
-#if PG_VERSION_NUM >= 150000
 		query = parse_analyze_fixedparams(rawstmt, sql, NULL, 0, NULL);
-#else
-		query = parse_analyze(rawstmt, sql, NULL, 0, NULL);
-#endif
 	}
 	PG_CATCH();
 	{
-		condition_error(sql);
+		condition_error(cxt, sql);
 	}
 	PG_END_TRY();
 	if (list_length(query->rtable) != 1 || query->jointree->quals == NULL)
@@ -319,15 +353,19 @@ validate_condition(Oid relid, const char *condition)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("retention condition cannot contain a sub-query"),
 				 errhint("Refer to the table's own columns; a condition runs for every batch of every purge.")));
+	if (contains_whole_row(query->jointree->quals, NULL))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("retention condition cannot refer to the whole row"),
+				 errhint("Name the columns the condition needs, such as status = 'resolved'.")));
 
 	/* print it back with every non-catalog name qualified */
-	nestlevel = NewGUCNestLevel();
 	(void) set_config_option("search_path", "pg_catalog", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
 	result = deparse_expression(query->jointree->quals,
 								deparse_context_for(get_rel_name(relid), relid),
 								false, false);
-	AtEOXact_GUC(true, nestlevel);
+	EndRunAs(&ra);
 	return result;
 }
 
@@ -367,21 +405,39 @@ time_column_type(Oid relid, const char *column, AttrNumber *attnum)
 static void
 check_rule_owner(Oid relid)
 {
-	Oid			owner;
-	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			owner = RelationOwnerOid(relid);
 
-	if (!HeapTupleIsValid(tup))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("relation with OID %u does not exist", relid)));
-	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
-	ReleaseSysCache(tup);
 	if (!has_privs_of_role(GetUserId(), owner))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("must be owner of table %s", get_rel_name(relid)),
 				 errdetail("A retention rule deletes rows, and its condition runs, as the table's owner."),
 				 errhint("Ask the table's owner to set the rule.")));
+}
+
+/*
+ * now - keep, the oldest time a rule keeps.
+ */
+static TimestampTz
+keep_cutoff(TimestampTz now, Interval *keep)
+{
+	return DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
+												   TimestampTzGetDatum(now),
+												   IntervalPGetDatum(keep)));
+}
+
+/*
+ * now - personalize.max_retention, counted in calendar days as a keep is
+ * (so that "365 days" is never longer than 365d across a change of time).
+ */
+static TimestampTz
+retention_limit(TimestampTz now)
+{
+	Interval	cap = {0};
+
+	cap.day = max_retention_s / SECS_PER_DAY;
+	cap.time = (int64) (max_retention_s % SECS_PER_DAY) * USECS_PER_SEC;
+	return keep_cutoff(now, &cap);
 }
 
 /*
@@ -396,13 +452,12 @@ personalize_set_retention(PG_FUNCTION_ARGS)
 	Interval   *keep;
 	char	   *condition = NULL;
 	char		relkind;
-	Interval	zero = {0};
-	Interval	cap = {0};
-	OwnerSwitch sw;
+	TimestampTz now = GetCurrentTransactionStartTimestamp();
+	TimestampTz cutoff;
+	TimestampTz limit;
 	Oid			argtypes[5] = {OIDOID, NAMEOID, INTERVALOID, TEXTOID, NAMEOID};
 	Datum		values[5];
 	char		nulls[5] = "     ";
-	int			ret;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		ereport(ERROR,
@@ -428,25 +483,27 @@ personalize_set_retention(PG_FUNCTION_ARGS)
 	check_rule_owner(relid);
 	(void) time_column_type(relid, column, NULL);
 
-	if (DatumGetInt32(DirectFunctionCall2(interval_cmp, IntervalPGetDatum(keep),
-										  IntervalPGetDatum(&zero))) <= 0)
+	/* the real cutoff decides: months and years are not 30 and 360 days */
+	cutoff = keep_cutoff(now, keep);
+	limit = retention_limit(now);
+	if (cutoff >= now)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("keep must be a positive interval"),
 				 errhint("Say how long rows are kept, such as '90 days'.")));
-	cap.time = (int64) max_retention_s * USECS_PER_SEC;
-	if (DatumGetInt32(DirectFunctionCall2(interval_cmp, IntervalPGetDatum(keep),
-										  IntervalPGetDatum(&cap))) > 0)
+	if (cutoff < limit)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("keep %s is longer than personalize.max_retention",
 						DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(keep)))),
-				 errdetail("personalize.max_retention is %s.",
+				 errdetail("Counted from now it keeps rows %lld days; personalize.max_retention allows %s.",
+						   (long long) ((now - cutoff + USECS_PER_DAY / 2) / USECS_PER_DAY),
 						   GetConfigOptionByName("personalize.max_retention", NULL, false)),
 				 errhint("Keep personal data no longer than needed; only a superuser can raise personalize.max_retention.")));
 
 	if (condition != NULL)
-		condition = validate_condition(relid, condition);
+		condition = validate_condition(relid, RelationOwnerOid(relid), condition,
+									   namespace_search_path);
 
 	values[0] = ObjectIdGetDatum(relid);
 	values[1] = PG_GETARG_DATUM(1);
@@ -454,21 +511,13 @@ personalize_set_retention(PG_FUNCTION_ARGS)
 	values[3] = condition ? CStringGetTextDatum(condition) : (Datum) 0;
 	nulls[3] = condition ? ' ' : 'n';
 	values[4] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(GetUserId(), false)));
-
-	PersonalizeBecomeOwner(&sw);
-	SPI_connect();
-	ret = SPI_execute_with_args(
-		"INSERT INTO personalize.retention_rule"
-		" (relid, time_column, keep, condition, created_by)"
-		" VALUES ($1, $2, $3, $4, $5)"
-		" ON CONFLICT (relid) DO UPDATE SET time_column = EXCLUDED.time_column,"
-		"  keep = EXCLUDED.keep, condition = EXCLUDED.condition,"
-		"  created_at = pg_catalog.now(), created_by = EXCLUDED.created_by",
-		5, argtypes, values, nulls, false, 0);
-	if (ret != SPI_OK_INSERT)
-		elog(ERROR, "could not store retention rule: %s", SPI_result_code_string(ret));
-	SPI_finish();
-	PersonalizeRestoreUser(&sw);
+	(void) ExtExecute("INSERT INTO personalize.retention_rule"
+					  " (relid, time_column, keep, condition, created_by)"
+					  " VALUES ($1, $2, $3, $4, $5)"
+					  " ON CONFLICT (relid) DO UPDATE SET time_column = EXCLUDED.time_column,"
+					  "  keep = EXCLUDED.keep, condition = EXCLUDED.condition,"
+					  "  created_at = pg_catalog.now(), created_by = EXCLUDED.created_by",
+					  5, argtypes, values, nulls, false, NULL, NULL);
 	PG_RETURN_VOID();
 }
 
@@ -478,27 +527,23 @@ personalize_set_retention(PG_FUNCTION_ARGS)
 Datum
 personalize_drop_retention(PG_FUNCTION_ARGS)
 {
-	Oid			relid = PG_GETARG_OID(0);
+	Oid			relid;
 	Oid			argtypes[1] = {OIDOID};
 	Datum		values[1];
-	OwnerSwitch sw;
-	int			ret;
 
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("table must not be null")));
+	relid = PG_GETARG_OID(0);
 	check_rule_owner(relid);
 	values[0] = ObjectIdGetDatum(relid);
-	PersonalizeBecomeOwner(&sw);
-	SPI_connect();
-	ret = SPI_execute_with_args("DELETE FROM personalize.retention_rule"
-								" WHERE relid OPERATOR(pg_catalog.=) $1::pg_catalog.regclass",
-								1, argtypes, values, NULL, false, 0);
-	if (ret != SPI_OK_DELETE)
-		elog(ERROR, "could not drop retention rule: %s", SPI_result_code_string(ret));
-	if (SPI_processed == 0)
+	if (ExtExecute("DELETE FROM personalize.retention_rule"
+				   " WHERE relid OPERATOR(pg_catalog.=) $1::pg_catalog.regclass",
+				   1, argtypes, values, NULL, false, NULL, NULL) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("table \"%s\" has no retention rule", get_rel_name(relid))));
-	SPI_finish();
-	PersonalizeRestoreUser(&sw);
 	PG_RETURN_VOID();
 }
 
@@ -507,47 +552,53 @@ personalize_drop_retention(PG_FUNCTION_ARGS)
  * ---------------------------------------------------------------------
  */
 
-/*
- * The rules to run: one table's, or all of them.  Must run inside SPI as
- * the extension's owner; the result lives in cxt.
- */
-static List *
-read_rules(Oid only_relid, MemoryContext cxt)
+typedef struct ReadRules
 {
-	List	   *rules = NIL;
+	List	   *rules;
+	MemoryContext cxt;
+} ReadRules;
+
+static void
+rule_row(HeapTuple tup, TupleDesc desc, void *arg)
+{
+	ReadRules  *rr = (ReadRules *) arg;
+	MemoryContext old = MemoryContextSwitchTo(rr->cxt);
+	PurgeRule  *rule = palloc0(sizeof(PurgeRule));
+	bool		isnull;
+
+	rule->relid = DatumGetObjectId(SPI_getbinval(tup, desc, 1, &isnull));
+	rule->time_column = SPI_getvalue(tup, desc, 2);
+	rule->keep = *DatumGetIntervalP(SPI_getbinval(tup, desc, 3, &isnull));
+	rule->condition = SPI_getvalue(tup, desc, 4);
+	rr->rules = lappend(rr->rules, rule);
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * The rules to run: one table's, or all of them, in cxt.
+ */
+List *
+RetentionRules(Oid only_relid, MemoryContext cxt)
+{
+	ReadRules	rr = {NIL, cxt};
 	Oid			argtypes[1] = {OIDOID};
 	Datum		values[1];
 	char		nulls[1];
-	int			ret;
 
 	values[0] = ObjectIdGetDatum(only_relid);
 	nulls[0] = OidIsValid(only_relid) ? ' ' : 'n';
-	ret = SPI_execute_with_args(
-		"SELECT relid::pg_catalog.oid, time_column::pg_catalog.text, keep, condition"
-		"  FROM personalize.retention_rule"
-		" WHERE $1 IS NULL OR relid OPERATOR(pg_catalog.=) $1::pg_catalog.regclass"
-		" ORDER BY relid::pg_catalog.oid",
-		1, argtypes, values, nulls, true, 0);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "could not read retention rules: %s", SPI_result_code_string(ret));
-	for (uint64 i = 0; i < SPI_processed; i++)
-	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		MemoryContext old = MemoryContextSwitchTo(cxt);
-		PurgeRule  *rule = palloc0(sizeof(PurgeRule));
-		bool		isnull;
-		char	   *cond;
+	(void) ExtExecute("SELECT relid::pg_catalog.oid, time_column::pg_catalog.text, keep, condition"
+					  "  FROM personalize.retention_rule"
+					  " WHERE $1 IS NULL OR relid OPERATOR(pg_catalog.=) $1::pg_catalog.regclass"
+					  " ORDER BY relid::pg_catalog.oid",
+					  1, argtypes, values, nulls, true, rule_row, &rr);
+	return rr.rules;
+}
 
-		rule->relid = DatumGetObjectId(SPI_getbinval(tup, desc, 1, &isnull));
-		rule->time_column = SPI_getvalue(tup, desc, 2);
-		rule->keep = *DatumGetIntervalP(SPI_getbinval(tup, desc, 3, &isnull));
-		cond = SPI_getvalue(tup, desc, 4);
-		rule->condition = cond ? pstrdup(cond) : NULL;
-		rules = lappend(rules, rule);
-		MemoryContextSwitchTo(old);
-	}
-	return rules;
+Oid
+RetentionRuleRelid(const PurgeRule *rule)
+{
+	return rule->relid;
 }
 
 /*
@@ -681,87 +732,73 @@ compare_time_values(Oid typid, Datum a, Datum b)
 }
 
 /*
- * Run a statement as the table's owner with search_path pinned and the
- * batch's lock_timeout; returns SPI_processed.
+ * Run a statement on the purged table as its owner (BeginRunAs), with the
+ * batch's lock_timeout, inside the caller's SPI connection so that
+ * SPI_tuptable stays readable; returns SPI_processed.
  */
 static uint64
-run_as_owner(PurgeRun *run, const char *sql, int nargs, Oid *argtypes,
-			 Datum *values, bool read_only)
+owner_execute(PurgeRun *run, const char *sql, int nargs, Oid *argtypes,
+			  Datum *values, bool read_only)
 {
-	Oid			save_userid;
-	int			save_sec_context;
-	int			nestlevel;
+	RunAs		ra;
 	int			ret;
 	char		timeout[32];
 
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(run->owner, save_sec_context |
-						   SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
-	nestlevel = NewGUCNestLevel();
-	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET,
-							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	BeginRunAs(&ra, run->owner);
 	snprintf(timeout, sizeof(timeout), "%d", purge_max_batch_ms);
 	(void) set_config_option("lock_timeout", timeout, PGC_USERSET,
 							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 	ret = SPI_execute_with_args(sql, nargs, argtypes, values, NULL, read_only, 0);
 	if (ret < 0)
 		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(ret));
-	AtEOXact_GUC(true, nestlevel);
-	SetUserIdAndSecContext(save_userid, save_sec_context);
+	EndRunAs(&ra);
 	return SPI_processed;
 }
 
+static void
+run_id_row(HeapTuple tup, TupleDesc desc, void *arg)
+{
+	bool		isnull;
+
+	*(int64 *) arg = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+}
+
 /*
- * Record a batch in the purge log, as the extension's owner, in the batch's
- * transaction: the first batch that deletes creates the run's row.
+ * Record a batch in the purge log, in the batch's transaction: the first
+ * batch that deletes creates the run's row.
  */
 static void
 log_batch(PurgeRun *run, double ms)
 {
-	OwnerSwitch sw;
-	int			ret;
+	Oid			argtypes[5] = {INT8OID, INT8OID, INT4OID, INT4OID, FLOAT8OID};
+	Datum		values[5];
 
-	PersonalizeBecomeOwner(&sw);
 	if (run->run_id == 0)
 	{
-		Oid			argtypes[3] = {OIDOID, TIMESTAMPTZOID, TEXTOID};
-		Datum		values[3];
-		bool		isnull;
+		Oid			types[3] = {OIDOID, TIMESTAMPTZOID, TEXTOID};
+		Datum		vals[3];
 
-		values[0] = ObjectIdGetDatum(run->rule->relid);
-		values[1] = TimestampTzGetDatum(run->started_at);
-		values[2] = CStringGetTextDatum(run->started_by);
-		ret = SPI_execute_with_args(
-			"INSERT INTO personalize.purge_run (relid, started_at, outcome, started_by,"
-			" backend_pid, backend_start)"
-			" SELECT $1, $2, 'running', $3, pg_catalog.pg_backend_pid(), a.backend_start"
-			"   FROM pg_catalog.pg_stat_get_activity(pg_catalog.pg_backend_pid()) a"
-			" RETURNING run_id",
-			3, argtypes, values, NULL, false, 1);
-		if (ret != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
-			elog(ERROR, "could not log purge run: %s", SPI_result_code_string(ret));
-		run->run_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-												  SPI_tuptable->tupdesc, 1, &isnull));
+		vals[0] = ObjectIdGetDatum(run->rule->relid);
+		vals[1] = TimestampTzGetDatum(run->started_at);
+		vals[2] = CStringGetTextDatum(run->started_by);
+		(void) ExtExecute("INSERT INTO personalize.purge_run (relid, started_at, outcome, started_by,"
+						  " backend_pid, backend_start)"
+						  " SELECT $1, $2, 'running', $3, pg_catalog.pg_backend_pid(), a.backend_start"
+						  "   FROM pg_catalog.pg_stat_get_activity(pg_catalog.pg_backend_pid()) a"
+						  " RETURNING run_id",
+						  3, types, vals, NULL, false, run_id_row, &run->run_id);
+		if (run->run_id == 0)
+			elog(ERROR, "could not log purge run");
 	}
-	{
-		Oid			argtypes[5] = {INT8OID, INT8OID, INT4OID, INT4OID, FLOAT8OID};
-		Datum		values[5];
-
-		values[0] = Int64GetDatum(run->run_id);
-		values[1] = Int64GetDatum(run->rows);
-		values[2] = Int32GetDatum(run->batches);
-		values[3] = Int32GetDatum(run->partitions);
-		values[4] = Float8GetDatum(Max(run->max_batch_ms, ms));
-		ret = SPI_execute_with_args(
-			"UPDATE personalize.purge_run SET rows_deleted = $2, batches = $3,"
-			" partitions_dropped = $4, max_batch_ms = $5"
-			" WHERE run_id OPERATOR(pg_catalog.=) $1",
-			5, argtypes, values, NULL, false, 0);
-		if (ret != SPI_OK_UPDATE)
-			elog(ERROR, "could not log purge batch: %s", SPI_result_code_string(ret));
-	}
-	PersonalizeRestoreUser(&sw);
+	values[0] = Int64GetDatum(run->run_id);
+	values[1] = Int64GetDatum(run->rows);
+	values[2] = Int32GetDatum(run->batches);
+	values[3] = Int32GetDatum(run->partitions);
+	values[4] = Float8GetDatum(Max(run->max_batch_ms, ms));
+	(void) ExtExecute("UPDATE personalize.purge_run SET rows_deleted = $2, batches = $3,"
+					  " partitions_dropped = $4, max_batch_ms = $5"
+					  " WHERE run_id OPERATOR(pg_catalog.=) $1",
+					  5, argtypes, values, NULL, false, NULL, NULL);
 }
 
 /*
@@ -832,7 +869,7 @@ purge_batch(PurgeRun *run, PurgeTarget *target)
 						 "SELECT t.ctid, t.%s FROM %s t WHERE t.%s >= $1 AND t.%s < $3"
 						 " AND (t.%s, t.ctid) > ($1, $2) ORDER BY t.%s, t.ctid LIMIT $4",
 						 col, target->qualname, col, col, col, col);
-		selected = run_as_owner(run, sql.data, 4, argtypes, values, true);
+		selected = owner_execute(run, sql.data, 4, argtypes, values, true);
 		if (selected < (uint64) run->batch_rows)
 			target->done = true;
 		if (selected > 0)
@@ -863,10 +900,10 @@ purge_batch(PurgeRun *run, PurgeTarget *target)
 														sizeof(ItemPointerData), false,
 														TYPALIGN_SHORT));
 			values[1] = run->cutoff;
-			deleted = run_as_owner(run, sql.data, 2, argtypes, values, false);
+			deleted = owner_execute(run, sql.data, 2, argtypes, values, false);
 		}
 	}
-	else if (target->strategy == PURGE_BY_PAGES)
+	else
 	{
 		/* the next run of heap pages */
 		Oid			argtypes[1];
@@ -881,28 +918,9 @@ purge_batch(PurgeRun *run, PurgeTarget *target)
 						 " AND t.ctid < '(%u,0)'::pg_catalog.tid AND t.%s < $1%s%s%s",
 						 target->qualname, target->next_page, last, col,
 						 cond ? " AND (" : "", cond ? cond : "", cond ? ")" : "");
-		deleted = run_as_owner(run, sql.data, 1, argtypes, values, false);
+		deleted = owner_execute(run, sql.data, 1, argtypes, values, false);
 		target->next_page = last;
 		if (last >= target->npages)
-			target->done = true;
-	}
-	else
-	{
-		/* no index and no TID range scans: the next N expired rows */
-		Oid			argtypes[2];
-		Datum		values[2];
-
-		argtypes[0] = run->time_type;
-		argtypes[1] = INT4OID;
-		values[0] = run->cutoff;
-		values[1] = Int32GetDatum(run->batch_rows);
-		appendStringInfo(&sql,
-						 "DELETE FROM %s t WHERE t.ctid OPERATOR(pg_catalog.=) ANY (ARRAY("
-						 "SELECT s.ctid FROM %s s WHERE s.%s < $1%s%s%s LIMIT $2))",
-						 target->qualname, target->qualname, col,
-						 cond ? " AND (" : "", cond ? cond : "", cond ? ")" : "");
-		deleted = run_as_owner(run, sql.data, 2, argtypes, values, false);
-		if (deleted < (uint64) run->batch_rows)
 			target->done = true;
 	}
 
@@ -915,7 +933,6 @@ purge_batch(PurgeRun *run, PurgeTarget *target)
 	return deleted;
 }
 
-#if PG_VERSION_NUM >= 140000
 /*
  * Are at least 5% of the target's rows older than the cutoff?  Counts by
  * the time index, stopping at 5% of the estimated rows.
@@ -942,29 +959,28 @@ mostly_expired(PurgeRun *run, PurgeTarget *t)
 	values[1] = Int64GetDatum(limit);
 	sql = psprintf("SELECT pg_catalog.count(*) FROM (SELECT FROM %s t WHERE t.%s < $1 LIMIT $2) s",
 				   t->qualname, quote_identifier(run->rule->time_column));
-	(void) run_as_owner(run, sql, 2, argtypes, values, true);
+	(void) owner_execute(run, sql, 2, argtypes, values, true);
 	found = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	return found >= limit;
 }
-#endif
 
 /*
  * The targets of a run: the table itself, or the leaf partitions of a
- * partitioned table, each with its strategy.  Everything is allocated in
- * run->cxt: the lists live across the batches' commits.
+ * partitioned table, each with its strategy, and the partitions that go
+ * whole.  Everything is allocated in run->cxt: the lists live across the
+ * batches' commits.
  */
-static List *
-purge_targets(PurgeRun *run, List **droppable)
+static void
+purge_targets(PurgeRun *run)
 {
-	List	   *targets = NIL;
 	List	   *leaves = NIL;
 	List	   *queue;
-	AttrNumber	attnum;
+	ListCell   *lc;
+	MemoryContext old = MemoryContextSwitchTo(run->cxt);
 
-	MemoryContextSwitchTo(run->cxt);
 	queue = list_make1_oid(run->rule->relid);
-	*droppable = NIL;
-	(void) time_column_type(run->rule->relid, run->rule->time_column, &attnum);
+	run->droppable = NIL;
+	run->targets = NIL;
 
 	/* walk the partition tree */
 	while (queue != NIL)
@@ -978,7 +994,6 @@ purge_targets(PurgeRun *run, List **droppable)
 		{
 			PartitionKey key = RelationGetPartitionKey(rel);
 			List	   *children = find_inheritance_children(relid, AccessShareLock);
-			ListCell   *lc;
 			AttrNumber	child_attnum = get_attnum(relid, run->rule->time_column);
 			bool		by_time = get_partition_strategy(key) == PARTITION_STRATEGY_RANGE &&
 				get_partition_natts(key) == 1 &&
@@ -993,7 +1008,7 @@ purge_targets(PurgeRun *run, List **droppable)
 				if (by_time && run->rule->condition == NULL &&
 					partition_upper_bound(child, &upper) &&
 					compare_time_values(run->time_type, upper, run->cutoff) <= 0)
-					*droppable = lappend(*droppable, list_make2_oid(relid, child));
+					run->droppable = lappend(run->droppable, list_make2_oid(relid, child));
 				else
 					queue = lappend_oid(queue, child);
 			}
@@ -1003,44 +1018,38 @@ purge_targets(PurgeRun *run, List **droppable)
 		table_close(rel, AccessShareLock);
 	}
 
+	foreach(lc, leaves)
 	{
-		ListCell   *lc;
+		Oid			relid = lfirst_oid(lc);
+		Relation	rel = table_open(relid, AccessShareLock);
+		PurgeTarget *t = palloc0(sizeof(PurgeTarget));
+		AttrNumber	leaf_attnum = get_attnum(relid, run->rule->time_column);
+		bool		indexed = OidIsValid(time_index(rel, leaf_attnum));
 
-		foreach(lc, leaves)
-		{
-			Oid			relid = lfirst_oid(lc);
-			Relation	rel = table_open(relid, AccessShareLock);
-			PurgeTarget *t = palloc0(sizeof(PurgeTarget));
-			AttrNumber	leaf_attnum = get_attnum(relid, run->rule->time_column);
-			bool		indexed = OidIsValid(time_index(rel, leaf_attnum));
+		t->relid = relid;
+		t->qualname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+												 get_rel_name(relid));
+		t->npages = RelationGetNumberOfBlocks(rel);
+		table_close(rel, AccessShareLock);
 
-			t->relid = relid;
-			t->qualname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-													 get_rel_name(relid));
-
-			t->npages = RelationGetNumberOfBlocks(rel);
-			table_close(rel, AccessShareLock);
-#if PG_VERSION_NUM >= 140000
-			/*
-			 * The index pays when few rows are expired (the usual daily
-			 * purge); when many are (a first purge, a shorter rule), one
-			 * pass over the heap costs less than visiting them by index.
-			 */
-			t->strategy = indexed && !mostly_expired(run, t) ?
-				PURGE_BY_TIME_INDEX : PURGE_BY_PAGES;
-#else
-			t->strategy = indexed ? PURGE_BY_TIME_INDEX : PURGE_BY_LIMIT;
-#endif
-			/* an SPI call leaves SPI's memory context current */
-			MemoryContextSwitchTo(run->cxt);
-			targets = lappend(targets, t);
-		}
+		/*
+		 * The index pays when few rows are expired (the usual daily purge);
+		 * when many are (a first purge, a shorter rule), one pass over the
+		 * heap costs less than visiting them by index.
+		 */
+		t->strategy = indexed && !mostly_expired(run, t) ?
+			PURGE_BY_TIME_INDEX : PURGE_BY_PAGES;
+		/* an SPI call leaves SPI's memory context current */
+		MemoryContextSwitchTo(run->cxt);
+		run->targets = lappend(run->targets, t);
 	}
-	return targets;
+	MemoryContextSwitchTo(old);
 }
 
 /*
- * Detach and drop one expired partition, as the owner.
+ * Count, detach and drop one expired partition, as the owner.  The count
+ * is exact (the log says what was erased): the partition is locked against
+ * writes first, then counted.
  */
 static void
 drop_partition(PurgeRun *run, Oid parent, Oid child)
@@ -1051,86 +1060,101 @@ drop_partition(PurgeRun *run, Oid parent, Oid child)
 													   get_rel_name(child));
 	instr_time	start;
 	double		ms;
-	double		rows;
-	Relation	rel;
+	bool		isnull;
+	int64		rows;
 
 	INSTR_TIME_SET_CURRENT(start);
-	rel = table_open(child, AccessShareLock);
-	rows = rel->rd_rel->reltuples > 0 ? rel->rd_rel->reltuples : 0;
-	table_close(rel, AccessShareLock);
-
-	(void) run_as_owner(run, psprintf("ALTER TABLE %s DETACH PARTITION %s", parentname, childname),
-						0, NULL, NULL, false);
-	(void) run_as_owner(run, psprintf("DROP TABLE %s", childname), 0, NULL, NULL, false);
+	(void) owner_execute(run, psprintf("LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE", childname),
+						 0, NULL, NULL, false);
+	(void) owner_execute(run, psprintf("SELECT pg_catalog.count(*) FROM %s", childname),
+						 0, NULL, NULL, true);
+	rows = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	(void) owner_execute(run, psprintf("ALTER TABLE %s DETACH PARTITION %s", parentname, childname),
+						 0, NULL, NULL, false);
+	(void) owner_execute(run, psprintf("DROP TABLE %s", childname), 0, NULL, NULL, false);
 	ms = elapsed_ms(start);
 	run->partitions++;
 	run->batches++;
-	/* the row count of a dropped partition is its planner estimate */
-	run->rows += (int64) rows;
+	run->rows += rows;
 	log_batch(run, ms);
 	adapt_batch(run, ms);
 }
 
 /*
- * Start a run: owner, cutoff in the column's type.
+ * Start a run: owner, cutoff in the column's type, the condition checked
+ * again (the table may have changed), the targets.
  */
 static void
-run_begin(PurgeRun *run, PurgeRule *rule, const char *started_by)
+run_begin(PurgeRun *run)
 {
+	PurgeRule  *rule = run->rule;
 	TimestampTz now = GetCurrentTimestamp();
-	Timestamp	cutoff_ts;
-	HeapTuple	tup;
+	TimestampTz cutoff_ts;
+	TimestampTz limit = retention_limit(now);
 
-	run->rule = rule;
-	run->started_by = started_by;
 	run->started_at = now;
 	run->batch_rows = purge_batch_size;
-	run->time_type = time_column_type(rule->relid, rule->time_column, NULL);
-
-	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(rule->relid));
-	if (!HeapTupleIsValid(tup))
+	if (get_rel_name(rule->relid) == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("table with OID %u of a retention rule does not exist", rule->relid)));
-	run->owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
-	ReleaseSysCache(tup);
-
-	/* the condition is checked again: the table may have changed */
+	run->time_type = time_column_type(rule->relid, rule->time_column, NULL);
+	run->owner = RelationOwnerOid(rule->relid);
 	if (rule->condition)
-	{
-		Oid			save_userid;
-		int			save_sec_context;
+		(void) validate_condition(rule->relid, run->owner, rule->condition, NULL);
 
-		GetUserIdAndSecContext(&save_userid, &save_sec_context);
-		SetUserIdAndSecContext(run->owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
-							   SECURITY_RESTRICTED_OPERATION);
-		(void) validate_condition(rule->relid, rule->condition);
-		SetUserIdAndSecContext(save_userid, save_sec_context);
-	}
-
-	cutoff_ts = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
-														TimestampTzGetDatum(now),
-														IntervalPGetDatum(&rule->keep)));
+	/* never keep longer than max_retention, whatever the rule's calendar */
+	cutoff_ts = Max(keep_cutoff(now, &rule->keep), limit);
 	if (run->time_type == TIMESTAMPTZOID)
 		run->cutoff = TimestampTzGetDatum(cutoff_ts);
 	else if (run->time_type == TIMESTAMPOID)
 		run->cutoff = DirectFunctionCall1(timestamptz_timestamp, TimestampTzGetDatum(cutoff_ts));
 	else
 		run->cutoff = DirectFunctionCall1(timestamptz_date, TimestampTzGetDatum(cutoff_ts));
+	run->cutoff = datumCopyInContext(run->cxt, run->cutoff, run->time_type);
+
+	purge_targets(run);
+	run->next_drop = list_head(run->droppable);
+	run->next_target = list_head(run->targets);
+	run->more = run->next_drop != NULL || run->next_target != NULL;
+}
+
+/*
+ * One step of a run: drop one expired partition, or purge one batch of a
+ * target.  Sets run->more.
+ */
+static void
+run_step(PurgeRun *run)
+{
+	CHECK_FOR_INTERRUPTS();
+	if (run->next_drop != NULL)
+	{
+		List	   *pair = (List *) lfirst(run->next_drop);
+
+		drop_partition(run, linitial_oid(pair), lsecond_oid(pair));
+		run->next_drop = lnext(run->droppable, run->next_drop);
+	}
+	else if (run->next_target != NULL)
+	{
+		PurgeTarget *target = (PurgeTarget *) lfirst(run->next_target);
+
+		(void) purge_batch(run, target);
+		if (target->done)
+			run->next_target = lnext(run->targets, run->next_target);
+	}
+	run->more = run->next_drop != NULL || run->next_target != NULL;
 }
 
 /*
  * Finish a run: the log row and the rule's last outcome.  error is NULL on
- * success.  Runs as the extension's owner inside SPI.
+ * success.
  */
 static void
 run_end(PurgeRun *run, const char *error)
 {
-	OwnerSwitch sw;
 	Oid			argtypes[6] = {INT8OID, OIDOID, TEXTOID, INT8OID, TIMESTAMPTZOID, TEXTOID};
 	Datum		values[6];
 	char		nulls[6] = "      ";
-	int			ret;
 
 	values[0] = Int64GetDatum(run->run_id);
 	nulls[0] = run->run_id ? ' ' : 'n';
@@ -1138,87 +1162,130 @@ run_end(PurgeRun *run, const char *error)
 	values[2] = error ? CStringGetTextDatum(error) : (Datum) 0;
 	nulls[2] = error ? ' ' : 'n';
 	values[3] = Int64GetDatum(run->rows);
-	values[4] = TimestampTzGetDatum(run->started_at);
+	values[4] = TimestampTzGetDatum(run->started_at ? run->started_at : GetCurrentTimestamp());
 	values[5] = CStringGetTextDatum(run->started_by);
 
-	PersonalizeBecomeOwner(&sw);
 	if (run->run_id != 0)
-	{
-		ret = SPI_execute_with_args(
-			"UPDATE personalize.purge_run SET finished_at = pg_catalog.clock_timestamp(),"
-			" outcome = CASE WHEN $3 IS NULL THEN 'ok' ELSE 'failed' END, error = $3"
-			" WHERE run_id OPERATOR(pg_catalog.=) $1",
-			6, argtypes, values, nulls, false, 0);
-		if (ret != SPI_OK_UPDATE)
-			elog(ERROR, "could not log purge run: %s", SPI_result_code_string(ret));
-	}
+		(void) ExtExecute("UPDATE personalize.purge_run SET finished_at = pg_catalog.clock_timestamp(),"
+						  " outcome = CASE WHEN $3 IS NULL THEN 'ok' ELSE 'failed' END, error = $3"
+						  " WHERE run_id OPERATOR(pg_catalog.=) $1",
+						  6, argtypes, values, nulls, false, NULL, NULL);
 	else if (error != NULL)
-	{
 		/* a run that failed before its first batch got a log row */
-		ret = SPI_execute_with_args(
-			"INSERT INTO personalize.purge_run (relid, started_at, finished_at, outcome,"
-			" error, started_by, backend_pid, backend_start)"
-			" SELECT $2, $5, pg_catalog.clock_timestamp(), 'failed', $3, $6,"
-			"  pg_catalog.pg_backend_pid(), a.backend_start"
-			"   FROM pg_catalog.pg_stat_get_activity(pg_catalog.pg_backend_pid()) a",
-			6, argtypes, values, nulls, false, 0);
-		if (ret != SPI_OK_INSERT)
-			elog(ERROR, "could not log purge run: %s", SPI_result_code_string(ret));
+		(void) ExtExecute("INSERT INTO personalize.purge_run (relid, started_at, finished_at, outcome,"
+						  " error, started_by, backend_pid, backend_start)"
+						  " SELECT $2, $5, pg_catalog.clock_timestamp(), 'failed', $3, $6,"
+						  "  pg_catalog.pg_backend_pid(), a.backend_start"
+						  "   FROM pg_catalog.pg_stat_get_activity(pg_catalog.pg_backend_pid()) a",
+						  6, argtypes, values, nulls, false, NULL, NULL);
+	(void) ExtExecute("UPDATE personalize.retention_rule SET last_run_at = $5,"
+					  " last_outcome = CASE WHEN $3 IS NULL THEN 'ok' ELSE 'failed' END,"
+					  " last_rows = $4, last_error = $3"
+					  " WHERE relid OPERATOR(pg_catalog.=) $2::pg_catalog.regclass",
+					  6, argtypes, values, nulls, false, NULL, NULL);
+}
+
+/* TryInSubtransaction callbacks */
+static void
+try_begin(void *arg)
+{
+	run_begin((PurgeRun *) arg);
+}
+
+static void
+try_step(void *arg)
+{
+	run_step((PurgeRun *) arg);
+}
+
+static void
+try_end(void *arg)
+{
+	run_end((PurgeRun *) arg, NULL);
+}
+
+/* purge() mode: the whole rule, one subtransaction, one SPI connection */
+static void
+try_whole(void *arg)
+{
+	PurgeRun   *run = (PurgeRun *) arg;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	run_begin(run);
+	while (run->more)
+		run_step(run);
+	SPI_finish();
+	run_end(run, NULL);
+}
+
+ErrorData *
+RetentionRun(PurgeRule *rule, const char *started_by, MemoryContext runcxt,
+			 RetentionCommitFn commit, void *commit_arg, int64 *rows)
+{
+	PurgeRun   *run = MemoryContextAllocZero(runcxt, sizeof(PurgeRun));
+	ErrorData  *edata;
+
+	run->rule = rule;
+	run->started_by = started_by;
+	run->cxt = runcxt;
+	if (commit == NULL)
+	{
+		edata = TryInSubtransaction(try_whole, run);
+		if (edata != NULL)
+		{
+			/* its batches were rolled back with it */
+			run->run_id = 0;
+			run->rows = 0;
+		}
 	}
-	ret = SPI_execute_with_args(
-		"UPDATE personalize.retention_rule SET last_run_at = $5,"
-		" last_outcome = CASE WHEN $3 IS NULL THEN 'ok' ELSE 'failed' END,"
-		" last_rows = $4, last_error = $3"
-		" WHERE relid OPERATOR(pg_catalog.=) $2::pg_catalog.regclass",
-		6, argtypes, values, nulls, false, 0);
-	if (ret != SPI_OK_UPDATE)
-		elog(ERROR, "could not record purge outcome: %s", SPI_result_code_string(ret));
-	PersonalizeRestoreUser(&sw);
+	else
+	{
+		edata = TryInSubtransaction(try_begin, run);
+		while (edata == NULL && run->more)
+		{
+			/* what a failed step did is rolled back: so is its accounting */
+			int64		run_id = run->run_id;
+			int64		nrows = run->rows;
+
+			edata = TryInSubtransaction(try_step, run);
+			if (edata != NULL)
+			{
+				run->run_id = run_id;
+				run->rows = nrows;
+				break;
+			}
+			commit(commit_arg, run->more);
+		}
+		if (edata == NULL)
+			edata = TryInSubtransaction(try_end, run);
+	}
+	if (edata != NULL)
+		run_end(run, edata->message);
+	*rows = run->rows;
+	return edata;
 }
 
 /*
  * Mark runs whose backend is gone as interrupted (a crash or an immediate
- * shutdown cut them short).  Inside SPI.
+ * shutdown cut them short).
  */
 void
 RetentionMarkInterrupted(void)
 {
-	OwnerSwitch sw;
-	int			ret;
-
-	PersonalizeBecomeOwner(&sw);
-	ret = SPI_execute(
-		"WITH gone AS ("
-		"  UPDATE personalize.purge_run r SET outcome = 'interrupted',"
-		"         finished_at = pg_catalog.clock_timestamp(),"
-		"         error = 'the run was cut short (server crash or shutdown)'"
-		"   WHERE r.outcome OPERATOR(pg_catalog.=) 'running'"
-		"     AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_stat_get_activity(r.backend_pid) a"
-		"                      WHERE a.backend_start OPERATOR(pg_catalog.=) r.backend_start)"
-		"  RETURNING r.relid, r.started_at)"
-		" UPDATE personalize.retention_rule u SET last_outcome = 'interrupted',"
-		"        last_error = 'the run was cut short (server crash or shutdown)'"
-		"   FROM gone WHERE u.relid OPERATOR(pg_catalog.=) gone.relid"
-		"    AND (u.last_run_at IS NULL OR u.last_run_at OPERATOR(pg_catalog.<=) gone.started_at)",
-		false, 0);
-	if (ret != SPI_OK_UPDATE)
-		elog(ERROR, "could not mark interrupted purge runs: %s", SPI_result_code_string(ret));
-	PersonalizeRestoreUser(&sw);
-}
-
-/*
- * The rules to run, read as the extension's owner.  Inside SPI.
- */
-List *
-RetentionRules(Oid only_relid, MemoryContext cxt)
-{
-	OwnerSwitch sw;
-	List	   *rules;
-
-	PersonalizeBecomeOwner(&sw);
-	rules = read_rules(only_relid, cxt);
-	PersonalizeRestoreUser(&sw);
-	return rules;
+	(void) ExtExecute("WITH gone AS ("
+					  "  UPDATE personalize.purge_run r SET outcome = 'interrupted',"
+					  "         finished_at = pg_catalog.clock_timestamp(),"
+					  "         error = 'the run was cut short (server crash or shutdown)'"
+					  "   WHERE r.outcome OPERATOR(pg_catalog.=) 'running'"
+					  "     AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_stat_get_activity(r.backend_pid) a"
+					  "                      WHERE a.backend_start OPERATOR(pg_catalog.=) r.backend_start)"
+					  "  RETURNING r.relid, r.started_at)"
+					  " UPDATE personalize.retention_rule u SET last_outcome = 'interrupted',"
+					  "        last_error = 'the run was cut short (server crash or shutdown)'"
+					  "   FROM gone WHERE u.relid OPERATOR(pg_catalog.=) gone.relid"
+					  "    AND (u.last_run_at IS NULL OR u.last_run_at OPERATOR(pg_catalog.<=) gone.started_at)",
+					  0, NULL, NULL, NULL, false, NULL, NULL);
 }
 
 /*
@@ -1234,7 +1301,7 @@ RetentionPause(void)
 	instr_time	start;
 	double		left;
 
-	if (IsBackgroundWorker && worker_purge_batch_delay >= 0)
+	if (PersonalizeInBackgroundWorker() && worker_purge_batch_delay >= 0)
 		ms = worker_purge_batch_delay;
 	INSTR_TIME_SET_CURRENT(start);
 	while ((left = ms - elapsed_ms(start)) > 0)
@@ -1247,136 +1314,69 @@ RetentionPause(void)
 }
 
 /*
- * Purge one rule.  With commit_batches, every batch is its own transaction
- * (the worker and run_purge(): the caller has connected SPI non-atomically
- * or runs outside any transaction, see worker.c); otherwise everything runs
- * in the current transaction.  Errors propagate; the caller records them
- * with RetentionRecordFailure.  Returns rows deleted.
+ * The WARNING for a rule that failed; the others go on.
  */
-int64
-RetentionPurgeRule(PurgeRule *rule, const char *started_by, MemoryContext runcxt,
-				   RetentionCommitFn commit, void *commit_arg, PurgeRun **run_out)
+static void
+warn_rule_failed(const PurgeRule *rule, const ErrorData *edata)
 {
-	PurgeRun   *run = MemoryContextAllocZero(runcxt, sizeof(PurgeRun));
-	List	   *targets;
-	List	   *droppable;
-	ListCell   *lc;
-	MemoryContext old;
+	char	   *name = get_rel_name(rule->relid);
 
-	*run_out = run;
-	run_begin(run, rule, started_by);
-	run->cxt = runcxt;
-	run->cutoff = datumCopyInContext(runcxt, run->cutoff, run->time_type);
-	/* what lives across batches (and their commits) lives in runcxt */
-	old = MemoryContextSwitchTo(runcxt);
-	targets = purge_targets(run, &droppable);
-	MemoryContextSwitchTo(old);
-
-	foreach(lc, droppable)
-	{
-		List	   *pair = (List *) lfirst(lc);
-
-		CHECK_FOR_INTERRUPTS();
-		drop_partition(run, linitial_oid(pair), lsecond_oid(pair));
-		if (commit)
-			commit(commit_arg, false);
-	}
-	foreach(lc, targets)
-	{
-		PurgeTarget *target = (PurgeTarget *) lfirst(lc);
-
-		while (!target->done)
-		{
-			CHECK_FOR_INTERRUPTS();
-			(void) purge_batch(run, target);
-			/* pause unless this was the last batch */
-			if (commit)
-				commit(commit_arg, !target->done || lnext(targets, lc) != NULL);
-		}
-	}
-	run_end(run, NULL);
-	if (commit)
-		commit(commit_arg, false);
-	return run->rows;
+	WarnFailure(edata,
+				name ? psprintf("could not purge table \"%s\"", name) :
+				psprintf("could not purge table with OID %u", rule->relid),
+				NULL);
 }
 
-/*
- * Record a run's failure in the log and on the rule.  Call in a fresh
- * transaction (or subtransaction), inside SPI.
- */
-void
-RetentionRecordFailure(PurgeRun *run, const char *message)
+int64
+RetentionPurgeAll(const char *started_by)
 {
-	if (run == NULL || run->rule == NULL)
-		return;
-	run_end(run, message);
+	MemoryContext cxt = CurrentMemoryContext;
+	List	   *rules;
+	ListCell   *lc;
+	int64		total = 0;
+
+	RetentionMarkInterrupted();
+	rules = RetentionRules(InvalidOid, cxt);
+	foreach(lc, rules)
+	{
+		PurgeRule  *rule = (PurgeRule *) lfirst(lc);
+		int64		rows;
+		ErrorData  *edata = RetentionRun(rule, started_by, cxt, NULL, NULL, &rows);
+
+		if (edata != NULL)
+			warn_rule_failed(rule, edata);
+		total += rows;
+	}
+	return total;
 }
 
 /*
  * purge(tbl regclass DEFAULT NULL): purge now, in the caller's transaction.
- * A failing rule is reported with a WARNING and recorded; the others go on.
+ * With a table, a failure is an error; without, a failing rule is reported
+ * with a WARNING and recorded, and the others go on.
  */
 Datum
 personalize_purge(PG_FUNCTION_ARGS)
 {
 	Oid			only = PG_ARGISNULL(0) ? InvalidOid : PG_GETARG_OID(0);
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
 	List	   *rules;
-	ListCell   *lc;
-	volatile int64 total = 0;
+	int64		rows;
+	ErrorData  *edata;
 
-	SPI_connect();
+	if (!OidIsValid(only))
+		PG_RETURN_INT64(RetentionPurgeAll("purge()"));
+
 	RetentionMarkInterrupted();
-	rules = RetentionRules(only, cxt);
-	if (OidIsValid(only) && rules == NIL)
+	rules = RetentionRules(only, CurrentMemoryContext);
+	if (rules == NIL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("table \"%s\" has no retention rule", get_rel_name(only)),
 				 errhint("Set one with personalize.set_retention().")));
-
-	foreach(lc, rules)
-	{
-		PurgeRule  *rule = (PurgeRule *) lfirst(lc);
-		PurgeRun   *run = NULL;
-
-		BeginInternalSubTransaction(NULL);
-		MemoryContextSwitchTo(cxt);
-		PG_TRY();
-		{
-			total += RetentionPurgeRule(rule, "purge()", cxt, NULL, NULL, &run);
-			ReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(cxt);
-			CurrentResourceOwner = owner;
-		}
-		PG_CATCH();
-		{
-			ErrorData  *edata;
-
-			MemoryContextSwitchTo(cxt);
-			edata = CopyErrorData();
-			FlushErrorState();
-			RollbackAndReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(cxt);
-			CurrentResourceOwner = owner;
-			if (OidIsValid(only))
-				ReThrowError(edata);
-			ereport(WARNING,
-					(errmsg("could not purge table \"%s\": %s",
-							get_rel_name(rule->relid) ? get_rel_name(rule->relid) : "?",
-							edata->message)));
-			/* the batches of this rule were rolled back with it */
-			if (run)
-			{
-				run->run_id = 0;
-				run->rows = 0;
-				RetentionRecordFailure(run, edata->message);
-			}
-		}
-		PG_END_TRY();
-	}
-	SPI_finish();
-	PG_RETURN_INT64(total);
+	edata = RetentionRun(linitial(rules), "purge()", CurrentMemoryContext, NULL, NULL, &rows);
+	if (edata != NULL)
+		ReThrowError(edata);
+	PG_RETURN_INT64(rows);
 }
 
 /* commit callback of run_purge(): end the batch's transaction */
@@ -1387,9 +1387,6 @@ procedure_commit(void *arg pg_attribute_unused(), bool pause)
 	/* the new transaction has taken no snapshot yet */
 	if (pause)
 		RetentionPause();
-#if PG_VERSION_NUM < 150000
-	SPI_start_transaction();
-#endif
 }
 
 /*
@@ -1402,8 +1399,7 @@ personalize_run_purge(PG_FUNCTION_ARGS)
 	Oid			only = PG_ARGISNULL(0) ? InvalidOid : PG_GETARG_OID(0);
 	bool		nonatomic = fcinfo->context && IsA(fcinfo->context, CallContext) &&
 		!castNode(CallContext, fcinfo->context)->atomic;
-	MemoryContext cxt = AllocSetContextCreate(TopMemoryContext, "personalize run_purge",
-											  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext cxt;
 	List	   *rules;
 	ListCell   *lc;
 
@@ -1413,6 +1409,9 @@ personalize_run_purge(PG_FUNCTION_ARGS)
 				 errmsg("run_purge() commits each batch, so it cannot run inside a transaction block"),
 				 errhint("CALL it on its own, or use purge() to purge within the current transaction.")));
 
+	/* what lives across the batches' commits */
+	cxt = AllocSetContextCreate(TopMemoryContext, "personalize run_purge",
+								ALLOCSET_DEFAULT_SIZES);
 	SPI_connect_ext(SPI_OPT_NONATOMIC);
 	RetentionMarkInterrupted();
 	rules = RetentionRules(only, cxt);
@@ -1425,45 +1424,17 @@ personalize_run_purge(PG_FUNCTION_ARGS)
 
 	foreach(lc, rules)
 	{
-		PurgeRun   *run = NULL;
 		PurgeRule  *rule = (PurgeRule *) lfirst(lc);
+		int64		rows;
+		ErrorData  *edata = RetentionRun(rule, "run_purge()", cxt, procedure_commit,
+										 NULL, &rows);
 
-		PG_TRY();
-		{
-			(void) RetentionPurgeRule(rule, "run_purge()", cxt, procedure_commit, NULL, &run);
-		}
-		PG_CATCH();
-		{
-			ErrorData  *edata;
-
-			/* the failed batch is rolled back; the committed ones stay */
-			MemoryContextSwitchTo(cxt);
-			edata = CopyErrorData();
-			FlushErrorState();
-			SPI_rollback();
-#if PG_VERSION_NUM < 150000
-			SPI_start_transaction();
-#endif
-			RetentionRecordFailure(run, edata->message);
-			procedure_commit(NULL, false);
-			ereport(WARNING,
-					(errmsg("could not purge table \"%s\": %s",
-							get_rel_name(rule->relid) ? get_rel_name(rule->relid) : "?",
-							edata->message)));
-			FreeErrorData(edata);
-		}
-		PG_END_TRY();
+		/* the outcome (and a failure's record) commits with the last batch */
+		procedure_commit(NULL, false);
+		if (edata != NULL)
+			warn_rule_failed(rule, edata);
 	}
 	SPI_finish();
 	MemoryContextDelete(cxt);
 	PG_RETURN_VOID();
-}
-
-/*
- * The table of a rule.
- */
-Oid
-RetentionRuleRelid(PurgeRule *rule)
-{
-	return rule->relid;
 }

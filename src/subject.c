@@ -1,19 +1,32 @@
 /*-------------------------------------------------------------------------
  *
  * subject.c
- *	  Registered subject tables and the subject's rights: export and erasure.
+ *	  Subject keys, registered subject tables, and the subject's rights:
+ *	  export and erasure.
+ *
+ * Subject keys.  The rules of a valid key live here, once (subject.h);
+ * every SQL function that records or acts on a subject calls
+ * _subject_write() or the C functions below.  A key must also be the
+ * canonical form of what every registered subject column reads from it, so
+ * that "007" can never name customer 7 in a bigint table and someone else
+ * in the consent ledger: such a key is refused, and register_table() (and
+ * a change of a subject column's type) refuses a column that would make a
+ * key already in the ledgers non-canonical.  Work on one subject is
+ * serialized by a lock on the key: writers share it, forget() holds it
+ * alone, so a grant cannot slip past an erasure.
  *
  * register_table() records which column of a table names the subject; every
- * feature that touches subject data (export, erasure, consent views,
- * retention, review) starts from that registry.
+ * feature that touches subject data starts from that registry.
  *
- * export_subject() and forget() run as their caller: the caller's own
- * privileges decide what happens to the registered tables, and a table the
- * caller may not read (or delete from), or on which row-level security
- * would hide some of the subject's rows, stops the call before anything is
- * read or changed.  The extension's own data (consents, their history,
- * intents, signals) is then read or erased as the extension's owner, by
- * fixed statements only.
+ * export_subject() and forget() check the caller's own privileges on every
+ * registered table first: a table the caller may not read (or delete from),
+ * or on which row-level security would hide some of the subject's rows,
+ * stops the call before anything is read or changed.  The tables are then
+ * read or erased as each table's owner, in a restricted security context
+ * (common.c), so that the owner's triggers, rules, casts and defaults never
+ * run with the caller's privileges.  The extension's own data (consents,
+ * history, intents, signals) is read or erased as the extension's owner, by
+ * fixed statements.
  *
  * Copyright (c) 2026, The personalize authors
  *
@@ -31,68 +44,325 @@
 #include "catalog/pg_class.h"
 #include "catalog/pg_operator.h"
 #include "catalog/pg_type.h"
+#include "common/hashfn.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "storage/lmgr.h"
+#include "storage/lock.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
-#include "utils/datum.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
-#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/rls.h"
 #include "utils/syscache.h"
 #include "utils/typcache.h"
 
-#if PG_VERSION_NUM >= 160000
-#include "nodes/miscnodes.h"
-#endif
+#include "common.h"
+#include "ledger.h"
+#include "subject.h"
 
-#include "personalize.h"
-
+PG_FUNCTION_INFO_V1(personalize_subject_write);
 PG_FUNCTION_INFO_V1(personalize_register_table);
 PG_FUNCTION_INFO_V1(personalize_unregister_table);
+PG_FUNCTION_INFO_V1(personalize_check_subject_type);
 PG_FUNCTION_INFO_V1(personalize_export_subject);
 PG_FUNCTION_INFO_V1(personalize_forget);
+
+#define KEY_HINT "Pass the key that identifies the customer, as text."
+
+/* ---------------------------------------------------------------------
+ * Subject keys
+ * ---------------------------------------------------------------------
+ */
+
+/* characters a key may not contain */
+static inline bool
+is_control(pg_wchar c)
+{
+	return c < 0x20 || (c >= 0x7f && c <= 0x9f);
+}
+
+/* characters a key may not begin or end with: white space and invisibles */
+static inline bool
+is_blank(pg_wchar c)
+{
+	return c == ' ' || (c >= 0x09 && c <= 0x0d) || c == 0x85 || c == 0xa0 ||
+		c == 0x1680 || c == 0x180e || (c >= 0x2000 && c <= 0x200d) ||
+		c == 0x2028 || c == 0x2029 || c == 0x202f || c == 0x205f ||
+		c == 0x2060 || c == 0x3000 || c == 0xfeff;
+}
+
+/*
+ * The characters of a key, as code points (UTF-8), or as bytes in other
+ * server encodings (where only ASCII is judged).  Returns their number.
+ */
+static int
+key_chars(const char *key, int len, pg_wchar **chars)
+{
+	pg_wchar   *out = palloc(sizeof(pg_wchar) * (len + 1));
+	int			n = 0;
+
+	if (GetDatabaseEncoding() == PG_UTF8)
+	{
+		for (int i = 0; i < len;)
+		{
+			int			l = pg_utf_mblen((const unsigned char *) key + i);
+
+			out[n++] = utf8_to_unicode((const unsigned char *) key + i);
+			i += l;
+		}
+	}
+	else
+	{
+		for (int i = 0; i < len; i++)
+		{
+			unsigned char b = (unsigned char) key[i];
+
+			/* bytes of multibyte characters are neither blank nor control */
+			out[n++] = b < 0x80 ? b : 0x100;
+		}
+	}
+	*chars = out;
+	return n;
+}
+
+/*
+ * Is the key valid?  With report, raise the error that says why not.
+ */
+static bool
+key_valid(const char *key, int len, bool report)
+{
+	pg_wchar   *c;
+	int			n = key_chars(key, len, &c);
+	bool		all_blank = true;
+
+	for (int i = 0; i < n; i++)
+	{
+		if (is_control(c[i]))
+		{
+			if (!report)
+				return false;
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("subject must not contain control characters"),
+					 errdetail("Character %d of the key is U+%04X.", i + 1, (unsigned int) c[i]),
+					 errhint(KEY_HINT)));
+		}
+		if (!is_blank(c[i]))
+			all_blank = false;
+	}
+	if (n == 0 || all_blank)
+	{
+		if (!report)
+			return false;
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("subject must not be empty"),
+				 n > 0 ? errdetail("The key consists of white space only.") : 0,
+				 errhint(KEY_HINT)));
+	}
+	if (is_blank(c[0]) || is_blank(c[n - 1]))
+	{
+		if (!report)
+			return false;
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("subject must not begin or end with white space"),
+				 is_blank(c[0]) ?
+				 errdetail("The key begins with U+%04X.", (unsigned int) c[0]) :
+				 errdetail("The key ends with U+%04X.", (unsigned int) c[n - 1]),
+				 errhint("Trim the key: the same customer must have the same key in every table.")));
+	}
+	pfree(c);
+	return true;
+}
+
+bool
+SubjectKeyValid(const char *key, int len)
+{
+	return key_valid(key, len, false);
+}
+
+void
+SubjectKeyCheck(const char *key, int len)
+{
+	(void) key_valid(key, len, true);
+}
+
+/* one registered subject column, as the key rules need it */
+typedef struct SubjectColumn
+{
+	char	   *display;		/* schema.table.column, quoted where needed */
+	Oid			typid;			/* its type, domains resolved */
+} SubjectColumn;
+
+static void
+subject_column_row(HeapTuple tuple, TupleDesc desc, void *arg)
+{
+	List	  **columns = (List **) arg;
+	SubjectColumn *c = palloc(sizeof(SubjectColumn));
+	bool		isnull;
+
+	c->display = SPI_getvalue(tuple, desc, 1);
+	c->typid = getBaseType(DatumGetObjectId(SPI_getbinval(tuple, desc, 2, &isnull)));
+	*columns = lappend(*columns, c);
+}
+
+/*
+ * Does a type compare its values as the text of the key does?  Then every
+ * key is its own canonical form.
+ */
+static bool
+textlike_type(Oid typid)
+{
+	return typid == TEXTOID || typid == VARCHAROID || typid == BPCHAROID;
+}
+
+/*
+ * The canonical text of a key for a type, or NULL if the key is not a value
+ * of that type (no row of such a column can be the subject's).  Only the
+ * base type's input and output functions run: a domain's checks, which are
+ * code of its owner, do not.
+ */
+static char *
+canonical_for_type(const char *key, Oid typid)
+{
+	Oid			typinput;
+	Oid			typioparam;
+	Oid			typoutput;
+	bool		isvarlena;
+	Datum		value;
+
+	getTypeInputInfo(typid, &typinput, &typioparam);
+	if (!PersonalizeInputSafe(typinput, key, typioparam, -1, &value))
+		return NULL;
+	getTypeOutputInfo(typid, &typoutput, &isvarlena);
+	return OidOutputFunctionCall(typoutput, value);
+}
+
+void
+SubjectKeyCheckCanonical(const char *key, int len)
+{
+	List	   *columns = NIL;
+	ListCell   *lc;
+	char	   *str = pnstrdup(key, len);
+
+	(void) ExtExecute("SELECT pg_catalog.format('%s.%I', s.relid, s.subject_column),"
+					  "       a.atttypid"
+					  "  FROM personalize.subject_table s"
+					  "  JOIN pg_catalog.pg_attribute a"
+					  "    ON a.attrelid OPERATOR(pg_catalog.=) s.relid"
+					  "   AND a.attname OPERATOR(pg_catalog.=) s.subject_column"
+					  " ORDER BY s.relid::pg_catalog.oid",
+					  0, NULL, NULL, NULL, true, subject_column_row, &columns);
+	foreach(lc, columns)
+	{
+		SubjectColumn *c = (SubjectColumn *) lfirst(lc);
+		char	   *canonical;
+
+		if (textlike_type(c->typid))
+			continue;
+		canonical = canonical_for_type(str, c->typid);
+		if (canonical != NULL && strcmp(canonical, str) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("subject key \"%s\" is not in the canonical form of subject column %s",
+							str, c->display),
+					 errdetail("The column is of type %s, which reads the key as \"%s\"; the consent ledger and the tables would name that customer differently.",
+							   format_type_be(c->typid), canonical),
+					 errhint("Pass \"%s\".", canonical)));
+	}
+}
+
+void
+SubjectLock(const char *key, int len, bool exclusive)
+{
+	LOCKTAG		tag;
+	LOCKMODE	mode = exclusive ? AccessExclusiveLock : AccessShareLock;
+
+	/* a namespace of our own: the extension's OID as the lock's class */
+	SET_LOCKTAG_OBJECT(tag, MyDatabaseId, PersonalizeExtensionOid(),
+					   hash_bytes((const unsigned char *) key, len), 0);
+	if (LockAcquire(&tag, mode, false, true) != LOCKACQUIRE_NOT_AVAIL)
+		return;
+	/* someone else works on the subject: wait */
+	(void) LockAcquire(&tag, mode, false, false);
+	/*
+	 * Under REPEATABLE READ and SERIALIZABLE our snapshot predates the
+	 * other transaction's commit: erasing now could miss what it wrote.
+	 */
+	if (exclusive && IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("could not serialize access due to a concurrent change of the subject's data"),
+				 errhint("Retry the transaction.")));
+}
+
+/*
+ * _subject_write(subject text): for the SQL functions that record or
+ * change a subject's data.  Checks the key and takes the subject's lock
+ * shared.
+ */
+Datum
+personalize_subject_write(PG_FUNCTION_ARGS)
+{
+	text	   *subject;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("subject must not be null"),
+				 errhint(KEY_HINT)));
+	subject = PG_GETARG_TEXT_PP(0);
+	SubjectKeyCheck(VARDATA_ANY(subject), VARSIZE_ANY_EXHDR(subject));
+	SubjectKeyCheckCanonical(VARDATA_ANY(subject), VARSIZE_ANY_EXHDR(subject));
+	SubjectLock(VARDATA_ANY(subject), VARSIZE_ANY_EXHDR(subject), false);
+	PG_RETURN_VOID();
+}
+
+/*
+ * The key of a subject argument, checked: not null, valid, canonical.
+ */
+static text *
+subject_argument(FunctionCallInfo fcinfo, int argno)
+{
+	text	   *subject;
+
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("subject must not be null"),
+				 errhint(KEY_HINT)));
+	subject = PG_GETARG_TEXT_PP(argno);
+	SubjectKeyCheck(VARDATA_ANY(subject), VARSIZE_ANY_EXHDR(subject));
+	SubjectKeyCheckCanonical(VARDATA_ANY(subject), VARSIZE_ANY_EXHDR(subject));
+	return subject;
+}
+
+/* ---------------------------------------------------------------------
+ * Registered tables
+ * ---------------------------------------------------------------------
+ */
 
 /* a registered table, resolved against the catalogs */
 typedef struct SubjectTable
 {
 	Oid			relid;
-	char	   *qualname;		/* quoted, schema-qualified */
-	char	   *display;		/* schema.table, for results and messages */
+	Oid			owner;
+	char	   *qualname;		/* schema-qualified, quoted where needed */
 	char	   *colname;
 	AttrNumber	attnum;
-	Oid			typid;
-	int32		typmod;
-	char	   *eqop;			/* OPERATOR(schema.=) for the column type */
+	Oid			typid;			/* the column's type, domains resolved */
+	char	   *eqop;			/* OPERATOR(schema.=) for that type */
 } SubjectTable;
 
 /*
- * Raise the error for an empty or missing subject key.
- */
-static void
-check_subject(text *subject)
-{
-	char	   *s = text_to_cstring(subject);
-	bool		blank = true;
-
-	for (char *p = s; *p; p++)
-		if (!isspace((unsigned char) *p))
-			blank = false;
-	if (blank)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("subject must not be empty"),
-				 errhint("Pass the key that identifies the customer, as text.")));
-	pfree(s);
-}
-
-/*
- * The equality operator of a subject column type, as OPERATOR(schema.=),
- * or NULL if the type has none.
+ * The equality operator of a type, as OPERATOR(schema.=), or NULL if the
+ * type has none.
  */
 static char *
 equality_operator(Oid typid)
@@ -116,9 +386,76 @@ equality_operator(Oid typid)
 }
 
 /*
+ * Can a column of this type name a subject?  Raise the error if not.
+ */
+static void
+check_subject_type(Oid typid, const char *colname)
+{
+	Oid			base = getBaseType(typid);
+
+	if (type_is_array(base) || type_is_rowtype(base) || equality_operator(base) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("column \"%s\" of type %s cannot name a subject",
+						colname, format_type_be(typid)),
+				 errhint("The subject column holds the customer's key: text, bigint, uuid or another scalar type with equality.")));
+}
+
+/*
+ * Refuse a subject column type that would make a key already in the
+ * ledgers non-canonical (an integer column while the ledger holds "007",
+ * a uuid column while it holds an upper-case uuid): forget() could then
+ * erase the table's rows and not the ledger's.  Checked for the integer
+ * types and uuid, the key types that have other spellings.
+ */
+static void
+check_ledger_keys(Oid typid, const char *what)
+{
+	const char *pattern;
+	const char *canonical;
+	char	   *example;
+	Oid			argtypes[2] = {TEXTOID, TEXTOID};
+	Datum		values[2];
+
+	switch (getBaseType(typid))
+	{
+		case INT2OID:
+		case INT4OID:
+		case INT8OID:
+			pattern = "^[+-]?[0-9]+$";
+			canonical = "^(0|-?[1-9][0-9]*)$";
+			break;
+		case UUIDOID:
+			pattern = "^\\{?[0-9a-fA-F]{4}(-?[0-9a-fA-F]{4}){7}\\}?$";
+			canonical = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$";
+			break;
+		default:
+			return;
+	}
+	values[0] = CStringGetTextDatum(pattern);
+	values[1] = CStringGetTextDatum(canonical);
+	example = ExtValueText("SELECT s.subject FROM ("
+						   "  SELECT subject FROM personalize.consent_event"
+						   "  UNION SELECT subject FROM personalize.intent"
+						   "  UNION SELECT subject FROM personalize.signal) s"
+						   " WHERE s.subject OPERATOR(pg_catalog.~) $1"
+						   "   AND s.subject OPERATOR(pg_catalog.!~) $2"
+						   " ORDER BY 1 LIMIT 1",
+						   2, argtypes, values, NULL, true);
+	if (example != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("%s: the ledgers hold subject keys that a column of type %s reads differently",
+						what, format_type_be(typid)),
+				 errdetail("For example \"%s\", which the column reads as \"%s\"; forget() could then erase the table's rows and miss the ledger's.",
+						   example, canonical_for_type(example, getBaseType(typid))),
+				 errhint("Erase or re-key those subjects first (forget() erases one), then try again.")));
+}
+
+/*
  * Resolve one registry row.  Returns NULL (after a NOTICE) if the table is
- * gone; a vanished subject column is an error, since that table's subject
- * data could no longer be found.
+ * gone; anything else that would keep the subject's rows from being found
+ * is an error.
  */
 static SubjectTable *
 resolve_subject_table(Oid relid, const char *colname)
@@ -126,40 +463,67 @@ resolve_subject_table(Oid relid, const char *colname)
 	SubjectTable *t;
 	HeapTuple	tup;
 	Form_pg_attribute att;
-	char	   *nspname;
-	char	   *relname;
+	char	   *relname = get_rel_name(relid);
+	char		relkind;
 
-	relname = get_rel_name(relid);
 	if (relname == NULL)
 	{
 		ereport(NOTICE,
 				(errmsg("registered table with OID %u no longer exists; skipped", relid)));
 		return NULL;
 	}
-	nspname = get_namespace_name(get_rel_namespace(relid));
-
 	t = palloc0(sizeof(SubjectTable));
 	t->relid = relid;
-	t->qualname = quote_qualified_identifier(nspname, relname);
-	t->display = psprintf("%s.%s", nspname, relname);
+	t->owner = RelationOwnerOid(relid);
+	t->qualname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+											 relname);
 	t->colname = pstrdup(colname);
+
+	relkind = get_rel_relkind(relid);
+	if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("registered table %s is no longer a table", t->qualname),
+				 errdetail("Subject data is read and erased in tables only."),
+				 errhint("Unregister it with personalize.unregister_table(), and register the table that holds the data.")));
 
 	tup = SearchSysCacheAttName(relid, colname);
 	if (!HeapTupleIsValid(tup))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
 				 errmsg("subject column \"%s\" of registered table %s no longer exists",
-						colname, t->display),
+						colname, t->qualname),
 				 errhint("Register the table again: unregister_table(), then register_table() with its subject column.")));
 	att = (Form_pg_attribute) GETSTRUCT(tup);
 	t->attnum = att->attnum;
-	t->typid = att->atttypid;
-	t->typmod = att->atttypmod;
+	t->typid = getBaseType(att->atttypid);
 	ReleaseSysCache(tup);
 	t->eqop = equality_operator(t->typid);
 	if (t->eqop == NULL)
-		elog(ERROR, "type %s has no equality operator", format_type_be(t->typid));
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("subject column \"%s\" of registered table %s has type %s, which has no equality operator",
+						colname, t->qualname, format_type_be(t->typid)),
+				 errhint("Change the column back to a type with equality, or unregister the table.")));
 	return t;
+}
+
+typedef struct RegistryRow
+{
+	Oid			relid;
+	char	   *column;
+} RegistryRow;
+
+static void
+registry_row(HeapTuple tuple, TupleDesc desc, void *arg)
+{
+	List	  **rows = (List **) arg;
+	RegistryRow *r = palloc(sizeof(RegistryRow));
+	bool		isnull;
+
+	r->relid = DatumGetObjectId(SPI_getbinval(tuple, desc, 1, &isnull));
+	r->column = SPI_getvalue(tuple, desc, 2);
+	*rows = lappend(*rows, r);
 }
 
 /*
@@ -169,17 +533,11 @@ resolve_subject_table(Oid relid, const char *colname)
 static List *
 load_subject_tables(void)
 {
+	List	   *rows = NIL;
 	List	   *result = NIL;
-	Oid		   *relids = NULL;
-	char	  **columns = NULL;
-	uint64		nrows;
-	int			ret;
-	MemoryContext cxt = CurrentMemoryContext;
-	OwnerSwitch sw;
+	ListCell   *lc;
 
-	PersonalizeBecomeOwner(&sw);
-	SPI_connect();
-	ret = SPI_execute(
+	(void) ExtExecute(
 		"WITH RECURSIVE reg AS ("
 		"  SELECT relid::pg_catalog.oid AS relid, subject_column FROM personalize.subject_table),"
 		" deps AS ("
@@ -197,30 +555,11 @@ load_subject_tables(void)
 		"   FROM reg JOIN (SELECT relid, pg_catalog.max(height) AS height FROM h GROUP BY relid) o"
 		"     ON o.relid OPERATOR(pg_catalog.=) reg.relid"
 		"  ORDER BY o.height, reg.relid",
-		true, 0);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "could not read the registered tables: %s",
-			 SPI_result_code_string(ret));
-	nrows = SPI_processed;
-	if (nrows > 0)
+		0, NULL, NULL, NULL, true, registry_row, &rows);
+	foreach(lc, rows)
 	{
-		relids = MemoryContextAlloc(cxt, sizeof(Oid) * nrows);
-		columns = MemoryContextAlloc(cxt, sizeof(char *) * nrows);
-	}
-	for (uint64 i = 0; i < nrows; i++)
-	{
-		bool		isnull;
-		HeapTuple	tup = SPI_tuptable->vals[i];
-
-		relids[i] = DatumGetObjectId(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
-		columns[i] = MemoryContextStrdup(cxt, SPI_getvalue(tup, SPI_tuptable->tupdesc, 2));
-	}
-	SPI_finish();
-	PersonalizeRestoreUser(&sw);
-
-	for (uint64 i = 0; i < nrows; i++)
-	{
-		SubjectTable *t = resolve_subject_table(relids[i], columns[i]);
+		RegistryRow *r = (RegistryRow *) lfirst(lc);
+		SubjectTable *t = resolve_subject_table(r->relid, r->column);
 
 		if (t)
 			result = lappend(result, t);
@@ -231,7 +570,8 @@ load_subject_tables(void)
 /*
  * Stop before touching anything if the caller lacks a privilege on a
  * registered table, or if row-level security would hide some of the
- * subject's rows from the caller.  action names the operation in messages.
+ * subject's rows from the caller, or from the table's owner (as whom the
+ * table is read).  action names the operation in messages.
  */
 static void
 check_table_access(List *tables, bool need_delete, const char *action,
@@ -260,11 +600,12 @@ check_table_access(List *tables, bool need_delete, const char *action,
 		}
 		if (!can_select || !can_delete)
 			appendStringInfo(&denied, "%s%s (%s)", denied.len ? ", " : "",
-							 t->display,
+							 t->qualname,
 							 !can_select && !can_delete ? "SELECT, DELETE" :
 							 !can_select ? "SELECT" : "DELETE");
-		else if (check_enable_rls(t->relid, InvalidOid, true) == RLS_ENABLED)
-			appendStringInfo(&hidden, "%s%s", hidden.len ? ", " : "", t->display);
+		else if (check_enable_rls(t->relid, InvalidOid, true) == RLS_ENABLED ||
+				 check_enable_rls(t->relid, t->owner, true) == RLS_ENABLED)
+			appendStringInfo(&hidden, "%s%s", hidden.len ? ", " : "", t->qualname);
 	}
 	if (denied.len > 0)
 		ereport(ERROR,
@@ -278,16 +619,16 @@ check_table_access(List *tables, bool need_delete, const char *action,
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("row-level security could hide some of the subject's rows"),
-				 errdetail("Row-level security applies to the current role on: %s.",
+				 errdetail("Row-level security applies to the current role, or to the owner (FORCE ROW LEVEL SECURITY), on: %s.",
 						   hidden.data),
-				 errhint("Call %s() as the tables' owner or a role with BYPASSRLS, so that no row is missed; nothing was changed.",
+				 errhint("Call %s() as a role with BYPASSRLS, and let the owner see every row; nothing was changed.",
 						 function)));
 }
 
 /*
- * Convert the subject key to the subject column's type.  Returns false when
- * the key is not a value of that type (then no row of the table can be the
- * subject's); other errors propagate.
+ * The subject's key as a value of a table's subject column.  Returns false
+ * when the key is not a value of that type: then no row of the table is
+ * the subject's.
  */
 static bool
 subject_as_column_value(const char *subject, SubjectTable *t, Datum *value)
@@ -296,49 +637,7 @@ subject_as_column_value(const char *subject, SubjectTable *t, Datum *value)
 	Oid			typioparam;
 
 	getTypeInputInfo(t->typid, &typinput, &typioparam);
-#if PG_VERSION_NUM >= 160000
-	{
-		ErrorSaveContext escontext = {T_ErrorSaveContext};
-
-		return OidInputFunctionCallSafe(typinput, unconstify(char *, subject),
-										typioparam, t->typmod,
-										(Node *) &escontext, value);
-	}
-#else
-	{
-		MemoryContext oldcxt = CurrentMemoryContext;
-		ResourceOwner oldowner = CurrentResourceOwner;
-		bool		ok = true;
-
-		BeginInternalSubTransaction(NULL);
-		MemoryContextSwitchTo(oldcxt);
-		PG_TRY();
-		{
-			*value = OidInputFunctionCall(typinput, unconstify(char *, subject),
-										  typioparam, t->typmod);
-			ReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(oldcxt);
-			CurrentResourceOwner = oldowner;
-		}
-		PG_CATCH();
-		{
-			ErrorData  *edata;
-
-			MemoryContextSwitchTo(oldcxt);
-			edata = CopyErrorData();
-			FlushErrorState();
-			RollbackAndReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(oldcxt);
-			CurrentResourceOwner = oldowner;
-			if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_DATA_EXCEPTION)
-				ReThrowError(edata);
-			FreeErrorData(edata);
-			ok = false;
-		}
-		PG_END_TRY();
-		return ok;
-	}
-#endif
+	return PersonalizeInputSafe(typinput, subject, typioparam, -1, value);
 }
 
 /*
@@ -347,18 +646,23 @@ subject_as_column_value(const char *subject, SubjectTable *t, Datum *value)
 Datum
 personalize_register_table(PG_FUNCTION_ARGS)
 {
-	Oid			relid = PG_GETARG_OID(0);
-	Name		column = PG_GETARG_NAME(1);
+	Oid			relid;
+	Name		column;
 	char		relkind;
-	char	   *relname = get_rel_name(relid);
+	char	   *relname;
 	HeapTuple	tup;
 	Form_pg_attribute att;
 	Oid			typid;
-	Oid			argtypes[2] = {OIDOID, NAMEOID};
-	Datum		values[2];
-	OwnerSwitch sw;
-	int			ret;
+	Oid			argtypes[3] = {OIDOID, NAMEOID, OIDOID};
+	Datum		values[3];
 
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("table and subject column must not be null")));
+	relid = PG_GETARG_OID(0);
+	column = PG_GETARG_NAME(1);
+	relname = get_rel_name(relid);
 	if (relname == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
@@ -396,31 +700,19 @@ personalize_register_table(PG_FUNCTION_ARGS)
 						NameStr(*column))));
 	typid = att->atttypid;
 	ReleaseSysCache(tup);
-	if (type_is_array(typid) || type_is_rowtype(typid) ||
-		equality_operator(typid) == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("column \"%s\" of type %s cannot name a subject",
-						NameStr(*column), format_type_be(typid)),
-				 errhint("The subject column holds the customer's key: text, bigint, uuid or another scalar type with equality.")));
+	check_subject_type(typid, NameStr(*column));
+	check_ledger_keys(typid, psprintf("cannot register table \"%s\"", relname));
 
 	values[0] = ObjectIdGetDatum(relid);
 	values[1] = NameGetDatum(column);
-	PersonalizeBecomeOwner(&sw);
-	SPI_connect();
-	ret = SPI_execute_with_args(
-		"INSERT INTO personalize.subject_table (relid, subject_column)"
-		" VALUES ($1, $2) ON CONFLICT (relid) DO NOTHING",
-		2, argtypes, values, NULL, false, 0);
-	if (ret != SPI_OK_INSERT)
-		elog(ERROR, "could not register table: %s", SPI_result_code_string(ret));
-	if (SPI_processed == 0)
+	values[2] = ObjectIdGetDatum(typid);
+	if (ExtExecute("INSERT INTO personalize.subject_table (relid, subject_column, subject_type)"
+				   " VALUES ($1, $2, $3) ON CONFLICT (relid) DO NOTHING",
+				   3, argtypes, values, NULL, false, NULL, NULL) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
 				 errmsg("table \"%s\" is already registered", relname),
 				 errhint("To change its subject column, call unregister_table() first.")));
-	SPI_finish();
-	PersonalizeRestoreUser(&sw);
 	PG_RETURN_VOID();
 }
 
@@ -430,13 +722,18 @@ personalize_register_table(PG_FUNCTION_ARGS)
 Datum
 personalize_unregister_table(PG_FUNCTION_ARGS)
 {
-	Oid			relid = PG_GETARG_OID(0);
-	char	   *relname = get_rel_name(relid);
+	Oid			relid;
+	char	   *relname;
 	Oid			argtypes[1] = {OIDOID};
 	Datum		values[1];
-	OwnerSwitch sw;
-	int			ret;
+	char	   *views;
 
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("table must not be null")));
+	relid = PG_GETARG_OID(0);
+	relname = get_rel_name(relid);
 	if (relname == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
@@ -446,66 +743,55 @@ personalize_unregister_table(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("must be owner of table %s", relname)));
 	values[0] = ObjectIdGetDatum(relid);
-	PersonalizeBecomeOwner(&sw);
-	SPI_connect();
-	ret = SPI_execute_with_args(
-		"SELECT pg_catalog.string_agg(view::pg_catalog.text, ', ' ORDER BY view::pg_catalog.text)"
-		"  FROM personalize.consent_view"
-		" WHERE source OPERATOR(pg_catalog.=) $1::pg_catalog.regclass",
-		1, argtypes, values, NULL, true, 1);
-	if (ret == SPI_OK_SELECT && SPI_processed == 1)
-	{
-		char	   *views = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-
-		if (views != NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
-					 errmsg("cannot unregister table \"%s\" because consent views depend on it", relname),
-					 errdetail("Consent views: %s.", views),
-					 errhint("Drop them with personalize.drop_consent_view() first.")));
-	}
-	ret = SPI_execute_with_args(
-		"DELETE FROM personalize.subject_table"
-		" WHERE relid OPERATOR(pg_catalog.=) $1::pg_catalog.regclass",
-		1, argtypes, values, NULL, false, 0);
-	if (ret != SPI_OK_DELETE)
-		elog(ERROR, "could not unregister table: %s", SPI_result_code_string(ret));
-	if (SPI_processed == 0)
+	views = ExtValueText(
+		"SELECT pg_catalog.string_agg(v.view::pg_catalog.text, ', ' ORDER BY v.view::pg_catalog.text)"
+		"  FROM personalize.consent_view v"
+		" WHERE v.source OPERATOR(pg_catalog.=) $1::pg_catalog.regclass"
+		"   AND EXISTS (SELECT 1 FROM pg_catalog.pg_class c"
+		"                WHERE c.oid OPERATOR(pg_catalog.=) v.view::pg_catalog.oid)",
+		1, argtypes, values, NULL, true);
+	if (views != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+				 errmsg("cannot unregister table \"%s\" because consent views depend on it", relname),
+				 errdetail("Consent views: %s.", views),
+				 errhint("Drop them with personalize.drop_consent_view() first.")));
+	/* registry rows of views that are gone (a temporary view's) go too */
+	(void) ExtExecute("DELETE FROM personalize.consent_view"
+					  " WHERE source OPERATOR(pg_catalog.=) $1::pg_catalog.regclass",
+					  1, argtypes, values, NULL, false, NULL, NULL);
+	if (ExtExecute("DELETE FROM personalize.subject_table"
+				   " WHERE relid OPERATOR(pg_catalog.=) $1::pg_catalog.regclass",
+				   1, argtypes, values, NULL, false, NULL, NULL) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("table \"%s\" is not registered", relname)));
-	SPI_finish();
-	PersonalizeRestoreUser(&sw);
 	PG_RETURN_VOID();
 }
 
 /*
- * Run a one-row, one-column query through SPI and return its first column
- * as a datum copied into cxt (NULL if the value is NULL).
+ * _check_subject_type(tbl regclass, typid oid): for the ddl_command_end
+ * trigger, when the type of a registered subject column changed: the new
+ * type must be able to name subjects, and keep the ledgers' keys canonical.
  */
-static Datum
-spi_value(const char *query, int nargs, Oid *argtypes, Datum *values,
-		  bool read_only, MemoryContext cxt, bool *isnull)
+Datum
+personalize_check_subject_type(PG_FUNCTION_ARGS)
 {
-	int			ret = SPI_execute_with_args(query, nargs, argtypes, values,
-											NULL, read_only, 1);
-	Datum		d;
-	Form_pg_attribute att;
+	Oid			relid = PG_GETARG_OID(0);
+	Oid			typid = PG_GETARG_OID(1);
+	char	   *column = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	char	   *relname = get_rel_name(relid);
 
-	if (ret < 0 || SPI_tuptable == NULL || SPI_processed != 1)
-		elog(ERROR, "query returned no row: %s", SPI_result_code_string(ret));
-	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, isnull);
-	if (*isnull)
-		return (Datum) 0;
-	att = TupleDescAttr(SPI_tuptable->tupdesc, 0);
-	{
-		MemoryContext old = MemoryContextSwitchTo(cxt);
-
-		d = datumCopy(d, att->attbyval, att->attlen);
-		MemoryContextSwitchTo(old);
-	}
-	return d;
+	check_subject_type(typid, column);
+	check_ledger_keys(typid, psprintf("cannot change the type of subject column \"%s\" of \"%s\"",
+									  column, relname ? relname : "?"));
+	PG_RETURN_VOID();
 }
+
+/* ---------------------------------------------------------------------
+ * Export and erasure
+ * ---------------------------------------------------------------------
+ */
 
 /*
  * export_subject(subject text): everything held about the subject, as jsonb.
@@ -513,9 +799,8 @@ spi_value(const char *query, int nargs, Oid *argtypes, Datum *values,
 Datum
 personalize_export_subject(PG_FUNCTION_ARGS)
 {
-	text	   *subject = PG_GETARG_TEXT_PP(0);
+	text	   *subject = subject_argument(fcinfo, 0);
 	char	   *subject_str = text_to_cstring(subject);
-	MemoryContext cxt = CurrentMemoryContext;
 	List	   *tables;
 	ListCell   *lc;
 	int			ntables;
@@ -524,9 +809,9 @@ personalize_export_subject(PG_FUNCTION_ARGS)
 	int			i = 0;
 	Datum		result;
 	bool		isnull;
-	OwnerSwitch sw;
+	Oid			argtypes[3] = {TEXTOID, TEXTARRAYOID, JSONBARRAYOID};
+	Datum		values[3];
 
-	check_subject(subject);
 	tables = load_subject_tables();
 	check_table_access(tables, false, "export", "export_subject");
 
@@ -534,88 +819,70 @@ personalize_export_subject(PG_FUNCTION_ARGS)
 	names = palloc(sizeof(Datum) * (ntables + 1));
 	rows = palloc(sizeof(Datum) * (ntables + 1));
 
-	/* the registered tables, read as the caller */
-	SPI_connect();
+	/* the registered tables, each read as its owner */
 	foreach(lc, tables)
 	{
 		SubjectTable *t = (SubjectTable *) lfirst(lc);
 		Datum		value;
-		MemoryContext old = MemoryContextSwitchTo(cxt);
 
-		/* results outlive SPI: allocate them in the caller's context */
-		names[i] = CStringGetTextDatum(t->display);
-		MemoryContextSwitchTo(old);
-		if (!subject_as_column_value(subject_str, t, &value))
-		{
-			old = MemoryContextSwitchTo(cxt);
-			rows[i] = DirectFunctionCall1(jsonb_in, CStringGetDatum("[]"));
-			MemoryContextSwitchTo(old);
-		}
+		names[i] = CStringGetTextDatum(t->qualname);
+		rows[i] = (Datum) 0;
+		if (subject_as_column_value(subject_str, t, &value))
+			rows[i] = RoleValue(t->owner,
+								psprintf("SELECT pg_catalog.jsonb_agg(pg_catalog.to_jsonb(t))"
+										 "  FROM %s t WHERE t.%s %s $1",
+										 t->qualname, quote_identifier(t->colname), t->eqop),
+								1, &t->typid, &value, NULL, true, &isnull);
 		else
-		{
-			char	   *query = psprintf(
-				"SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.to_jsonb(t)),"
-				" '[]'::pg_catalog.jsonb) FROM %s t WHERE t.%s %s $1",
-				t->qualname, quote_identifier(t->colname), t->eqop);
-
-			rows[i] = spi_value(query, 1, &t->typid, &value, true, cxt, &isnull);
-		}
+			isnull = true;
+		if (isnull)
+			rows[i] = DirectFunctionCall1(jsonb_in, CStringGetDatum("[]"));
 		i++;
 	}
-	SPI_finish();
 
 	/* the extension's own data about the subject, read as its owner */
-	PersonalizeBecomeOwner(&sw);
-	SPI_connect();
-	{
-		Oid			argtypes[3] = {TEXTOID, TEXTARRAYOID, JSONBARRAYOID};
-		Datum		values[3];
-
-		values[0] = PointerGetDatum(subject);
-		values[1] = PointerGetDatum(construct_array(names, ntables, TEXTOID,
-													-1, false, TYPALIGN_INT));
-		values[2] = PointerGetDatum(construct_array(rows, ntables, JSONBOID,
-													-1, false, TYPALIGN_INT));
-		result = spi_value(
-			"SELECT pg_catalog.jsonb_build_object("
-			" 'subject', $1,"
-			" 'exported_at', pg_catalog.now(),"
-			" 'consents', (SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object("
-			"     'purpose', c.purpose, 'status', c.status, 'source', c.source,"
-			"     'updated_at', c.updated_at, 'expires_at', c.expires_at,"
-			"     'effective', personalize.has_consent(c.subject, c.purpose))"
-			"     ORDER BY c.purpose), '[]')"
-			"   FROM personalize.consents c WHERE c.subject OPERATOR(pg_catalog.=) $1),"
-			" 'consent_history', (SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object("
-			"     'event_id', h.event_id, 'purpose', h.purpose, 'action', h.action,"
-			"     'source', h.source, 'expires_at', h.expires_at, 'occurred_at', h.occurred_at)"
-			"     ORDER BY h.event_id), '[]')"
-			"   FROM personalize.consent_history h WHERE h.subject OPERATOR(pg_catalog.=) $1),"
-			" 'purposes', (SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object("
-			"     'purpose', p.name, 'description', p.description,"
-			"     'value_exchange', p.value_exchange,"
-			"     'categories', (SELECT COALESCE(pg_catalog.jsonb_agg(pc.category ORDER BY pc.category), '[]')"
-			"                      FROM personalize.purpose_category pc"
-			"                     WHERE pc.purpose_id OPERATOR(pg_catalog.=) p.purpose_id))"
-			"     ORDER BY p.name), '[]')"
-			"   FROM personalize.purpose p"
-			"  WHERE p.purpose_id IN (SELECT e.purpose_id FROM personalize.consent_event e"
-			"                          WHERE e.subject OPERATOR(pg_catalog.=) $1)),"
-			" 'intents', (SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object("
-			"     'tag', i.tag, 'weight', i.weight, 'stated_at', i.stated_at)"
-			"     ORDER BY i.tag), '[]')"
-			"   FROM personalize.intent i WHERE i.subject OPERATOR(pg_catalog.=) $1),"
-			" 'signals', (SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object("
-			"     'tag', s.tag, 'kind', s.kind, 'weight', s.weight, 'at', s.at,"
-			"     'offer_id', s.offer_id)"
-			"     ORDER BY s.at, s.signal_id), '[]')"
-			"   FROM personalize.signal s WHERE s.subject OPERATOR(pg_catalog.=) $1),"
-			" 'tables', (SELECT COALESCE(pg_catalog.jsonb_object_agg(n, r), '{}')"
-			"   FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3)) AS u(n, r)))",
-			3, argtypes, values, true, cxt, &isnull);
-	}
-	SPI_finish();
-	PersonalizeRestoreUser(&sw);
+	values[0] = PointerGetDatum(subject);
+	values[1] = PointerGetDatum(construct_array(names, ntables, TEXTOID,
+												-1, false, TYPALIGN_INT));
+	values[2] = PointerGetDatum(construct_array(rows, ntables, JSONBOID,
+												-1, false, TYPALIGN_INT));
+	result = ExtValue(
+		"SELECT pg_catalog.jsonb_build_object("
+		" 'subject', $1,"
+		" 'exported_at', pg_catalog.now(),"
+		" 'consents', (SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object("
+		"     'purpose', c.purpose, 'status', c.status, 'source', c.source,"
+		"     'updated_at', c.updated_at, 'expires_at', c.expires_at,"
+		"     'effective', personalize.has_consent(c.subject, c.purpose))"
+		"     ORDER BY c.purpose), '[]')"
+		"   FROM personalize.consents c WHERE c.subject OPERATOR(pg_catalog.=) $1),"
+		" 'consent_history', (SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object("
+		"     'event_id', h.event_id, 'purpose', h.purpose, 'action', h.action,"
+		"     'source', h.source, 'expires_at', h.expires_at, 'occurred_at', h.occurred_at)"
+		"     ORDER BY h.event_id), '[]')"
+		"   FROM personalize.consent_history h WHERE h.subject OPERATOR(pg_catalog.=) $1),"
+		" 'purposes', (SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object("
+		"     'purpose', p.name, 'description', p.description,"
+		"     'value_exchange', p.value_exchange,"
+		"     'categories', (SELECT COALESCE(pg_catalog.jsonb_agg(pc.category ORDER BY pc.category), '[]')"
+		"                      FROM personalize.purpose_category pc"
+		"                     WHERE pc.purpose_id OPERATOR(pg_catalog.=) p.purpose_id))"
+		"     ORDER BY p.name), '[]')"
+		"   FROM personalize.purpose p"
+		"  WHERE p.purpose_id IN (SELECT e.purpose_id FROM personalize.consent_event e"
+		"                          WHERE e.subject OPERATOR(pg_catalog.=) $1)),"
+		" 'intents', (SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object("
+		"     'tag', i.tag, 'weight', i.weight, 'stated_at', i.stated_at)"
+		"     ORDER BY i.tag), '[]')"
+		"   FROM personalize.intent i WHERE i.subject OPERATOR(pg_catalog.=) $1),"
+		" 'signals', (SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object("
+		"     'tag', s.tag, 'kind', s.kind, 'weight', s.weight, 'at', s.at,"
+		"     'offer_id', s.offer_id)"
+		"     ORDER BY s.at, s.signal_id), '[]')"
+		"   FROM personalize.signal s WHERE s.subject OPERATOR(pg_catalog.=) $1),"
+		" 'tables', (SELECT COALESCE(pg_catalog.jsonb_object_agg(n, r), '{}')"
+		"   FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3)) AS u(n, r)))",
+		3, argtypes, values, NULL, true, &isnull);
 	PG_RETURN_DATUM(result);
 }
 
@@ -627,9 +894,8 @@ personalize_export_subject(PG_FUNCTION_ARGS)
 Datum
 personalize_forget(PG_FUNCTION_ARGS)
 {
-	text	   *subject = PG_GETARG_TEXT_PP(0);
+	text	   *subject = subject_argument(fcinfo, 0);
 	char	   *subject_str = text_to_cstring(subject);
-	MemoryContext cxt = CurrentMemoryContext;
 	List	   *tables;
 	ListCell   *lc;
 	int			ntables;
@@ -638,9 +904,13 @@ personalize_forget(PG_FUNCTION_ARGS)
 	int			i = 0;
 	Datum		result;
 	bool		isnull;
-	OwnerSwitch sw;
+	char	   *pseudonym;
+	Oid			argtypes[5] = {TEXTOID, TEXTOID, TEXTARRAYOID, INT8ARRAYOID, INT8OID};
+	Datum		values[5];
 
-	check_subject(subject);
+	/* no grant or intent of this subject can commit while we erase */
+	SubjectLock(VARDATA_ANY(subject), VARSIZE_ANY_EXHDR(subject), true);
+
 	tables = load_subject_tables();
 	check_table_access(tables, true, "erase", "forget");
 
@@ -648,8 +918,7 @@ personalize_forget(PG_FUNCTION_ARGS)
 	names = palloc(sizeof(Datum) * (ntables + 1));
 	counts = palloc(sizeof(Datum) * (ntables + 1));
 
-	/* the registered tables, as the caller, referencing tables first */
-	SPI_connect();
+	/* the registered tables, referencing tables first, each as its owner */
 	foreach(lc, tables)
 	{
 		SubjectTable *t = (SubjectTable *) lfirst(lc);
@@ -657,85 +926,54 @@ personalize_forget(PG_FUNCTION_ARGS)
 		int64		deleted = 0;
 
 		if (subject_as_column_value(subject_str, t, &value))
-		{
-			char	   *query = psprintf("DELETE FROM %s t WHERE t.%s %s $1",
-										 t->qualname, quote_identifier(t->colname),
-										 t->eqop);
-			int			ret = SPI_execute_with_args(query, 1, &t->typid, &value,
-													NULL, false, 0);
-
-			if (ret != SPI_OK_DELETE)
-				elog(ERROR, "could not delete from %s: %s", t->display,
-					 SPI_result_code_string(ret));
-			deleted = (int64) SPI_processed;
-		}
-		{
-			MemoryContext old = MemoryContextSwitchTo(cxt);
-
-			names[i] = CStringGetTextDatum(t->display);
-			counts[i] = Int64GetDatum(deleted);
-			MemoryContextSwitchTo(old);
-		}
+			deleted = (int64) RoleExecute(t->owner,
+										  psprintf("DELETE FROM %s t WHERE t.%s %s $1",
+												   t->qualname, quote_identifier(t->colname),
+												   t->eqop),
+										  1, &t->typid, &value, NULL, false, NULL, NULL);
+		names[i] = CStringGetTextDatum(t->qualname);
+		counts[i] = Int64GetDatum(deleted);
 		i++;
 	}
-	SPI_finish();
 
 	/* the extension's data, as its owner */
-	PersonalizeBecomeOwner(&sw);
-	SPI_connect();
+	pseudonym = SubjectPseudonym(VARDATA_ANY(subject), VARSIZE_ANY_EXHDR(subject));
+	values[0] = PointerGetDatum(subject);
+	values[1] = CStringGetTextDatum(pseudonym);
+	values[2] = PointerGetDatum(construct_array(names, ntables, TEXTOID,
+												-1, false, TYPALIGN_INT));
+	values[3] = PointerGetDatum(construct_array(counts, ntables, INT8OID,
+												8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	LedgerBeginErasure();
+	PG_TRY();
 	{
-		char	   *pseudonym = SubjectPseudonym(VARDATA_ANY(subject),
-												 VARSIZE_ANY_EXHDR(subject));
-		Oid			argtypes[5] = {TEXTOID, TEXTOID, TEXTARRAYOID, INT8ARRAYOID, INT8OID};
-		Datum		values[5];
-		int			ret;
-		int64		pseudonymized = 0;
-
-		values[0] = PointerGetDatum(subject);
-		values[1] = CStringGetTextDatum(pseudonym);
-		values[2] = PointerGetDatum(construct_array(names, ntables, TEXTOID,
-													-1, false, TYPALIGN_INT));
-		values[3] = PointerGetDatum(construct_array(counts, ntables, INT8OID,
-													8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-
-		LedgerBeginErasure();
-		PG_TRY();
-		{
-			ret = SPI_execute_with_args(
-				"UPDATE personalize.consent_event SET subject = $2"
-				" WHERE subject OPERATOR(pg_catalog.=) $1",
-				2, argtypes, values, NULL, false, 0);
-			if (ret != SPI_OK_UPDATE)
-				elog(ERROR, "could not pseudonymize consent history: %s",
-					 SPI_result_code_string(ret));
-			pseudonymized = (int64) SPI_processed;
-			values[4] = Int64GetDatum(pseudonymized);
-		}
-		PG_FINALLY();
-		{
-			LedgerEndErasure();
-		}
-		PG_END_TRY();
-
-		result = spi_value(
-			"WITH i AS (DELETE FROM personalize.intent WHERE subject OPERATOR(pg_catalog.=) $1 RETURNING 1),"
-			" s AS (DELETE FROM personalize.signal WHERE subject OPERATOR(pg_catalog.=) $1 RETURNING 1),"
-			" c AS (DELETE FROM personalize.consent WHERE subject OPERATOR(pg_catalog.=) $1 RETURNING 1),"
-			" e AS (INSERT INTO personalize.consent_event (subject, purpose_id, action)"
-			"       VALUES ($2, NULL, 'forget') RETURNING event_id)"
-			" SELECT pg_catalog.jsonb_build_object("
-			"  'subject_pseudonym', $2,"
-			"  'forgotten_at', pg_catalog.now(),"
-			"  'tables', (SELECT COALESCE(pg_catalog.jsonb_object_agg(n, r), '{}')"
-			"              FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4)) AS u(n, r)),"
-			"  'intents', (SELECT pg_catalog.count(*) FROM i),"
-			"  'signals', (SELECT pg_catalog.count(*) FROM s),"
-			"  'consents', (SELECT pg_catalog.count(*) FROM c),"
-			"  'consent_events_pseudonymized', $5,"
-			"  'forget_event_id', (SELECT event_id FROM e))",
-			5, argtypes, values, false, cxt, &isnull);
+		values[4] = Int64GetDatum((int64) ExtExecute(
+			"UPDATE personalize.consent_event SET subject = $2"
+			" WHERE subject OPERATOR(pg_catalog.=) $1",
+			2, argtypes, values, NULL, false, NULL, NULL));
 	}
-	SPI_finish();
-	PersonalizeRestoreUser(&sw);
+	PG_FINALLY();
+	{
+		LedgerEndErasure();
+	}
+	PG_END_TRY();
+
+	result = ExtValue(
+		"WITH i AS (DELETE FROM personalize.intent WHERE subject OPERATOR(pg_catalog.=) $1 RETURNING 1),"
+		" s AS (DELETE FROM personalize.signal WHERE subject OPERATOR(pg_catalog.=) $1 RETURNING 1),"
+		" c AS (DELETE FROM personalize.consent WHERE subject OPERATOR(pg_catalog.=) $1 RETURNING 1),"
+		" e AS (INSERT INTO personalize.consent_event (subject, purpose_id, action)"
+		"       VALUES ($2, NULL, 'forget') RETURNING event_id)"
+		" SELECT pg_catalog.jsonb_build_object("
+		"  'subject_pseudonym', $2,"
+		"  'forgotten_at', pg_catalog.now(),"
+		"  'tables', (SELECT COALESCE(pg_catalog.jsonb_object_agg(n, r), '{}')"
+		"              FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4)) AS u(n, r)),"
+		"  'intents', (SELECT pg_catalog.count(*) FROM i),"
+		"  'signals', (SELECT pg_catalog.count(*) FROM s),"
+		"  'consents', (SELECT pg_catalog.count(*) FROM c),"
+		"  'consent_events_pseudonymized', $5,"
+		"  'forget_event_id', (SELECT event_id FROM e))",
+		5, argtypes, values, NULL, false, &isnull);
 	PG_RETURN_DATUM(result);
 }

@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * views.c
- *	  Consent-checked views: create_consent_view().
+ *	  Consent-checked views: create_consent_view(), and what review() needs
+ *	  to tell whether a consent view is still one.
  *
  * A consent view shows a registered table to the analysts of one purpose:
  * only the rows of subjects who have consent for the purpose at query time,
@@ -9,7 +10,7 @@
  *
  *	CREATE VIEW <name> WITH (security_barrier) AS
  *		SELECT t.<allowed columns> FROM <source> t
- *		 WHERE personalize.has_consent(t.<subject column>, '<purpose>');
+ *		 WHERE personalize.has_consent(<subject column>, '<purpose>');
  *
  * Which columns are allowed is personalize._column_allowed(): a column
  * classified with category C is shown if the purpose names C, or an
@@ -20,10 +21,13 @@
  * The view is created by, and owned by, the caller, who must be able to read
  * the source table; analysts then need SELECT on the view only.  The view is
  * a security barrier: an analyst's functions in WHERE run after the consent
- * filter unless they are leakproof.  The column list is fixed when the view
- * is created: a column added to the source later is not shown, and
- * classify.c refuses a reclassification that would leave the view showing a
- * column its purpose does not allow.
+ * filter unless they are leakproof.  The subject column reaches has_consent()
+ * without any cast a user could have defined: bigint, uuid and text as they
+ * are, other types through their output function (format('%s')), so reading
+ * the view never runs code of the table's owner.  The column list is fixed
+ * when the view is created; classify.c refuses a reclassification that would
+ * leave the view showing a column its purpose does not allow, and review()
+ * reports a view its owner redefined (_consent_view_problem()).
  *
  * Copyright (c) 2026, The personalize authors
  *
@@ -34,31 +38,42 @@
  */
 #include "postgres.h"
 
+#include "access/table.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/optimizer.h"
+#include "rewrite/rewriteHandler.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
-#include "utils/regproc.h"
+#include "utils/rel.h"
 
-#include "personalize.h"
+#include "common.h"
+#include "purpose.h"
 
 PG_FUNCTION_INFO_V1(personalize_create_consent_view);
+PG_FUNCTION_INFO_V1(personalize_view_source_columns);
+PG_FUNCTION_INFO_V1(personalize_consent_view_problem);
 
 /*
  * The has_consent() argument for a subject column: integer keys use the
  * bigint entry point and uuid keys their own, so no row pays a conversion
- * to text; other types are converted.
+ * to text; other types go through their output function, never through a
+ * cast (which the type's owner could have defined).
  */
-static const char *
+static char *
 subject_argument(const char *column, Oid typid)
 {
-	switch (typid)
+	switch (getBaseType(typid))
 	{
 		case INT2OID:
 		case INT4OID:
@@ -67,9 +82,44 @@ subject_argument(const char *column, Oid typid)
 		case UUIDOID:
 		case TEXTOID:
 			return psprintf("t.%s", column);
-		default:
+		case VARCHAROID:
+		case BPCHAROID:
 			return psprintf("t.%s::pg_catalog.text", column);
+		default:
+			return psprintf("pg_catalog.format('%%s', t.%s)", column);
 	}
+}
+
+typedef struct ViewColumns
+{
+	StringInfoData list;		/* t.a, t.b, ... */
+	int			n;
+} ViewColumns;
+
+static void
+allowed_column(HeapTuple tuple, TupleDesc desc, void *arg)
+{
+	ViewColumns *vc = (ViewColumns *) arg;
+
+	appendStringInfo(&vc->list, "%st.%s", vc->n > 0 ? ", " : "",
+					 quote_identifier(SPI_getvalue(tuple, desc, 1)));
+	vc->n++;
+}
+
+typedef struct Registration
+{
+	char	   *column;
+	Oid			typid;
+} Registration;
+
+static void
+registration_row(HeapTuple tuple, TupleDesc desc, void *arg)
+{
+	Registration *r = (Registration *) arg;
+	bool		isnull;
+
+	r->column = SPI_getvalue(tuple, desc, 1);
+	r->typid = DatumGetObjectId(SPI_getbinval(tuple, desc, 2, &isnull));
 }
 
 /*
@@ -79,39 +129,52 @@ subject_argument(const char *column, Oid typid)
 Datum
 personalize_create_consent_view(PG_FUNCTION_ARGS)
 {
-	char	   *view_name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	Oid			source = PG_GETARG_OID(1);
-	char	   *purpose = text_to_cstring(PG_GETARG_TEXT_PP(2));
-	char	   *relname = get_rel_name(source);
+	char	   *view_name;
+	Oid			source;
+	char	   *purpose;
+	char	   *relname;
 	List	   *names;
+	RangeVar   *rv;
+	Oid			nspid;
 	char	   *qualified_view;
 	char	   *qualified_source;
-	char	   *subject_column = NULL;
-	Oid			subject_type = InvalidOid;
-	int			purpose_id = 0;
-	StringInfoData columns;
+	Registration reg = {NULL, InvalidOid};
+	int32		purpose_id;
+	ViewColumns vc;
 	StringInfoData query;
-	int			ncolumns = 0;
-	OwnerSwitch sw;
 	int			ret;
 	Oid			viewid;
-	MemoryContext cxt = CurrentMemoryContext;
-	bool		isnull;
+	Oid			argtypes[4] = {INT4OID, OIDOID, OIDOID, NAMEOID};
+	Datum		values[4];
 
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("view name, source and purpose must not be null")));
+	view_name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	source = PG_GETARG_OID(1);
+	purpose = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	relname = get_rel_name(source);
 	if (relname == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("relation with OID %u does not exist", source)));
 
 	/* the name, as SQL would read it: [schema.]name, quoted where needed */
-	names = stringToQualifiedNameList(view_name);
+	names = PersonalizeQualifiedNameList(view_name);
 	if (list_length(names) > 2)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_NAME),
 				 errmsg("improper view name (too many dotted names): %s", view_name)));
-	qualified_view = list_length(names) == 2 ?
-		quote_qualified_identifier(strVal(linitial(names)), strVal(lsecond(names))) :
-		pstrdup(quote_identifier(strVal(linitial(names))));
+	rv = makeRangeVarFromNameList(names);
+	nspid = RangeVarGetCreationNamespace(rv);
+	if (isAnyTempNamespace(nspid))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("cannot create a consent view in a temporary schema"),
+				 errdetail("A temporary view disappears without a trace in the registry of consent views."),
+				 errhint("Create it in a permanent schema.")));
+	qualified_view = quote_qualified_identifier(get_namespace_name(nspid), rv->relname);
 	qualified_source = quote_qualified_identifier(get_namespace_name(get_rel_namespace(source)),
 												  relname);
 
@@ -123,77 +186,36 @@ personalize_create_consent_view(PG_FUNCTION_ARGS)
 				 errhint("Create the view as the table's owner or a role that can read the table.")));
 
 	/* purpose, registration and columns: read as the extension's owner */
-	PersonalizeBecomeOwner(&sw);
-	SPI_connect();
-	{
-		Oid			argtypes[2] = {TEXTOID, OIDOID};
-		Datum		values[2];
+	purpose_id = PurposeId(purpose);
+	values[0] = Int32GetDatum(purpose_id);
+	values[1] = ObjectIdGetDatum(source);
+	if (ExtExecute("SELECT s.subject_column::pg_catalog.text, a.atttypid"
+				   "  FROM personalize.subject_table s"
+				   "  JOIN pg_catalog.pg_attribute a"
+				   "    ON a.attrelid OPERATOR(pg_catalog.=) s.relid::pg_catalog.oid"
+				   "   AND a.attname OPERATOR(pg_catalog.=) s.subject_column"
+				   " WHERE s.relid OPERATOR(pg_catalog.=) $2::pg_catalog.regclass",
+				   2, argtypes, values, NULL, true, registration_row, &reg) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table \"%s\" is not registered", relname),
+				 errhint("Register it with personalize.register_table(), naming the column that identifies the subject.")));
 
-		values[0] = CStringGetTextDatum(purpose);
-		values[1] = ObjectIdGetDatum(source);
-		ret = SPI_execute_with_args("SELECT purpose_id FROM personalize.purpose"
-									" WHERE name OPERATOR(pg_catalog.=) $1",
-									2, argtypes, values, NULL, true, 1);
-		if (ret != SPI_OK_SELECT || SPI_processed == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_OBJECT),
-					 errmsg("purpose \"%s\" does not exist", purpose),
-					 errhint("Define it with define_purpose(); the purposes are listed in personalize.purpose.")));
-		purpose_id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
-												 SPI_tuptable->tupdesc, 1, &isnull));
-
-		ret = SPI_execute_with_args("SELECT s.subject_column::pg_catalog.text, a.atttypid"
-									"  FROM personalize.subject_table s"
-									"  JOIN pg_catalog.pg_attribute a"
-									"    ON a.attrelid OPERATOR(pg_catalog.=) s.relid::pg_catalog.oid"
-									"   AND a.attname OPERATOR(pg_catalog.=) s.subject_column"
-									" WHERE s.relid OPERATOR(pg_catalog.=) $2::pg_catalog.regclass",
-									2, argtypes, values, NULL, true, 1);
-		if (ret != SPI_OK_SELECT || SPI_processed == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("table \"%s\" is not registered", relname),
-					 errhint("Register it with personalize.register_table(), naming the column that identifies the subject.")));
-		subject_column = MemoryContextStrdup(cxt, SPI_getvalue(SPI_tuptable->vals[0],
-															   SPI_tuptable->tupdesc, 1));
-		subject_type = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
-													  SPI_tuptable->tupdesc, 2,
-													  &isnull));
-
-		values[0] = Int32GetDatum(purpose_id);
-		argtypes[0] = INT4OID;
-		ret = SPI_execute_with_args("SELECT a.attname::pg_catalog.text"
-									"  FROM pg_catalog.pg_attribute a"
-									"  LEFT JOIN pg_catalog.pg_seclabel l"
-									"    ON l.objoid OPERATOR(pg_catalog.=) a.attrelid"
-									"   AND l.classoid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass"
-									"   AND l.objsubid OPERATOR(pg_catalog.=) a.attnum"
-									"   AND l.provider OPERATOR(pg_catalog.=) 'personalize'"
-									" WHERE a.attrelid OPERATOR(pg_catalog.=) $2"
-									"   AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped"
-									"   AND personalize._column_allowed($1, l.label)"
-									" ORDER BY a.attnum",
-									2, argtypes, values, NULL, true, 0);
-		if (ret != SPI_OK_SELECT)
-			elog(ERROR, "could not read the columns of \"%s\"", relname);
-		initStringInfo(&columns);
-		{
-			MemoryContext old = MemoryContextSwitchTo(cxt);
-
-			for (uint64 i = 0; i < SPI_processed; i++)
-			{
-				appendStringInfo(&columns, "%st.%s", i > 0 ? ", " : "",
-								 quote_identifier(SPI_getvalue(SPI_tuptable->vals[i],
-															   SPI_tuptable->tupdesc, 1)));
-				ncolumns++;
-			}
-			MemoryContextSwitchTo(old);
-		}
-	}
-	SPI_finish();
-	PersonalizeRestoreUser(&sw);
-
-	if (ncolumns == 0)
+	initStringInfo(&vc.list);
+	vc.n = 0;
+	(void) ExtExecute("SELECT a.attname::pg_catalog.text"
+					  "  FROM pg_catalog.pg_attribute a"
+					  "  LEFT JOIN pg_catalog.pg_seclabel l"
+					  "    ON l.objoid OPERATOR(pg_catalog.=) a.attrelid"
+					  "   AND l.classoid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass"
+					  "   AND l.objsubid OPERATOR(pg_catalog.=) a.attnum"
+					  "   AND l.provider OPERATOR(pg_catalog.=) 'personalize'"
+					  " WHERE a.attrelid OPERATOR(pg_catalog.=) $2"
+					  "   AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped"
+					  "   AND personalize._column_allowed($1, l.label)"
+					  " ORDER BY a.attnum",
+					  2, argtypes, values, NULL, true, allowed_column, &vc);
+	if (vc.n == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("purpose \"%s\" allows no column of table \"%s\"", purpose, relname),
@@ -205,37 +227,217 @@ personalize_create_consent_view(PG_FUNCTION_ARGS)
 	appendStringInfo(&query,
 					 "CREATE VIEW %s WITH (security_barrier) AS SELECT %s FROM %s t"
 					 " WHERE personalize.has_consent(%s, %s)",
-					 qualified_view, columns.data, qualified_source,
-					 subject_argument(quote_identifier(subject_column), subject_type),
+					 qualified_view, vc.list.data, qualified_source,
+					 subject_argument(quote_identifier(reg.column), reg.typid),
 					 quote_literal_cstr(purpose));
-	SPI_connect();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
 	ret = SPI_execute(query.data, false, 0);
 	if (ret != SPI_OK_UTILITY)
 		elog(ERROR, "could not create view: %s", SPI_result_code_string(ret));
 	SPI_finish();
-	viewid = RangeVarGetRelid(makeRangeVarFromNameList(names), NoLock, false);
+	viewid = RangeVarGetRelid(rv, NoLock, false);
 
 	/* the registry, as the extension's owner */
-	PersonalizeBecomeOwner(&sw);
-	SPI_connect();
-	{
-		Oid			argtypes[4] = {OIDOID, OIDOID, INT4OID, NAMEOID};
-		Datum		values[4];
-
-		values[0] = ObjectIdGetDatum(viewid);
-		values[1] = ObjectIdGetDatum(source);
-		values[2] = Int32GetDatum(purpose_id);
-		values[3] = DirectFunctionCall1(namein,
-										CStringGetDatum(GetUserNameFromId(sw.save_userid, false)));
-		ret = SPI_execute_with_args("INSERT INTO personalize.consent_view"
-									" (view, source, purpose_id, created_by)"
-									" VALUES ($1, $2, $3, $4)",
-									4, argtypes, values, NULL, false, 0);
-		if (ret != SPI_OK_INSERT)
-			elog(ERROR, "could not register consent view: %s", SPI_result_code_string(ret));
-	}
-	SPI_finish();
-	PersonalizeRestoreUser(&sw);
-
+	values[0] = Int32GetDatum(purpose_id);
+	values[1] = ObjectIdGetDatum(viewid);
+	values[2] = ObjectIdGetDatum(source);
+	values[3] = DirectFunctionCall1(namein,
+									CStringGetDatum(GetUserNameFromId(GetUserId(), false)));
+	(void) ExtExecute("INSERT INTO personalize.consent_view"
+					  " (view, source, purpose_id, created_by)"
+					  " VALUES ($2, $3, $1, $4)",
+					  4, argtypes, values, NULL, false, NULL, NULL);
 	PG_RETURN_OID(viewid);
+}
+
+/*
+ * _view_source_columns(view regclass)
+ *		RETURNS TABLE (view_column name, source_attnum int2)
+ *
+ * Which columns of its source a consent view shows: each output column that
+ * is a plain column of the view's single base relation.  Read from the
+ * view's query tree, so renames on either side do not matter.
+ */
+Datum
+personalize_view_source_columns(PG_FUNCTION_ARGS)
+{
+	Oid			viewid = PG_GETARG_OID(0);
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Relation	view;
+	Query	   *query;
+	ListCell   *lc;
+
+	InitMaterializedSRF(fcinfo, 0);
+
+	if (get_rel_relkind(viewid) != RELKIND_VIEW)
+		PG_RETURN_VOID();
+	view = table_open(viewid, AccessShareLock);
+	query = get_view_query(view);
+	foreach(lc, query->targetList)
+	{
+		TargetEntry *te = (TargetEntry *) lfirst(lc);
+		Datum		values[2];
+		bool		nulls[2] = {false, false};
+
+		if (te->resjunk || !IsA(te->expr, Var))
+			continue;
+		if (((Var *) te->expr)->varlevelsup != 0 || ((Var *) te->expr)->varattno <= 0)
+			continue;
+		values[0] = DirectFunctionCall1(namein, CStringGetDatum(te->resname));
+		values[1] = Int16GetDatum(((Var *) te->expr)->varattno);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	table_close(view, AccessShareLock);
+	PG_RETURN_VOID();
+}
+
+/*
+ * Is expr the subject column of the source (range table entry varno), in
+ * one of the forms create_consent_view() writes: as it is, cast to bigint
+ * or text by a built-in cast, or through format('%s', ...)?
+ */
+static bool
+is_subject_expression(Node *expr, Index varno, AttrNumber attnum)
+{
+	while (expr && IsA(expr, RelabelType))
+		expr = (Node *) ((RelabelType *) expr)->arg;
+	if (expr == NULL)
+		return false;
+	if (IsA(expr, Var))
+		return ((Var *) expr)->varno == (int) varno &&
+			((Var *) expr)->varlevelsup == 0 &&
+			((Var *) expr)->varattno == attnum;
+	if (IsA(expr, CoerceViaIO))
+		return is_subject_expression((Node *) ((CoerceViaIO *) expr)->arg, varno, attnum);
+	if (IsA(expr, FuncExpr))
+	{
+		FuncExpr   *f = (FuncExpr *) expr;
+
+		if ((f->funcid == F_INT8_INT4 || f->funcid == F_INT8_INT2 ||
+			 f->funcid == F_TEXT_BPCHAR) && list_length(f->args) == 1)
+			return is_subject_expression(linitial(f->args), varno, attnum);
+		if (f->funcid == F_FORMAT_TEXT_ANY && list_length(f->args) == 2 &&
+			IsA(linitial(f->args), Const) &&
+			!((Const *) linitial(f->args))->constisnull &&
+			strcmp(TextDatumGetCString(((Const *) linitial(f->args))->constvalue), "%s") == 0)
+			return is_subject_expression(lsecond(f->args), varno, attnum);
+	}
+	return false;
+}
+
+/*
+ * Is node a call of personalize.has_consent(<subject column>, '<purpose>')?
+ */
+static bool
+is_consent_check(Node *node, Index varno, AttrNumber attnum, const char *purpose,
+				 Oid nspid)
+{
+	FuncExpr   *f;
+	Const	   *c;
+	char	   *fname;
+
+	if (!IsA(node, FuncExpr))
+		return false;
+	f = (FuncExpr *) node;
+	fname = get_func_name(f->funcid);
+	if (fname == NULL || strcmp(fname, "has_consent") != 0 ||
+		get_func_namespace(f->funcid) != nspid || list_length(f->args) != 2)
+		return false;
+	if (!IsA(lsecond(f->args), Const))
+		return false;
+	c = (Const *) lsecond(f->args);
+	if (c->constisnull || c->consttype != TEXTOID ||
+		strcmp(TextDatumGetCString(c->constvalue), purpose) != 0)
+		return false;
+	return is_subject_expression(linitial(f->args), varno, attnum);
+}
+
+/*
+ * _consent_view_problem(view regclass, source regclass, purpose text,
+ *						 subject_column name) RETURNS text
+ *
+ * NULL if the view is still what create_consent_view() made of it: a
+ * security barrier over its source alone, whose columns are columns of the
+ * source and whose rows pass has_consent() on the subject column for the
+ * purpose.  Otherwise a sentence saying what changed, for review().
+ */
+Datum
+personalize_consent_view_problem(PG_FUNCTION_ARGS)
+{
+	Oid			viewid = PG_GETARG_OID(0);
+	Oid			source = PG_GETARG_OID(1);
+	char	   *purpose = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	char	   *subject = NameStr(*PG_GETARG_NAME(3));
+	AttrNumber	attnum = get_attnum(source, subject);
+	Relation	view;
+	Query	   *query;
+	Index		varno = 0;
+	Index		rti = 0;
+	ListCell   *lc;
+	char	   *problem = NULL;
+	bool		checked = false;
+
+	if (get_rel_relkind(viewid) != RELKIND_VIEW)
+		PG_RETURN_TEXT_P(cstring_to_text("it is no longer a view"));
+	view = table_open(viewid, AccessShareLock);
+	if (!RelationIsSecurityView(view))
+		problem = "it is no longer a security barrier";
+	query = get_view_query(view);
+
+	/* rows from the source alone (PostgreSQL 15 adds OLD and NEW entries) */
+	if (problem == NULL &&
+		(query->setOperations != NULL || query->cteList != NIL ||
+		 query->hasSubLinks || list_length(query->jointree->fromlist) != 1 ||
+		 !IsA(linitial(query->jointree->fromlist), RangeTblRef)))
+		problem = "it reads more than its source table";
+	if (problem == NULL)
+		varno = ((RangeTblRef *) linitial(query->jointree->fromlist))->rtindex;
+	foreach(lc, query->rtable)
+	{
+		RangeTblEntry *rte = (RangeTblEntry *) lfirst(lc);
+
+		rti++;
+		if (problem != NULL)
+			break;
+		if (rti == varno)
+		{
+			if (rte->rtekind != RTE_RELATION || rte->relid != source)
+				problem = "it no longer reads its source table";
+		}
+		else if (!(rte->rtekind == RTE_RELATION && rte->relid == viewid))
+			problem = "it reads more than its source table";
+	}
+
+	/* every column a plain column of the source */
+	foreach(lc, query->targetList)
+	{
+		TargetEntry *te = (TargetEntry *) lfirst(lc);
+
+		if (problem != NULL)
+			break;
+		if (te->resjunk)
+			continue;
+		if (!IsA(te->expr, Var) || ((Var *) te->expr)->varno != (int) varno ||
+			((Var *) te->expr)->varlevelsup != 0 || ((Var *) te->expr)->varattno <= 0)
+			problem = psprintf("column \"%s\" is not a plain column of the source", te->resname);
+	}
+
+	/* and a consent check among the conditions every row must pass */
+	if (problem == NULL)
+	{
+		foreach(lc, make_ands_implicit((Expr *) query->jointree->quals))
+		{
+			if (is_consent_check((Node *) lfirst(lc), varno, attnum, purpose,
+								 PersonalizeSchemaOid()))
+				checked = true;
+		}
+		if (!checked)
+			problem = psprintf("its rows no longer pass has_consent() on subject column \"%s\" for purpose \"%s\"",
+							   subject, purpose);
+	}
+	table_close(view, AccessShareLock);
+	if (problem == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(problem));
 }

@@ -9,16 +9,27 @@
  * naptime it lists the databases (shared catalogs only: it connects to
  * none) and starts a scheduler, a dynamic background worker, for each
  * database that has, or may have, the extension.  A scheduler in a database
- * without the extension says so in shared memory and exits; CREATE
- * EXTENSION calls _worker_notify(), which wakes the launcher, and a new
- * database is probed once when the launcher first sees it.  A scheduler
- * whose extension is dropped exits cleanly.
+ * without the extension says so in shared memory and exits.  No probe can
+ * miss an extension: CREATE EXTENSION calls _worker_notify(), which at
+ * commit (when the extension is visible) bumps the database's generation
+ * and wakes the launcher; a probe that started before that commit sees the
+ * generation change and does not mark the database as without the
+ * extension.  A database marked so is probed again every
+ * REPROBE_NAPTIMES naptimes all the same.  A scheduler whose extension is
+ * dropped exits cleanly.
  *
- * A scheduler's pass runs the duties of personalize.maintenance_duty in
- * order: the retention purge (batch by batch, each batch its own
- * transaction, see retention.c) and the others each in a transaction of its
- * own.  A failing rule or duty is logged and recorded, and the pass goes on;
- * the next pass retries it.
+ * A scheduler is the bootstrap superuser.  Its session pins search_path to
+ * pg_catalog, pg_temp whatever ALTER DATABASE ... SET says; every statement
+ * it runs is schema-qualified, every function it calls is called by OID,
+ * and every table's purge runs as that table's owner in a restricted
+ * security context whose settings are undone after each statement
+ * (retention.c, common.c).
+ *
+ * A scheduler's pass runs the duties of maintenance.c in order: the
+ * retention purge (batch by batch, each batch its own transaction, see
+ * retention.c) and the others each in a transaction of its own.  A failing
+ * rule or duty is recorded and reported with its SQLSTATE, and the pass
+ * goes on; the next pass retries it.
  *
  * DROP DATABASE, ALTER DATABASE ... RENAME and CREATE DATABASE ... TEMPLATE
  * need the database free of connections: a ProcessUtility hook stops its
@@ -60,12 +71,15 @@
 #include "tcop/utility.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
-#include "personalize.h"
+#include "common.h"
+#include "maintenance.h"
 #include "retention.h"
+#include "worker.h"
 
 PGDLLEXPORT void personalize_launcher_main(Datum arg);
 PGDLLEXPORT void personalize_scheduler_main(Datum arg);
@@ -79,6 +93,8 @@ static bool worker_enabled = true;
 
 /* databases the launcher keeps track of */
 #define MAX_DATABASES 256
+/* a database without the extension is probed again after this many naptimes */
+#define REPROBE_NAPTIMES 10
 
 typedef enum DbState
 {
@@ -95,6 +111,8 @@ typedef struct DbSlot
 	TimestampTz started_at;		/* last time the launcher started one */
 	TimestampTz paused_until;	/* DROP DATABASE and friends in progress */
 	TimestampTz last_cycle;
+	TimestampTz probed_at;		/* when it was found without the extension */
+	uint64		generation;		/* bumped by each committed CREATE EXTENSION */
 	bool		warned;			/* out-of-slots warning given */
 } DbSlot;
 
@@ -109,9 +127,7 @@ typedef struct WorkerShared
 
 static WorkerShared *shared = NULL;
 
-#if PG_VERSION_NUM >= 150000
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
-#endif
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 
@@ -123,10 +139,8 @@ static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 static void
 worker_shmem_request(void)
 {
-#if PG_VERSION_NUM >= 150000
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
-#endif
 	RequestAddinShmemSpace(MAXALIGN(sizeof(WorkerShared)));
 	RequestNamedLWLockTranche("personalize", 1);
 }
@@ -228,9 +242,7 @@ stop_scheduler(const char *dbname)
  */
 static void
 worker_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
-#if PG_VERSION_NUM >= 140000
 					  bool readOnlyTree,
-#endif
 					  ProcessUtilityContext context, ParamListInfo params,
 					  QueryEnvironment *queryEnv, DestReceiver *dest,
 					  QueryCompletion *qc)
@@ -257,19 +269,12 @@ worker_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		}
 	}
 
-#if PG_VERSION_NUM >= 140000
 	if (prev_ProcessUtility)
 		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
 							queryEnv, dest, qc);
 	else
 		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
 								queryEnv, dest, qc);
-#else
-	if (prev_ProcessUtility)
-		prev_ProcessUtility(pstmt, queryString, context, params, queryEnv, dest, qc);
-	else
-		standard_ProcessUtility(pstmt, queryString, context, params, queryEnv, dest, qc);
-#endif
 }
 
 /* ---------------------------------------------------------------------
@@ -308,12 +313,8 @@ WorkerInit(void)
 	if (!process_shared_preload_libraries_in_progress)
 		return;
 
-#if PG_VERSION_NUM >= 150000
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = worker_shmem_request;
-#else
-	worker_shmem_request();
-#endif
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = worker_shmem_startup;
 	prev_ProcessUtility = ProcessUtility_hook;
@@ -442,6 +443,10 @@ start_schedulers(void)
 	{
 		DbSlot	   *slot = &shared->dbs[i];
 
+		if (slot->state == DB_NO_EXTENSION &&
+			TimestampDifferenceExceeds(slot->probed_at, now,
+									   REPROBE_NAPTIMES * naptime_s * 1000))
+			slot->state = DB_UNKNOWN;
 		if (slot->state == DB_NO_EXTENSION || slot->pid != 0 ||
 			slot->paused_until > now ||
 			/* one that was just started may not have said hello yet */
@@ -527,7 +532,14 @@ scheduler_detach(int code pg_attribute_unused(), Datum arg pg_attribute_unused()
 	LWLockRelease(shared->lock);
 }
 
-/* set the database's state */
+/* the database's generation when this scheduler started */
+static uint64 scheduler_generation = 0;
+
+/*
+ * Set the database's state.  "No extension" only sticks if no CREATE
+ * EXTENSION committed since this scheduler started: otherwise the state
+ * stays "unknown" and the launcher probes again.
+ */
 static void
 set_state(DbState state)
 {
@@ -535,8 +547,12 @@ set_state(DbState state)
 	{
 		DbSlot	   *slot = find_slot(scheduler_db, false);
 
-		if (slot)
+		if (slot && (state != DB_NO_EXTENSION || slot->generation == scheduler_generation))
+		{
 			slot->state = state;
+			if (state == DB_NO_EXTENSION)
+				slot->probed_at = GetCurrentTimestamp();
+		}
 	}
 	LWLockRelease(shared->lock);
 }
@@ -625,71 +641,53 @@ exit_if_extension_gone(void)
 }
 
 /*
- * Purge one rule, committing each batch; on failure, log it, record it and
- * go on.
+ * Purge one rule, committing each batch; a failure is recorded (retention.c)
+ * and reported here, and the pass goes on.
  */
 static void
 purge_rule(PurgeRule *rule, MemoryContext cxt)
 {
-	PurgeRun   *run = NULL;
 	char	   *activity = MemoryContextStrdup(cxt, "personalize: retention purge");
+	int64		rows;
+	ErrorData  *edata;
 
 	begin_work(activity);
-	PG_TRY();
+	edata = RetentionRun(rule, "worker", cxt, batch_commit, activity, &rows);
+	if (edata != NULL)
 	{
-		(void) RetentionPurgeRule(rule, "worker", cxt, batch_commit, activity, &run);
-		end_work();
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
+		char	   *name = get_rel_name(RetentionRuleRelid(rule));
 
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		AbortCurrentTransaction();
-		exit_if_extension_gone();
-
-		ereport(WARNING,
-				(errmsg("personalize could not purge the table with OID %u in database \"%s\": %s",
-						RetentionRuleRelid(rule), scheduler_dbname, edata->message),
-				 errdetail("The other rules go on; this one is retried at the next pass.")));
-		begin_work("personalize: recording a failed purge");
-		RetentionRecordFailure(run, edata->message);
-		end_work();
-		FreeErrorData(edata);
+		WarnFailure(edata,
+					psprintf("personalize could not purge table \"%s\" in database \"%s\"",
+							 name ? name : "?", scheduler_dbname),
+					"The other rules go on; this one is retried at the next pass.");
 	}
-	PG_END_TRY();
+	end_work();
+}
+
+static void
+call_duty(void *arg)
+{
+	(void) MaintenanceRunDuty((const MaintenanceDuty *) arg);
 }
 
 /*
- * Run a duty function in a transaction of its own; on failure, log it and
- * go on.
+ * Run a duty in a transaction of its own; a failure is reported, and the
+ * pass goes on.
  */
 static void
-run_duty(const char *duty, const char *fn, MemoryContext cxt)
+run_duty(const MaintenanceDuty *duty)
 {
-	PG_TRY();
-	{
-		begin_work(psprintf("personalize: %s", duty));
-		if (SPI_execute(psprintf("SELECT %s()", fn), false, 0) != SPI_OK_SELECT)
-			elog(ERROR, "could not run maintenance duty \"%s\"", duty);
-		end_work();
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
+	ErrorData  *edata;
 
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		AbortCurrentTransaction();
-		exit_if_extension_gone();
-		ereport(WARNING,
-				(errmsg("personalize maintenance duty \"%s\" failed: %s", duty, edata->message)));
-		FreeErrorData(edata);
-	}
-	PG_END_TRY();
+	begin_work(psprintf("personalize: %s", duty->name));
+	edata = TryInSubtransaction(call_duty, unconstify(MaintenanceDuty *, duty));
+	if (edata != NULL)
+		WarnFailure(edata,
+					psprintf("personalize maintenance duty \"%s\" failed in database \"%s\"",
+							 duty->name, scheduler_dbname),
+					"The pass goes on; the duty is retried at the next pass.");
+	end_work();
 }
 
 /*
@@ -725,17 +723,14 @@ version_matches(void)
 }
 
 /*
- * One maintenance pass: the duties of personalize.maintenance_duty, in
- * order.  Returns false when the pass was skipped.
+ * One maintenance pass: the duties of maintenance.c, in order.  Returns
+ * false when the pass was skipped.
  */
 static bool
 maintenance_pass(bool first, MemoryContext cxt)
 {
-	List	   *duties = NIL;
-	List	   *fns = NIL;
 	List	   *rules;
-	ListCell   *ld;
-	ListCell   *lf;
+	ListCell   *lr;
 
 	begin_work("personalize: planning a maintenance pass");
 	if (!extension_present())
@@ -751,39 +746,24 @@ maintenance_pass(bool first, MemoryContext cxt)
 	}
 	if (first)
 		RetentionMarkInterrupted();
-	if (SPI_execute("SELECT duty, duty_fn::pg_catalog.oid::pg_catalog.regproc::pg_catalog.text"
-					"  FROM personalize.maintenance_duty ORDER BY position", true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read the maintenance duties");
-	for (uint64 i = 0; i < SPI_processed; i++)
-	{
-		MemoryContext old = MemoryContextSwitchTo(cxt);
-		char	   *fn = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
-
-		duties = lappend(duties, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
-		fns = lappend(fns, fn ? fn : pstrdup(""));
-		MemoryContextSwitchTo(old);
-	}
 	rules = RetentionRules(InvalidOid, cxt);
 	end_work();
 
-	forboth(ld, duties, lf, fns)
+	for (int i = 0; i < NumMaintenanceDuties; i++)
 	{
-		const char *duty = (const char *) lfirst(ld);
-		const char *fn = (const char *) lfirst(lf);
+		const MaintenanceDuty *duty = &MaintenanceDuties[i];
 
 		CHECK_FOR_INTERRUPTS();
-		if (strcmp(duty, "purge") == 0)
+		if (duty->function != NULL)
 		{
-			ListCell   *lr;
-
-			foreach(lr, rules)
-			{
-				CHECK_FOR_INTERRUPTS();
-				purge_rule((PurgeRule *) lfirst(lr), cxt);
-			}
+			run_duty(duty);
+			continue;
 		}
-		else if (fn[0] != '\0')
-			run_duty(duty, fn, cxt);
+		foreach(lr, rules)
+		{
+			CHECK_FOR_INTERRUPTS();
+			purge_rule((PurgeRule *) lfirst(lr), cxt);
+		}
 	}
 	return true;
 }
@@ -816,9 +796,16 @@ personalize_scheduler_main(Datum arg)
 			proc_exit(0);
 		}
 		slot->pid = MyProcPid;
+		scheduler_generation = slot->generation;
 	}
 	LWLockRelease(shared->lock);
 	before_shmem_exit(scheduler_detach, (Datum) 0);
+
+	/*
+	 * Whatever ALTER DATABASE ... SET search_path says: a database owner
+	 * must not decide what the superuser's unqualified names mean.
+	 */
+	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_SESSION);
 
 	StartTransactionCommand();
 	{
@@ -866,9 +853,10 @@ personalize_scheduler_main(Datum arg)
 				FlushErrorState();
 				AbortCurrentTransaction();
 				exit_if_extension_gone();
-				ereport(WARNING,
-						(errmsg("personalize maintenance pass failed in database \"%s\": %s",
-								scheduler_dbname, edata->message)));
+				WarnFailure(edata,
+							psprintf("personalize maintenance pass failed in database \"%s\"",
+									 scheduler_dbname),
+							"The next pass tries again.");
 			}
 			PG_END_TRY();
 			LWLockAcquire(shared->lock, LW_EXCLUSIVE);
@@ -891,25 +879,60 @@ personalize_scheduler_main(Datum arg)
  * ---------------------------------------------------------------------
  */
 
+/* a CREATE EXTENSION of this transaction waits for its commit to tell */
+static bool notify_at_commit = false;
+static bool notify_callback_registered = false;
+
 /*
- * _worker_notify(): this database now has the extension; wake the
- * launcher.  Does nothing when the worker is not preloaded.
+ * At commit, when the extension has become visible to every new snapshot:
+ * bump the database's generation and wake the launcher.
+ */
+static void
+notify_xact_callback(XactEvent event, void *arg pg_attribute_unused())
+{
+	if (!notify_at_commit)
+		return;
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
+		event == XACT_EVENT_PREPARE)
+	{
+		notify_at_commit = false;
+		return;
+	}
+	if (event != XACT_EVENT_COMMIT)
+		return;
+	notify_at_commit = false;
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	{
+		DbSlot	   *slot = find_slot(MyDatabaseId, true);
+
+		if (slot)
+		{
+			slot->generation++;
+			if (slot->state == DB_NO_EXTENSION)
+				slot->state = DB_UNKNOWN;
+		}
+		if (shared->launcher_latch)
+			SetLatch(shared->launcher_latch);
+	}
+	LWLockRelease(shared->lock);
+}
+
+/*
+ * _worker_notify(): this database now has the extension; tell the
+ * launcher when the transaction commits.  Does nothing when the worker is
+ * not preloaded.
  */
 Datum
 personalize_worker_notify(PG_FUNCTION_ARGS)
 {
 	if (shared == NULL)
 		PG_RETURN_VOID();
-	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	if (!notify_callback_registered)
 	{
-		DbSlot	   *slot = find_slot(MyDatabaseId, true);
-
-		if (slot && slot->state == DB_NO_EXTENSION)
-			slot->state = DB_UNKNOWN;
-		if (shared->launcher_latch)
-			SetLatch(shared->launcher_latch);
+		RegisterXactCallback(notify_xact_callback, NULL);
+		notify_callback_registered = true;
 	}
-	LWLockRelease(shared->lock);
+	notify_at_commit = true;
 	PG_RETURN_VOID();
 }
 

@@ -8,11 +8,11 @@ SELECT plan(43);
 SELECT tables_are('personalize', ARRAY[
 	'data_category', 'purpose', 'purpose_category', 'consent', 'consent_event',
 	'pseudonym_key', 'tag', 'intent', 'signal', 'subject_table', 'consent_view',
-	'personal_data_name', 'review_check', 'retention_rule', 'purge_run', 'maintenance_duty',
+	'personal_data_name', 'retention_rule', 'purge_run',
 	'offers', 'offer_tags', 'match_catalog_version'],
 	'the schema has exactly the documented tables');
 SELECT views_are('personalize', ARRAY['consents', 'consent_history', 'classified_columns',
-	'consent_views', 'purge_log', 'retention_rules'],
+	'consent_views', 'purge_log', 'retention_rules', 'review_check', 'maintenance_duty'],
 	'the schema has exactly the documented views');
 SELECT has_function('personalize', 'has_consent', ARRAY['text', 'text'], 'has_consent(text, text)');
 SELECT has_function('personalize', 'has_consent', ARRAY['bigint', 'text'], 'has_consent(bigint, text)');
@@ -51,6 +51,7 @@ SELECT is_empty($$
 	SELECT p.oid::regprocedure::text FROM pg_proc p
 	 WHERE p.pronamespace = 'personalize'::regnamespace AND p.proname LIKE '\_%'
 	   AND p.proname NOT IN ('_view_source_columns',   -- consent_views needs it
+	                         '_maintenance_duties',    -- maintenance_duty needs it
 	                         '_match_subject_column')  -- match_exposure (runs as its caller) needs it
 	   AND has_function_privilege('public', p.oid, 'EXECUTE')
 $$, 'internal functions are not executable by PUBLIC');
@@ -59,7 +60,7 @@ SELECT is_empty($$
 	 WHERE c.relnamespace = 'personalize'::regnamespace AND c.relkind IN ('r', 'v')
 	   AND c.relname NOT IN ('data_category', 'purpose', 'purpose_category', 'tag',
 	                         'classified_columns', 'consent_view', 'consent_views',
-	                         'personal_data_name', 'review_check', 'retention_rule',
+	                         'personal_data_name', 'review_check',
 	                         'retention_rules', 'maintenance_duty')
 	   AND (has_table_privilege('public', c.oid, 'SELECT')
 	        OR has_table_privilege('public', c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE'))

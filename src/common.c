@@ -1,0 +1,416 @@
+/*-------------------------------------------------------------------------
+ *
+ * common.c
+ *	  The shared layer: the extension and its relations, running as another
+ *	  role, statements on the extension's own tables, and catching errors.
+ *
+ * Copyright (c) 2026, The personalize authors
+ *
+ * IDENTIFICATION
+ *	  src/common.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/indexing.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_extension.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/fmgroids.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+#include "utils/syscache.h"
+
+#if PG_VERSION_NUM >= 160000
+#include "nodes/miscnodes.h"
+#endif
+
+#include "common.h"
+
+#define EXTENSION_NAME "personalize"
+
+/* ---------------------------------------------------------------------
+ * The extension and its objects
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * Read the extension's row of pg_extension: its OID, schema and owner.
+ */
+static void
+extension_row(Oid *extoid, Oid *nspid, Oid *owner)
+{
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber,
+				F_NAMEEQ, CStringGetDatum(EXTENSION_NAME));
+	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
+	tup = systable_getnext(scan);
+	if (!HeapTupleIsValid(tup))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("extension \"%s\" is not installed in this database",
+						EXTENSION_NAME),
+				 errhint("Run CREATE EXTENSION %s.", EXTENSION_NAME)));
+	if (extoid)
+		*extoid = ((Form_pg_extension) GETSTRUCT(tup))->oid;
+	if (nspid)
+		*nspid = ((Form_pg_extension) GETSTRUCT(tup))->extnamespace;
+	if (owner)
+		*owner = ((Form_pg_extension) GETSTRUCT(tup))->extowner;
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+}
+
+Oid
+PersonalizeExtensionOid(void)
+{
+	Oid			extoid;
+
+	extension_row(&extoid, NULL, NULL);
+	return extoid;
+}
+
+Oid
+PersonalizeSchemaOid(void)
+{
+	Oid			nspid;
+
+	extension_row(NULL, &nspid, NULL);
+	return nspid;
+}
+
+/*
+ * The role that created the extension and owns its objects: the role whose
+ * rights the extension's own statements use.
+ */
+Oid
+PersonalizeExtensionOwner(void)
+{
+	Oid			owner;
+
+	extension_row(NULL, NULL, &owner);
+	return owner;
+}
+
+/*
+ * The error for an object of the extension that is missing: the library
+ * and the installed SQL objects disagree.  Reinstalling would destroy the
+ * consent ledger, so the hint says what restores it without data loss.
+ */
+static void
+missing_object(const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("%s of extension \"%s\" does not exist", what, EXTENSION_NAME),
+			 errdetail("The library is version %s; its SQL objects in this database do not match it.",
+					   PERSONALIZE_VERSION),
+			 errhint("If the installed version differs, run ALTER EXTENSION %s UPDATE; "
+					 "otherwise the object was renamed or dropped by hand: "
+					 "recreate it as the install script of version %s defines it.",
+					 EXTENSION_NAME, PERSONALIZE_VERSION)));
+}
+
+/*
+ * OID of one of the extension's relations (table or index, names.h).
+ */
+Oid
+PersonalizeRelid(const char *relname)
+{
+	Oid			relid = get_relname_relid(relname, PersonalizeSchemaOid());
+
+	if (!OidIsValid(relid))
+		missing_object(psprintf("relation \"%s\"", relname));
+	return relid;
+}
+
+/*
+ * OID of a type the extension defines.
+ */
+Oid
+PersonalizeTypeOid(const char *typname)
+{
+	Oid			typid;
+
+	typid = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
+							CStringGetDatum(typname),
+							ObjectIdGetDatum(PersonalizeSchemaOid()));
+	if (!OidIsValid(typid))
+		missing_object(psprintf("type \"%s\"", typname));
+	return typid;
+}
+
+/*
+ * Attribute number of a column of one of the extension's relations.
+ */
+AttrNumber
+PersonalizeAttnum(Oid relid, const char *colname)
+{
+	AttrNumber	att = get_attnum(relid, colname);
+
+	if (att == InvalidAttrNumber)
+		missing_object(psprintf("column \"%s\" of relation \"%s\"",
+								colname, get_rel_name(relid)));
+	return att;
+}
+
+Oid
+RelationOwnerOid(Oid relid)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tup))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid)));
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+	return owner;
+}
+
+/* ---------------------------------------------------------------------
+ * Running as another role
+ * ---------------------------------------------------------------------
+ */
+
+void
+BeginRunAs(RunAs *ra, Oid role)
+{
+	GetUserIdAndSecContext(&ra->save_userid, &ra->save_sec_context);
+	SetUserIdAndSecContext(role, ra->save_sec_context |
+						   SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	ra->save_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+}
+
+void
+EndRunAs(RunAs *ra)
+{
+	/* false: whatever the code changed, even with SET, is undone */
+	AtEOXact_GUC(false, ra->save_nestlevel);
+	SetUserIdAndSecContext(ra->save_userid, ra->save_sec_context);
+}
+
+/* ---------------------------------------------------------------------
+ * Statements on the extension's own tables
+ * ---------------------------------------------------------------------
+ */
+
+uint64
+RoleExecute(Oid role, const char *sql, int nargs, Oid *argtypes, Datum *values,
+			const char *nulls, bool read_only, ExtRowFn row_fn, void *arg)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	RunAs		ra;
+	int			ret;
+	uint64		processed;
+
+	BeginRunAs(&ra, role);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	ret = SPI_execute_with_args(sql, nargs, argtypes, values, nulls, read_only, 0);
+	if (ret < 0)
+		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(ret));
+	processed = SPI_processed;
+	if (row_fn != NULL && SPI_tuptable != NULL)
+	{
+		MemoryContext spicxt = MemoryContextSwitchTo(cxt);
+
+		for (uint64 i = 0; i < processed; i++)
+			row_fn(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, arg);
+		MemoryContextSwitchTo(spicxt);
+	}
+	SPI_finish();
+	EndRunAs(&ra);
+	return processed;
+}
+
+uint64
+ExtExecute(const char *sql, int nargs, Oid *argtypes, Datum *values,
+		   const char *nulls, bool read_only, ExtRowFn row_fn, void *arg)
+{
+	return RoleExecute(PersonalizeExtensionOwner(), sql, nargs, argtypes,
+					   values, nulls, read_only, row_fn, arg);
+}
+
+typedef struct FirstValue
+{
+	bool		seen;
+	bool		isnull;
+	Datum		value;
+	char	   *text;
+	bool		as_text;
+} FirstValue;
+
+/* row callback of ExtValue and ExtValueText: keep the first column of row one */
+static void
+first_value(HeapTuple tuple, TupleDesc desc, void *arg)
+{
+	FirstValue *fv = (FirstValue *) arg;
+	Form_pg_attribute att = TupleDescAttr(desc, 0);
+
+	if (fv->seen)
+		return;
+	fv->seen = true;
+	if (fv->as_text)
+	{
+		fv->text = SPI_getvalue(tuple, desc, 1);
+		fv->isnull = fv->text == NULL;
+		return;
+	}
+	fv->value = SPI_getbinval(tuple, desc, 1, &fv->isnull);
+	if (!fv->isnull)
+		fv->value = datumCopy(fv->value, att->attbyval, att->attlen);
+}
+
+Datum
+RoleValue(Oid role, const char *sql, int nargs, Oid *argtypes, Datum *values,
+		  const char *nulls, bool read_only, bool *isnull)
+{
+	FirstValue	fv = {false, true, (Datum) 0, NULL, false};
+
+	(void) RoleExecute(role, sql, nargs, argtypes, values, nulls, read_only,
+					   first_value, &fv);
+	*isnull = !fv.seen || fv.isnull;
+	return *isnull ? (Datum) 0 : fv.value;
+}
+
+Datum
+ExtValue(const char *sql, int nargs, Oid *argtypes, Datum *values,
+		 const char *nulls, bool read_only, bool *isnull)
+{
+	return RoleValue(PersonalizeExtensionOwner(), sql, nargs, argtypes, values,
+					 nulls, read_only, isnull);
+}
+
+char *
+ExtValueText(const char *sql, int nargs, Oid *argtypes, Datum *values,
+			 const char *nulls, bool read_only)
+{
+	FirstValue	fv = {false, true, (Datum) 0, NULL, true};
+
+	(void) ExtExecute(sql, nargs, argtypes, values, nulls, read_only,
+					  first_value, &fv);
+	return fv.seen ? fv.text : NULL;
+}
+
+/* ---------------------------------------------------------------------
+ * Errors that must not stop a loop
+ * ---------------------------------------------------------------------
+ */
+
+ErrorData *
+TryInSubtransaction(void (*fn) (void *arg), void *arg)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	ErrorData  *volatile edata = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		fn(arg);
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		/* copy the error out of ErrorContext before it is reset */
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+	return edata;
+}
+
+void
+WarnFailure(const ErrorData *edata, const char *what, const char *note)
+{
+	const char *detail = edata->detail;
+
+	if (note != NULL)
+		detail = detail ? psprintf("%s %s", detail, note) : note;
+	ereport(WARNING,
+			(errcode(edata->sqlerrcode),
+			 errmsg("%s: %s", what, edata->message),
+			 detail ? errdetail_internal("%s", detail) : 0,
+			 edata->hint ? errhint("%s", edata->hint) : 0));
+}
+
+/* ---------------------------------------------------------------------
+ * Version differences (compat.h)
+ * ---------------------------------------------------------------------
+ */
+
+#if PG_VERSION_NUM < 160000
+typedef struct InputCall
+{
+	Oid			typinput;
+	const char *str;
+	Oid			typioparam;
+	int32		typmod;
+	Datum		result;
+} InputCall;
+
+static void
+input_call(void *arg)
+{
+	InputCall  *c = (InputCall *) arg;
+
+	c->result = OidInputFunctionCall(c->typinput, unconstify(char *, c->str),
+									 c->typioparam, c->typmod);
+}
+#endif
+
+bool
+PersonalizeInputSafe(Oid typinput, const char *str, Oid typioparam,
+					 int32 typmod, Datum *result)
+{
+#if PG_VERSION_NUM >= 160000
+	ErrorSaveContext escontext = {.type = T_ErrorSaveContext};
+	FmgrInfo	flinfo;
+
+	fmgr_info(typinput, &flinfo);
+	return InputFunctionCallSafe(&flinfo, unconstify(char *, str),
+								 typioparam, typmod,
+								 (Node *) &escontext, result);
+#else
+	InputCall	c = {typinput, str, typioparam, typmod, (Datum) 0};
+	ErrorData  *edata = TryInSubtransaction(input_call, &c);
+
+	if (edata == NULL)
+	{
+		*result = c.result;
+		return true;
+	}
+	if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_DATA_EXCEPTION)
+		ReThrowError(edata);
+	FreeErrorData(edata);
+	return false;
+#endif
+}

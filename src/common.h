@@ -1,0 +1,126 @@
+/*-------------------------------------------------------------------------
+ *
+ * common.h
+ *	  The layer every module of personalize builds on (common.c): where the
+ *	  extension and its relations are, running as another role, statements
+ *	  on the extension's own tables, and errors that must not stop a loop.
+ *
+ * The direction is one way: modules include common.h; common.c includes
+ * no module header.
+ *
+ * Copyright (c) 2026, The personalize authors
+ *
+ * IDENTIFICATION
+ *	  src/common.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PERSONALIZE_COMMON_H
+#define PERSONALIZE_COMMON_H
+
+#include "postgres.h"
+
+#include "access/htup.h"
+#include "access/tupdesc.h"
+#include "fmgr.h"
+
+#include "compat.h"
+#include "names.h"
+
+/* ---------- the extension and its objects ---------- */
+
+/* OID, schema and owner of the installed extension; an error if absent */
+extern Oid	PersonalizeExtensionOid(void);
+extern Oid	PersonalizeSchemaOid(void);
+extern Oid	PersonalizeExtensionOwner(void);
+
+/* one of the extension's relations (names.h), types and columns, by name */
+extern Oid	PersonalizeRelid(const char *relname);
+extern Oid	PersonalizeTypeOid(const char *typname);
+extern AttrNumber PersonalizeAttnum(Oid relid, const char *colname);
+
+/* the owner of a relation; an error if it does not exist */
+extern Oid	RelationOwnerOid(Oid relid);
+
+/* ---------- running as another role ---------- */
+
+/*
+ * What BeginRunAs saved, for EndRunAs.  An error in between needs no
+ * cleanup: the (sub)transaction abort restores the user, the security
+ * context and every setting.
+ */
+typedef struct RunAs
+{
+	Oid			save_userid;
+	int			save_sec_context;
+	int			save_nestlevel;
+} RunAs;
+
+/*
+ * Act as role, in a restricted security context, with a GUC nest level of
+ * its own and search_path = pg_catalog, pg_temp, until EndRunAs, which
+ * undoes every setting changed in between (even session-level ones).  The
+ * one way personalize runs code of another role: its own statements as the
+ * extension's owner, and a table owner's code (triggers, rules, defaults,
+ * casts, conditions) as that owner, as PostgreSQL runs VACUUM and REFRESH
+ * MATERIALIZED VIEW.
+ */
+extern void BeginRunAs(RunAs *ra, Oid role);
+extern void EndRunAs(RunAs *ra);
+
+/* ---------- statements on the extension's own tables ---------- */
+
+/* called for each result row, in the caller's memory context */
+typedef void (*ExtRowFn) (HeapTuple tuple, TupleDesc desc, void *arg);
+
+/*
+ * Run one statement as role (BeginRunAs), in a SPI connection of its own;
+ * rows go to row_fn.  Returns the number of rows processed.  Values are
+ * always parameters; identifiers in the SQL are quoted by the caller.
+ */
+extern uint64 RoleExecute(Oid role, const char *sql, int nargs, Oid *argtypes,
+						  Datum *values, const char *nulls, bool read_only,
+						  ExtRowFn row_fn, void *arg);
+
+/*
+ * The same as the extension's owner, for fixed, fully qualified statements
+ * on the extension's own tables, which no caller may touch directly.
+ */
+extern uint64 ExtExecute(const char *sql, int nargs, Oid *argtypes,
+						 Datum *values, const char *nulls, bool read_only,
+						 ExtRowFn row_fn, void *arg);
+
+/*
+ * The first column of the first row of such a statement, copied into the
+ * caller's memory context: as a Datum (isnull set when NULL or no row), or
+ * as text (NULL when NULL or no row).
+ */
+extern Datum RoleValue(Oid role, const char *sql, int nargs, Oid *argtypes,
+					   Datum *values, const char *nulls, bool read_only,
+					   bool *isnull);
+extern Datum ExtValue(const char *sql, int nargs, Oid *argtypes,
+					  Datum *values, const char *nulls, bool read_only,
+					  bool *isnull);
+extern char *ExtValueText(const char *sql, int nargs, Oid *argtypes,
+						  Datum *values, const char *nulls, bool read_only);
+
+/* ---------- errors that must not stop a loop ---------- */
+
+/*
+ * Run fn(arg) in a subtransaction of the current transaction.  Returns NULL
+ * if it succeeded; otherwise rolls the subtransaction back (its writes, its
+ * locks, its user switch, its settings and snapshots) and returns the error,
+ * copied into the caller's memory context, for the caller to record.  fn
+ * must not commit.
+ */
+extern ErrorData *TryInSubtransaction(void (*fn) (void *arg), void *arg);
+
+/*
+ * Report an error caught by TryInSubtransaction as a WARNING that keeps its
+ * SQLSTATE, message, detail and hint: "<what>: <message>".  note, if not
+ * NULL, is a sentence added to the detail.
+ */
+extern void WarnFailure(const ErrorData *edata, const char *what,
+						const char *note);
+
+#endif							/* PERSONALIZE_COMMON_H */
