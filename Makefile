@@ -37,10 +37,10 @@ DATA_built = build/$(EXTENSION)--$(EXTVERSION).sql
 DATA = $(filter-out sql/$(EXTENSION)--$(EXTVERSION).sql,$(sort $(wildcard sql/$(EXTENSION)--*.sql)))
 
 # pg_regress tests (test/sql, test/expected), in order
-REGRESS = upgrade monthday consent intent subject classify views proxies retention match
+REGRESS = upgrade monthday consent intent subject subject_keys classify views proxies retention match security null_args
 REGRESS_OPTS = --inputdir=test
 # isolation specs (test/isolation/specs, test/isolation/expected)
-ISOLATION = monthday_unique consent_withdraw consent_view purge_concurrency match_catalog match_consent
+ISOLATION = monthday_unique consent_withdraw consent_view forget_grant purge_concurrency match_catalog match_consent
 ISOLATION_OPTS = --inputdir=test/isolation
 # Perl TAP tests (test/t); each starts its own server
 TAP_TESTS = 1

@@ -142,6 +142,9 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	IF category IS NULL THEN
+		RAISE EXCEPTION 'data category must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
 	RAISE EXCEPTION 'data category "%" does not exist', category
 		USING ERRCODE = 'undefined_object',
 		      HINT = format('Closest known categories: %s. Add one with define_category().',
@@ -172,7 +175,10 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value',
 			      HINT = 'Use lower-case dotted names, such as "user.preference.cuisine".';
 	END IF;
-	IF sensitivity IS NULL OR NOT sensitivity OPERATOR(pg_catalog.=) ANY (levels) THEN
+	IF sensitivity IS NULL THEN
+		RAISE EXCEPTION 'sensitivity must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF NOT sensitivity OPERATOR(pg_catalog.=) ANY (levels) THEN
 		RAISE EXCEPTION 'invalid sensitivity "%"', sensitivity
 			USING ERRCODE = 'invalid_parameter_value',
 			      HINT = 'Use none, personal, sensitive or special.';

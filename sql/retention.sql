@@ -67,7 +67,7 @@ COMMENT ON FUNCTION @extschema@.set_retention(regclass, name, interval, text) IS
 CREATE FUNCTION @extschema@.drop_retention(tbl regclass)
 RETURNS void
 	AS 'MODULE_PATHNAME', 'personalize_drop_retention'
-	LANGUAGE C STRICT;
+	LANGUAGE C;
 COMMENT ON FUNCTION @extschema@.drop_retention(regclass) IS
 	'remove the table''s retention rule';
 

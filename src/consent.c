@@ -565,7 +565,7 @@ PurposeChainLoad(ConsentSite *site, PurposeState *ps)
 					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 					 errmsg("purpose \"%s\" is nested more than %d levels deep",
 							ps->name, MAX_PURPOSE_DEPTH),
-					 errhint("define_purpose() refuses deeper purposes; flatten the hierarchy.")));
+					 errhint("Flatten the hierarchy: define_purpose() refuses purposes this deep.")));
 		ScanKeyInit(&key, att_id, BTEqualStrategyNumber, F_INT4EQ, parent);
 		scan = systable_beginscan(rel, site->rel.purpose_pkey, true,
 								  site->snapshot, 1, &key);

@@ -169,6 +169,7 @@ personalize_subject_pseudonym(PG_FUNCTION_ARGS)
 				 errmsg("subject must not be null")));
 	subject = PG_GETARG_TEXT_PP(0);
 	SubjectKeyCheck(VARDATA_ANY(subject), VARSIZE_ANY_EXHDR(subject));
+	SubjectKeyCheckCanonical(VARDATA_ANY(subject), VARSIZE_ANY_EXHDR(subject));
 	PG_RETURN_TEXT_P(cstring_to_text(SubjectPseudonym(VARDATA_ANY(subject),
 													  VARSIZE_ANY_EXHDR(subject))));
 }

@@ -503,7 +503,7 @@ catalog_version(const MatchRels *r, Snapshot snap, bool *own)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("table \"personalize.match_catalog_version\" has no row"),
-				 errhint("Put it back with a new version: INSERT INTO personalize.match_catalog_version VALUES (true, extract(epoch FROM now())::bigint, now());")));
+				 errhint("Put it back with a new version: INSERT INTO personalize.match_catalog_version VALUES (true, extract(epoch FROM now())::bigint, now()).")));
 	version = DatumGetInt64(heap_getattr(tup, r->v_version, RelationGetDescr(rel), &isnull));
 	*own = TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(tup->t_data));
 	systable_endscan(scan);
@@ -1870,17 +1870,7 @@ personalize_match(PG_FUNCTION_ARGS)
 	subject_text = PG_GETARG_TEXT_PP(0);
 	subject = VARDATA_ANY(subject_text);
 	len = VARSIZE_ANY_EXHDR(subject_text);
-	{
-		int			i;
-
-		for (i = 0; i < len && subject[i] == ' '; i++)
-			;
-		if (i == len)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("subject must not be empty"),
-					 errhint("Pass the key that identifies the customer, as text.")));
-	}
+	SubjectKeyCheck(subject, len);
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -1890,8 +1880,8 @@ personalize_match(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("k must be between 1 and %d", MATCH_MAX_K),
-				 errdetail("k is %d.", k),
-				 errhint("k is the number of offers to return.")));
+				 errdetail("The value of k is %d.", k),
+				 errhint("The argument k is the number of offers to return.")));
 	if (!PG_ARGISNULL(2))
 	{
 		cap = PG_GETARG_INT32(2);
@@ -1899,7 +1889,7 @@ personalize_match(PG_FUNCTION_ARGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("per_tag_cap must be at least 1"),
-					 errdetail("per_tag_cap is %d.", cap),
+					 errdetail("The value of per_tag_cap is %d.", cap),
 					 errhint("Pass NULL for no cap.")));
 	}
 	if (PG_ARGISNULL(3))

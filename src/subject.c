@@ -579,11 +579,13 @@ check_table_access(List *tables, bool need_delete, const char *action,
 {
 	StringInfoData denied;
 	StringInfoData hidden;
+	StringInfoData forced;
 	ListCell   *lc;
 	Oid			role = GetUserId();
 
 	initStringInfo(&denied);
 	initStringInfo(&hidden);
+	initStringInfo(&forced);
 	foreach(lc, tables)
 	{
 		SubjectTable *t = (SubjectTable *) lfirst(lc);
@@ -603,9 +605,10 @@ check_table_access(List *tables, bool need_delete, const char *action,
 							 t->qualname,
 							 !can_select && !can_delete ? "SELECT, DELETE" :
 							 !can_select ? "SELECT" : "DELETE");
-		else if (check_enable_rls(t->relid, InvalidOid, true) == RLS_ENABLED ||
-				 check_enable_rls(t->relid, t->owner, true) == RLS_ENABLED)
+		else if (check_enable_rls(t->relid, InvalidOid, true) == RLS_ENABLED)
 			appendStringInfo(&hidden, "%s%s", hidden.len ? ", " : "", t->qualname);
+		else if (check_enable_rls(t->relid, t->owner, true) == RLS_ENABLED)
+			appendStringInfo(&forced, "%s%s", forced.len ? ", " : "", t->qualname);
 	}
 	if (denied.len > 0)
 		ereport(ERROR,
@@ -619,10 +622,17 @@ check_table_access(List *tables, bool need_delete, const char *action,
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("row-level security could hide some of the subject's rows"),
-				 errdetail("Row-level security applies to the current role, or to the owner (FORCE ROW LEVEL SECURITY), on: %s.",
+				 errdetail("Row-level security applies to the current role on: %s.",
 						   hidden.data),
-				 errhint("Call %s() as a role with BYPASSRLS, and let the owner see every row; nothing was changed.",
+				 errhint("Call %s() as the tables' owner or a role with BYPASSRLS, so that no row is missed; nothing was changed.",
 						 function)));
+	if (forced.len > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("row-level security could hide some of the subject's rows from the table's owner"),
+				 errdetail("The tables are read and erased as their owner, and FORCE ROW LEVEL SECURITY applies to the owner on: %s.",
+						   forced.data),
+				 errhint("Let the owner see every row (ALTER TABLE ... NO FORCE ROW LEVEL SECURITY, or a policy for the owner); nothing was changed.")));
 }
 
 /*

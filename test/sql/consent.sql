@@ -288,3 +288,29 @@ SELECT has_consent('alice', 'marketing') AS after_statement;
 DROP TABLE scratch;
 
 DROP TABLE subjects;
+
+-- purposes nest at most as deep as has_consent() reads (32 levels): a
+-- deeper chain is refused when it is made, however it is made
+DO $$
+BEGIN
+	PERFORM define_purpose('level1', 'level 1', 'a test');
+	FOR i IN 2 .. 32 LOOP
+		PERFORM define_purpose('level' || i, 'level ' || i, 'a test', '{}', 'level' || (i - 1));
+	END LOOP;
+END $$;
+SELECT has_consent('alice', 'level32') AS deepest_allowed_is_readable;
+SELECT define_purpose('level33', 'level 33', 'a test', '{}', 'level32');
+-- moving a subtree under a deeper parent counts the levels below it
+SELECT define_purpose('top', 'top', 'a test');
+SELECT define_purpose('top.child', 'child', 'a test', '{}', 'top');
+UPDATE purpose SET parent_id = (SELECT purpose_id FROM purpose WHERE name = 'level31')
+ WHERE name = 'top';
+SELECT count(*) AS chain_unchanged FROM purpose WHERE name LIKE 'level%';
+
+-- a parent missing inside a transaction (the check is deferred to commit)
+-- is a clear error, not an internal one
+BEGIN;
+INSERT INTO purpose (name, description, value_exchange, parent_id)
+VALUES ('orphan', 'an orphan', 'a test', 99999);
+SELECT has_consent('alice', 'orphan');
+ROLLBACK;

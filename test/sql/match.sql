@@ -482,6 +482,16 @@ SELECT record_purchase('alice', 'no-such-offer');
 SELECT record_purchase('alice', 'tiny');
 \set VERBOSITY default
 
+-- a catalog row written behind the foreign keys' back is a clear error
+BEGIN;
+SET LOCAL session_replication_role = replica;
+INSERT INTO offer_tags VALUES ('no-such-offer', 'yoga', 1);
+SET LOCAL session_replication_role = origin;
+UPDATE offers SET priority = priority WHERE false;   -- the next match() reloads
+SELECT * FROM match('alice');
+ROLLBACK;
+SELECT count(*) > 0 AS works_again FROM match('alice');
+
 --------------------------------------------------------------------------
 -- the model card
 --------------------------------------------------------------------------

@@ -52,8 +52,30 @@ UPDATE residents SET postal_code = NULL WHERE customer_id % 7 = 0;
 SELECT column_name, round(association::numeric, 1) AS association
   FROM detect_proxies('residents', 'ethnicity', 0.5);
 
+-- values never become SQL text: infinities, NaN and numbers beyond float8
+-- are bins of their own, whatever the column's type
+CREATE TABLE extremes (ethnicity text, score float8, amount numeric, seen timestamptz, born date);
+INSERT INTO extremes
+	SELECT (ARRAY['a', 'b'])[1 + i % 2], i, i, now() - i * interval '1 day', current_date - i
+	  FROM generate_series(1, 200) i;
+INSERT INTO extremes VALUES
+	('a', 'infinity', 'infinity', 'infinity', 'infinity'),
+	('b', '-infinity', '-infinity', '-infinity', '-infinity'),
+	('a', 'NaN', 'NaN', NULL, NULL),
+	('b', 1e308, 1e400, NULL, NULL),
+	('a', -1e308, -1e400, NULL, NULL);
+SELECT column_name, categories, method
+  FROM detect_proxies('extremes', 'ethnicity', 0) ORDER BY column_name;
+-- a column whose finite values span all of float8
+DELETE FROM extremes WHERE score BETWEEN 2 AND 200;
+SELECT column_name, categories FROM detect_proxies('extremes', 'ethnicity', 0)
+ WHERE column_name = 'score';
+DROP TABLE extremes;
+
 -- bad input
 SELECT * FROM detect_proxies('residents', 'no_such_column');
+SELECT * FROM detect_proxies(NULL, 'ethnicity');
+SELECT * FROM detect_proxies('residents', NULL);
 SELECT * FROM detect_proxies('residents', 'ethnicity', 1.5);
 SELECT * FROM detect_proxies('residents', 'ethnicity', NULL);
 SELECT * FROM detect_proxies('no_such_table', 'ethnicity');

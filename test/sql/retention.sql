@@ -75,10 +75,13 @@ BEGIN
 END $$;
 CREATE TABLE events_current PARTITION OF events FOR VALUES FROM (date_trunc('month', now())) TO (MAXVALUE);
 INSERT INTO events SELECT i, i % 10, now() - (i % 180) * interval '1 day' FROM generate_series(1, 1800) i;
-ANALYZE events;
 SELECT set_retention('events', 'at', '70 days');
-SELECT count(*) FILTER (WHERE at < now() - interval '70 days') AS to_go FROM events;
-SELECT purge('events') > 0 AS purged;
+SELECT count(*) FILTER (WHERE at < now() - interval '70 days') AS to_go FROM events \gset
+SELECT :to_go AS to_go;
+-- what was erased is counted exactly, dropped partitions included (the
+-- table was never analyzed: no estimate to go by)
+SELECT purge('events') = :to_go AS purged_and_counted;
+SELECT rows_deleted = :to_go AS logged_exactly FROM purge_log WHERE table_name = 'events'::regclass;
 SELECT count(*) FILTER (WHERE at < now() - interval '70 days') AS expired_left,
        count(*) FILTER (WHERE at >= now() - interval '70 days') AS recent_kept FROM events;
 SELECT partitions_dropped >= 3 AS whole_partitions_dropped FROM purge_log WHERE table_name = 'events'::regclass;
@@ -96,9 +99,18 @@ SELECT set_retention('cases', 'closed_at', '90 days', $$true) OR (true$$);
 SELECT set_retention('cases', 'closed_at', '90 days', $$status$$);
 SELECT set_retention('cases', 'closed_at', '90 days', $$no_such_column = 1$$);
 SELECT set_retention('cases', 'closed_at', '90 days', $$count(*) > 1$$);
+-- a whole-row reference would fail every purge: refused when set
+SELECT set_retention('cases', 'closed_at', '90 days', $$cases IS NOT NULL$$);
+SELECT set_retention('cases', 'closed_at', '90 days', $$row_to_json(cases) IS NOT NULL$$);
 SELECT set_retention('cases', 'closed_at', '0 days');
 SELECT set_retention('cases', 'closed_at', '-3 days');
 SELECT set_retention('cases', 'closed_at', '400 days');
+-- months and years are counted as the calendar counts them, not as 30 days
+-- (terse: how many days a year has depends on today's date)
+\set VERBOSITY terse
+SELECT set_retention('cases', 'closed_at', '1 year 5 days');
+\set VERBOSITY default
+SELECT set_retention('cases', 'closed_at', '366 days');
 SELECT set_retention('cases', 'status', '30 days');
 SELECT set_retention('cases', 'no_such_column', '30 days');
 SELECT set_retention('no_such_table', 'closed_at', '30 days');
@@ -174,13 +186,36 @@ SELECT drop_retention('owned_cases');
 SELECT purge('owned_cases');
 RESET ROLE;
 
--- a failing rule does not stop the others
+-- a failing rule does not stop the others; the WARNING keeps the SQLSTATE
 INSERT INTO owned_cases VALUES (99, now() - interval '100 days', 'resolved');
 ALTER TABLE owned_cases DROP COLUMN status;
 INSERT INTO visits SELECT i, 1, current_date - 20 FROM generate_series(1, 10) i;
 SELECT purge() AS deleted_by_the_others;
+\set VERBOSITY sqlstate
+SELECT purge() AS nothing_left;
+\set VERBOSITY default
 SELECT table_name, outcome, started_by FROM purge_log WHERE outcome = 'failed' ORDER BY run_id DESC LIMIT 1;
 SELECT last_outcome, last_error FROM retention_rules WHERE table_name = 'owned_cases'::regclass;
+-- the same with CALL run_purge(), which commits each batch: the failure is
+-- recorded, the other rules run, and nothing is left half done
+INSERT INTO visits SELECT i, 1, current_date - 20 FROM generate_series(1, 10) i;
+CALL run_purge();
+SELECT count(*) AS visits_left_to_purge FROM visits WHERE visited_on < current_date - 7;
+SELECT table_name, outcome, started_by FROM purge_log WHERE outcome = 'failed' ORDER BY run_id DESC LIMIT 1;
+-- an error message can quote row data: only the table's owner sees it
+SET ROLE regress_stranger;
+SELECT last_outcome, last_error IS NULL AS error_hidden FROM retention_rules
+ WHERE table_name = 'owned_cases'::regclass;
+SELECT count(*) AS not_readable FROM retention_rule;
+RESET ROLE;
+GRANT SELECT ON purge_log TO regress_stranger, regress_owner;
+SET ROLE regress_stranger;
+SELECT outcome, error IS NULL AS error_hidden FROM purge_log WHERE outcome = 'failed' ORDER BY run_id DESC LIMIT 1;
+SET ROLE regress_owner;
+SELECT last_error IS NOT NULL AS owner_sees_it FROM retention_rules WHERE table_name = 'owned_cases'::regclass;
+SELECT error IS NOT NULL AS owner_sees_it FROM purge_log WHERE outcome = 'failed' ORDER BY run_id DESC LIMIT 1;
+RESET ROLE;
+REVOKE SELECT ON purge_log FROM regress_stranger, regress_owner;
 DROP TABLE owned_cases;
 SELECT count(*) AS rule_gone_with_table FROM retention_rule WHERE relid::text = 'owned_cases';
 
@@ -221,6 +256,12 @@ RESET personalize.purge_batch_size;
 RESET personalize.purge_batch_delay;
 SET personalize.purge_batch_delay = -1;
 SET personalize.worker_purge_batch_delay = 0;   -- postgresql.conf only
+
+-- a renamed time column is followed, as a renamed subject column is
+ALTER TABLE cases RENAME COLUMN closed_at TO resolved_at;
+SELECT time_column FROM retention_rules WHERE table_name = 'cases'::regclass;
+INSERT INTO cases VALUES (90001, 1, 'resolved', now() - interval '100 days');
+SELECT purge('cases') AS purged_after_rename;
 
 -- a registered table without a rule is a review finding
 SELECT drop_retention('cases');

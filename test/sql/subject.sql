@@ -133,3 +133,15 @@ DROP ROLE regress_dpo;
 
 DROP TABLE order_lines, orders, customers, subscribers;
 SELECT count(*) AS registry_empty FROM subject_table;
+
+-- tables whose names print alike without quotes stay apart in the export
+CREATE SCHEMA "a.b";
+CREATE SCHEMA a;
+CREATE TABLE "a.b".c (customer_id bigint, what text);
+CREATE TABLE a."b.c" (customer_id bigint, what text);
+INSERT INTO "a.b".c VALUES (5, 'first');
+INSERT INTO a."b.c" VALUES (5, 'second');
+SELECT register_table('"a.b".c', 'customer_id'), register_table('a."b.c"', 'customer_id');
+SELECT jsonb_pretty(export_subject('5') -> 'tables');
+SELECT forget('5') -> 'tables' AS erased;
+DROP SCHEMA "a.b", a CASCADE;

@@ -143,6 +143,52 @@ SELECT count(*) AS no_stray_views FROM pg_class WHERE relname = 'v1';
 SELECT drop_consent_view('customers');
 SELECT drop_consent_view('no_such_view');
 
+-- a consent view in a temporary schema would leave the registry without a
+-- trace when the session ends: refused
+SELECT create_consent_view('pg_temp.temp_newsletter', 'customers', 'newsletter');
+SET search_path = pg_temp, public, personalize;
+SELECT create_consent_view('temp_newsletter', 'customers', 'newsletter');
+SET search_path = public, personalize;
+
+-- a consent view its owner redefined is reported by review(): rows that no
+-- longer pass has_consent(), columns that are not plain columns of the
+-- source, a lost security barrier, other relations
+SELECT create_consent_view('redefined', 'customers', 'newsletter');
+SELECT columns FROM consent_views WHERE view = 'redefined'::regclass;
+SELECT severity, finding FROM review() WHERE object LIKE 'public.redefined%';
+CREATE OR REPLACE VIEW redefined WITH (security_barrier) AS
+	SELECT t.customer_id, t.display_name, t.email FROM customers t;
+SELECT severity, finding, hint FROM review() WHERE object LIKE 'public.redefined%';
+CREATE OR REPLACE VIEW redefined WITH (security_barrier) AS
+	SELECT t.customer_id, t.display_name, t.email FROM customers t
+	 WHERE personalize.has_consent(t.customer_id, 'newsletter') OR true;
+SELECT finding FROM review() WHERE object LIKE 'public.redefined%';
+CREATE OR REPLACE VIEW redefined WITH (security_barrier) AS
+	SELECT t.customer_id, t.display_name, t.email FROM customers t
+	 WHERE personalize.has_consent('1'::bigint, 'newsletter');
+SELECT finding FROM review() WHERE object LIKE 'public.redefined%';
+CREATE OR REPLACE VIEW redefined WITH (security_barrier) AS
+	SELECT t.customer_id, upper(t.display_name) AS display_name, t.email FROM customers t
+	 WHERE personalize.has_consent(t.customer_id, 'newsletter');
+SELECT finding FROM review() WHERE object LIKE 'public.redefined%';
+CREATE OR REPLACE VIEW redefined WITH (security_barrier) AS
+	SELECT t.customer_id, t.display_name, t.email FROM customers t
+	 WHERE personalize.has_consent(t.customer_id, 'newsletter')
+	 UNION ALL SELECT c.customer_id, c.display_name, c.email FROM customers c;
+SELECT finding FROM review() WHERE object LIKE 'public.redefined%';
+CREATE OR REPLACE VIEW redefined WITH (security_barrier) AS
+	SELECT t.customer_id, t.display_name, t.email FROM customers t
+	 WHERE personalize.has_consent(t.customer_id, 'newsletter') AND t.email LIKE '%@%';
+SELECT count(*) AS narrowing_is_fine FROM review() WHERE object LIKE 'public.redefined%';
+-- a column the purpose does not allow, added at the end
+CREATE OR REPLACE VIEW redefined WITH (security_barrier) AS
+	SELECT t.customer_id, t.display_name, t.email, t.gender FROM customers t
+	 WHERE personalize.has_consent(t.customer_id, 'newsletter');
+SELECT severity, object, finding FROM review() WHERE object LIKE 'public.redefined%' ORDER BY 2;
+ALTER VIEW redefined SET (security_barrier = false);
+SELECT finding FROM review() WHERE object = 'public.redefined';
+SELECT drop_consent_view('redefined');
+
 -- dropping: by drop_consent_view, or with the table
 SELECT drop_consent_view('newsletter_customers');
 SELECT view FROM consent_views;
