@@ -4,10 +4,12 @@
 #
 #   make                 build the library and the install script
 #   make install         install both
-#   make installcheck    run pg_regress, the isolation specs and the Perl TAP
-#                        tests against the installed extension (pg_regress and
-#                        the isolation specs use the running server that
-#                        PGHOST/PGPORT name; TAP tests start their own)
+#   make installcheck    run pg_regress, the isolation specs, pgTAP (when
+#                        pg_prove and pgTAP are installed) and the Perl TAP
+#                        tests against the installed extension: all but the
+#                        TAP tests use the running server that PGHOST/PGPORT
+#                        name, which need not preload the library; TAP tests
+#                        start servers of their own (not as root)
 #
 # One-command targets, which install what is missing (as root on Debian) and
 # start throwaway servers of their own (see README "Development"):
@@ -27,7 +29,7 @@ OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 # The install script of the current version is built from one source file
 # per feature, in this order (a feature's tables, functions, grants and
 # pg_dump registrations sit together in its file).
-SQL_SOURCES = $(addprefix sql/,header.sql monthday.sql categories.sql \
+SQL_SOURCES = $(addprefix sql/src/,header.sql monthday.sql categories.sql \
 	purposes.sql consent.sql intent.sql subjects.sql classify.sql views.sql \
 	match.sql proxies.sql retention.sql review.sql footer.sql)
 DATA_built = build/$(EXTENSION)--$(EXTVERSION).sql
@@ -71,6 +73,21 @@ build/$(EXTENSION)--$(EXTVERSION).sql: $(SQL_SOURCES)
 	@mkdir -p build
 	@{ echo "/* $(EXTENSION)--$(EXTVERSION).sql: install script of the $(EXTENSION) extension, built from $(SQL_SOURCES) */"; \
 	   for f in $^; do echo; cat $$f; done; } > $@
+
+# pgTAP against the running server, as part of installcheck
+.PHONY: installcheck-pgtap
+installcheck: installcheck-pgtap
+installcheck-pgtap:
+	@if command -v pg_prove >/dev/null 2>&1 && \
+	    psql -XAtc "SELECT 1 FROM pg_available_extensions WHERE name = 'pgtap'" 2>/dev/null | grep -q 1; then \
+		echo "+++ pgtap install-check +++" && \
+		psql -Xq -c 'SET client_min_messages = warning' -c 'DROP DATABASE IF EXISTS pgtap_regression' -c 'CREATE DATABASE pgtap_regression' && \
+		psql -Xq -d pgtap_regression -c 'CREATE EXTENSION pgtap' -c 'CREATE EXTENSION personalize' && \
+		pg_prove -d pgtap_regression test/pgtap/*.sql && \
+		psql -Xq -c 'DROP DATABASE pgtap_regression'; \
+	else \
+		echo "pgTAP tests skipped: pg_prove or the pgtap extension is not installed"; \
+	fi
 
 .PHONY: test demo bench prereqs quiet-install
 

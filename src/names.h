@@ -4,7 +4,7 @@
  *	  The names of the extension's relations and indexes that the C code
  *	  opens directly (without SQL), in one list.
  *
- * Every index here is named explicitly in sql/ (CONSTRAINT ... PRIMARY KEY,
+  * Every index here is named explicitly in sql/src/ (CONSTRAINT ... PRIMARY KEY,
  * CREATE INDEX ...), never left to PostgreSQL's implicit naming.  A C
  * module finds them with PersonalizeRelid(), and their columns with
  * PersonalizeAttnum(), so that a renamed or missing object is a clear error
@@ -20,14 +20,14 @@
 #ifndef PERSONALIZE_NAMES_H
 #define PERSONALIZE_NAMES_H
 
-/* consent (sql/consent.sql, sql/purposes.sql): read by has_consent() */
+/* consent (sql/src/consent.sql, sql/src/purposes.sql): read by has_consent() */
 #define REL_CONSENT				"consent"
 #define IDX_CONSENT_PKEY		"consent_pkey"	/* (subject, purpose_id) */
 #define REL_PURPOSE				"purpose"
 #define IDX_PURPOSE_PKEY		"purpose_pkey"	/* (purpose_id) */
 #define IDX_PURPOSE_NAME_KEY	"purpose_name_key"	/* (name) */
 
-/* intent matching (sql/match.sql, sql/intent.sql): read by match() */
+/* intent matching (sql/src/match.sql, sql/src/intent.sql): read by match() */
 #define REL_MATCH_VERSION		"match_catalog_version"
 #define IDX_MATCH_VERSION_PKEY	"match_catalog_version_pkey"	/* (only_row) */
 #define REL_OFFERS				"offers"

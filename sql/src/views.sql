@@ -1,4 +1,4 @@
--- sql/views.sql: consent-checked views (src/views.c)
+-- sql/src/views.sql: consent-checked views (src/views.c)
 --
 -- Part of the install script; the Makefile concatenates the parts in the
 -- order of SQL_SOURCES.

@@ -1,4 +1,4 @@
--- sql/subjects.sql: tables that hold subject data, and the subject's rights
+-- sql/src/subjects.sql: tables that hold subject data, and the subject's rights
 --
 -- Part of the install script; the Makefile concatenates the parts in the
 -- order of SQL_SOURCES.

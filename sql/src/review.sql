@@ -1,4 +1,4 @@
--- sql/review.sql: review: findings, and moments of review at DDL time
+-- sql/src/review.sql: review: findings, and moments of review at DDL time
 --
 -- Part of the install script; the Makefile concatenates the parts in the
 -- order of SQL_SOURCES.

@@ -1,4 +1,4 @@
--- sql/retention.sql: retention rules, purging, the purge log, maintenance
+-- sql/src/retention.sql: retention rules, purging, the purge log, maintenance
 -- and the background worker (src/retention.c, src/maintenance.c, src/worker.c)
 --
 -- Part of the install script; the Makefile concatenates the parts in the

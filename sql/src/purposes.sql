@@ -1,4 +1,4 @@
--- sql/purposes.sql: purposes: what data is used for, and what the customer gets in return
+-- sql/src/purposes.sql: purposes: what data is used for, and what the customer gets in return
 --
 -- Part of the install script; the Makefile concatenates the parts in the
 -- order of SQL_SOURCES.

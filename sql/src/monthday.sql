@@ -1,4 +1,4 @@
--- sql/monthday.sql: the monthday type (a day of the year without a year)
+-- sql/src/monthday.sql: the monthday type (a day of the year without a year)
 --
 -- Part of the install script; the Makefile concatenates the parts in the
 -- order of SQL_SOURCES.

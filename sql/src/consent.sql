@@ -1,4 +1,4 @@
--- sql/consent.sql: consent: current state, an append-only history, has_consent()
+-- sql/src/consent.sql: consent: current state, an append-only history, has_consent()
 --
 -- Part of the install script; the Makefile concatenates the parts in the
 -- order of SQL_SOURCES.

@@ -1,4 +1,4 @@
--- sql/match.sql: intent matching: the offer catalog and match() (src/match.c)
+-- sql/src/match.sql: intent matching: the offer catalog and match() (src/match.c)
 --
 -- Part of the install script; the Makefile concatenates the parts in the
 -- order of SQL_SOURCES.
@@ -332,7 +332,7 @@ BEGIN
 				'memory_bytes', cache.memory_bytes, 'memory_limit_bytes', cache.memory_limit_bytes,
 				'build_ms', cache.build_ms, 'scope', 'this session'))),
 	'training_data', 'none: the rule has no learned parameters; it reads the catalog and the subject''s own intents and signals at call time',
-	'evaluation_data', 'the regression tests (sql/match.sql) and the benchmark (test/bench/match.sh) check the ranking against SQL implementations of the same rule',
+	'evaluation_data', 'the regression tests (test/sql/match.sql) and the benchmark (test/bench/match.sh) check the ranking against SQL implementations of the same rule',
 	'quantitative_analyses', jsonb_build_object(
 		'function', 'personalize.match_exposure(tbl regclass, group_column name, k integer DEFAULT 10)',
 		'measure', 'for each offer and each group of a classified sensitive column: the share of the group''s subjects shown the offer in their top k',

@@ -1,4 +1,4 @@
--- sql/intent.sql: explicit intent and behaviour: tags, intents, signals
+-- sql/src/intent.sql: explicit intent and behaviour: tags, intents, signals
 --
 -- Part of the install script; the Makefile concatenates the parts in the
 -- order of SQL_SOURCES.
