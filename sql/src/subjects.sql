@@ -110,6 +110,28 @@ $$;
 CREATE EVENT TRIGGER personalize_sql_drop ON sql_drop
 	EXECUTE FUNCTION @extschema@._on_sql_drop();
 
+-- For _on_ddl_end: the new name of a column a registry names, when the
+-- ALTER TABLE being reported renamed it (the old name is gone).
+CREATE FUNCTION @extschema@._renamed_column(tbl regclass, old_name name) RETURNS name
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT a.attname
+	  FROM pg_event_trigger_ddl_commands() c
+	  JOIN pg_catalog.pg_attribute a
+	    ON a.attrelid OPERATOR(pg_catalog.=) c.objid
+	   AND a.attnum OPERATOR(pg_catalog.=) c.objsubid
+	 WHERE c.command_tag OPERATOR(pg_catalog.=) 'ALTER TABLE'
+	   AND c.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::regclass
+	   AND c.objsubid OPERATOR(pg_catalog.>) 0
+	   AND c.objid OPERATOR(pg_catalog.=) tbl::oid
+	   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute x
+	                    WHERE x.attrelid OPERATOR(pg_catalog.=) tbl::oid
+	                      AND x.attname OPERATOR(pg_catalog.=) old_name
+	                      AND NOT x.attisdropped)
+	 LIMIT 1
+$$;
+
 CREATE FUNCTION @extschema@._on_ddl_end() RETURNS event_trigger
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -118,37 +140,15 @@ AS $$
 DECLARE
 	r record;
 BEGIN
-	-- a renamed subject column: the registry names the column's new name
+	-- a renamed subject column, or time column of a retention rule: the
+	-- registries name the column's new name
 	UPDATE @extschema@.subject_table s
-	   SET subject_column = a.attname
-	  FROM pg_event_trigger_ddl_commands() c
-	  JOIN pg_catalog.pg_attribute a
-	    ON a.attrelid OPERATOR(pg_catalog.=) c.objid
-	   AND a.attnum OPERATOR(pg_catalog.=) c.objsubid
-	 WHERE c.command_tag OPERATOR(pg_catalog.=) 'ALTER TABLE'
-	   AND c.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::regclass
-	   AND c.objsubid OPERATOR(pg_catalog.>) 0
-	   AND c.objid OPERATOR(pg_catalog.=) s.relid::oid
-	   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute x
-	                    WHERE x.attrelid OPERATOR(pg_catalog.=) s.relid::oid
-	                      AND x.attname OPERATOR(pg_catalog.=) s.subject_column
-	                      AND NOT x.attisdropped);
-	-- the same for the time column of a retention rule
+	   SET subject_column = @extschema@._renamed_column(s.relid, s.subject_column)
+	 WHERE @extschema@._renamed_column(s.relid, s.subject_column) IS NOT NULL;
 	IF to_regclass('@extschema@.retention_rule') IS NOT NULL THEN
 		UPDATE @extschema@.retention_rule u
-		   SET time_column = a.attname
-		  FROM pg_event_trigger_ddl_commands() c
-		  JOIN pg_catalog.pg_attribute a
-		    ON a.attrelid OPERATOR(pg_catalog.=) c.objid
-		   AND a.attnum OPERATOR(pg_catalog.=) c.objsubid
-		 WHERE c.command_tag OPERATOR(pg_catalog.=) 'ALTER TABLE'
-		   AND c.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::regclass
-		   AND c.objsubid OPERATOR(pg_catalog.>) 0
-		   AND c.objid OPERATOR(pg_catalog.=) u.relid::oid
-		   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute x
-		                    WHERE x.attrelid OPERATOR(pg_catalog.=) u.relid::oid
-		                      AND x.attname OPERATOR(pg_catalog.=) u.time_column
-		                      AND NOT x.attisdropped);
+		   SET time_column = @extschema@._renamed_column(u.relid, u.time_column)
+		 WHERE @extschema@._renamed_column(u.relid, u.time_column) IS NOT NULL;
 	END IF;
 	-- a subject column whose type changed: refused unless it still names
 	-- subjects alike (an error here undoes the ALTER TABLE)
@@ -179,6 +179,7 @@ REVOKE ALL ON FUNCTION
 	@extschema@.forget(text),
 	@extschema@.subject_pseudonym(text),
 	@extschema@._check_subject_type(regclass, oid, text),
+	@extschema@._renamed_column(regclass, name),
 	@extschema@._on_sql_drop(),
 	@extschema@._on_ddl_end()
 FROM PUBLIC;
