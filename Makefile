@@ -17,6 +17,8 @@
 #   make test            build, install, run every test (also pgTAP)
 #   make demo            build, install, run the narrated demo
 #   make bench           run the benchmarks under test/bench/ (SCALE=... to size)
+#   make matrix          build, install and test against each PostgreSQL in
+#                        PG_CONFIGS="/path/a/pg_config /path/b/pg_config"
 #
 # The version lives once, in personalize.control.
 
@@ -39,7 +41,7 @@ DATA_built = build/$(EXTENSION)--$(EXTVERSION).sql
 DATA = $(filter-out sql/$(EXTENSION)--$(EXTVERSION).sql,$(sort $(wildcard sql/$(EXTENSION)--*.sql)))
 
 # pg_regress tests (test/sql, test/expected), in order
-REGRESS = upgrade monthday consent intent subject subject_keys classify views proxies retention match security null_args
+REGRESS = upgrade monthday consent intent subject subject_keys classify views proxies retention match security security_view_rule null_args
 REGRESS_OPTS = --inputdir=test
 # isolation specs (test/isolation/specs, test/isolation/expected)
 ISOLATION = monthday_unique consent_withdraw consent_view forget_grant purge_concurrency match_catalog match_consent
@@ -89,7 +91,7 @@ installcheck-pgtap:
 		echo "pgTAP tests skipped: pg_prove or the pgtap extension is not installed"; \
 	fi
 
-.PHONY: test demo bench prereqs quiet-install
+.PHONY: test demo bench matrix prereqs quiet-install
 
 # Install build and test dependencies when they are missing (as root), or say
 # exactly what to install (as any other user).
@@ -114,3 +116,7 @@ demo: prereqs
 bench: prereqs
 	@$(MAKE) --no-print-directory quiet-install
 	@bash test/bench/run-bench
+
+PG_CONFIGS ?= $(PG_CONFIG)
+matrix: prereqs
+	@bash tools/matrix $(PG_CONFIGS)

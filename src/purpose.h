@@ -21,6 +21,6 @@
  * whose hint lists the known ones.  Read through the active snapshot.
  */
 extern int32 PurposeId(const char *name);
-extern void PurposeUnknownError(const char *name) pg_attribute_noreturn();
+extern void PurposeUnknownError(const char *name);	/* does not return */
 
 #endif							/* PERSONALIZE_PURPOSE_H */

@@ -142,6 +142,8 @@ CREATE FUNCTION try_superuser() RETURNS boolean LANGUAGE plpgsql AS $$
 BEGIN
 	ALTER ROLE regress_owner SUPERUSER;
 	RETURN true;
+EXCEPTION WHEN insufficient_privilege THEN
+	RAISE EXCEPTION 'could not become superuser: running as %', current_user;
 END $$;
 CREATE FUNCTION try_read() RETURNS boolean LANGUAGE plpgsql AS $$
 BEGIN
@@ -254,7 +256,9 @@ SELECT rows_deleted, batches >= 3 AS several_batches,
   FROM purge_log WHERE table_name = 'visits'::regclass ORDER BY run_id DESC LIMIT 1;
 RESET personalize.purge_batch_size;
 RESET personalize.purge_batch_delay;
+\set VERBOSITY sqlstate
 SET personalize.purge_batch_delay = -1;
+\set VERBOSITY default
 SET personalize.worker_purge_batch_delay = 0;   -- postgresql.conf only
 
 -- a renamed time column is followed, as a renamed subject column is

@@ -61,6 +61,8 @@ CREATE FUNCTION public.escalate() RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
 	RAISE NOTICE 'owner code runs as %', current_user;
 	ALTER ROLE regress_owner SUPERUSER;
+EXCEPTION WHEN insufficient_privilege THEN
+	RAISE EXCEPTION 'could not become superuser: running as %', current_user;
 END $$;
 CREATE FUNCTION public.steal() RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
@@ -132,20 +134,6 @@ SELECT export_subject('3') -> 'tables' -> 'public.keyed' AS exported;
 RESET ROLE;
 SELECT rolsuper AS owner_became_superuser FROM pg_roles WHERE rolname = 'regress_owner';
 
--- a table turned into a view, with a _RETURN rule, after registration
-SET ROLE regress_owner;
-CREATE TABLE turned (customer_id bigint);
-RESET ROLE;
-SELECT register_table('turned', 'customer_id');
-SET ROLE regress_owner;
-CREATE RULE "_RETURN" AS ON SELECT TO turned DO INSTEAD
-	SELECT customer_id FROM (SELECT 1::bigint AS customer_id, public.escalate()) s;
-RESET ROLE;
-SELECT export_subject('3');
-SELECT forget('3');
-SELECT rolsuper AS owner_became_superuser FROM pg_roles WHERE rolname = 'regress_owner';
-SELECT unregister_table('turned');
-
 -- FORCE ROW LEVEL SECURITY would hide rows from the owner, as whom the
 -- table is erased: refused, even for a caller with BYPASSRLS
 SET ROLE regress_owner;
@@ -189,7 +177,7 @@ SECURITY LABEL FOR personalize ON COLUMN moods.note IS 'user.preference';
 SELECT define_purpose('research', 'research', 'better products', '{user.preference}');
 SELECT grant_consent('happy', 'research');
 SELECT create_consent_view('public.happy_moods', 'moods', 'research');
-SELECT pg_get_viewdef('happy_moods');
+SELECT regexp_replace(pg_get_viewdef('happy_moods'), '\mt\.', '', 'g') AS definition;
 SELECT * FROM happy_moods;
 SELECT rolsuper AS owner_became_superuser FROM pg_roles WHERE rolname = 'regress_owner';
 

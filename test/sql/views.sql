@@ -44,7 +44,8 @@ SELECT count(*) FROM (SELECT grant_consent(i::text, 'reporting') FROM generate_s
 -- a view: consenting subjects' rows, and only the columns the purpose needs
 SELECT create_consent_view('newsletter_customers', 'customers', 'newsletter');
 SELECT * FROM newsletter_customers ORDER BY customer_id;
-SELECT pg_get_viewdef('newsletter_customers'::regclass);
+-- (PostgreSQL 16 and later print the columns without the "t." prefix)
+SELECT regexp_replace(pg_get_viewdef('newsletter_customers'::regclass), '\mt\.', '', 'g') AS definition;
 SELECT reloptions FROM pg_class WHERE oid = 'newsletter_customers'::regclass;
 -- sensitive data appears only where a purpose names it: financial, yes;
 -- gender (sensitive, demographic), no; postal code under user.contact.address, yes

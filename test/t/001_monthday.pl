@@ -5,6 +5,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use File::Spec;
 
 my $node = PostgreSQL::Test::Cluster->new('main');
 $node->init;
@@ -26,7 +27,9 @@ my $all = $node->safe_psql('postgres', 'SELECT id, day FROM birthdays ORDER BY i
 is(scalar(split /\n/, $all), 367, 'every day of a leap year, and a NULL');
 
 # binary COPY exercises monthday_send and monthday_recv
-my $file = $node->basedir . '/birthdays.bin';
+# the server reads and writes these files: absolute paths (basedir is
+# relative from PostgreSQL 17 on)
+my $file = File::Spec->rel2abs($node->basedir . '/birthdays.bin');
 $node->safe_psql('postgres', qq{
 	COPY birthdays TO '$file' (FORMAT binary);
 	CREATE TABLE birthdays_copy (LIKE birthdays);
@@ -36,7 +39,7 @@ is($node->safe_psql('postgres', 'SELECT id, day FROM birthdays_copy ORDER BY id'
 	$all, 'binary COPY round trip keeps every value');
 
 # a corrupt binary value is refused, not stored
-my $bad = $node->basedir . '/bad.bin';
+my $bad = File::Spec->rel2abs($node->basedir . '/bad.bin');
 open(my $fh, '>:raw', $bad) or die "open $bad: $!";
 print $fh "PGCOPY\n\377\r\n\0";              # signature
 print $fh pack('N', 0) . pack('N', 0);      # flags, header extension

@@ -13,6 +13,7 @@ my $node = PostgreSQL::Test::Cluster->new('primary');
 $node->init(allows_streaming => 1);
 $node->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'personalize'
+personalize.enabled = on
 personalize.naptime = 1
 personalize.purge_batch_size = 100
 personalize.review_ddl = off
@@ -174,6 +175,7 @@ my $small = PostgreSQL::Test::Cluster->new('small');
 $small->init;
 $small->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'personalize'
+personalize.enabled = on
 personalize.naptime = 1
 max_worker_processes = 2
 });

@@ -14,6 +14,7 @@ my $node = PostgreSQL::Test::Cluster->new('hardening');
 $node->init;
 $node->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'personalize'
+personalize.enabled = on
 personalize.naptime = 1
 personalize.review_ddl = off
 max_worker_processes = @{[ $ndb + 10 ]}
