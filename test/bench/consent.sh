@@ -84,7 +84,7 @@ c=$(latency "SELECT count(*) FROM events e WHERE e.subject_id = $one AND persona
 printf '%-12s %9.3f %9s %9s %12.3f %12s %8sx\n' "point" "$a" "-" "-" "$c" "-" "$(ratio "$c" "$a")"
 echo "(targets: has_consent <= 1.5x bare for count(*), and faster than EXISTS)"
 
-# the same through a consent view (issue: analysts' views)
+# the same through a consent view (what an analyst queries)
 q "SELECT personalize.register_table('events', 'subject_id')"
 q "SELECT personalize.classify('events', c, cat) FROM (VALUES
      ('event_id', 'system.operations'), ('subject_id', 'user.unique_id'),
