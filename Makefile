@@ -33,7 +33,7 @@ OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 # pg_dump registrations sit together in its file).
 SQL_SOURCES = $(addprefix sql/src/,header.sql monthday.sql categories.sql \
 	purposes.sql consent.sql intent.sql subjects.sql classify.sql views.sql \
-	match.sql proxies.sql retention.sql review.sql footer.sql)
+	match.sql proxies.sql retention.sql review.sql upgrades.sql footer.sql)
 DATA_built = build/$(EXTENSION)--$(EXTVERSION).sql
 # Released install scripts (frozen: never edited once released) and upgrade
 # scripts.  A released version's built script must equal its frozen copy
@@ -41,10 +41,10 @@ DATA_built = build/$(EXTENSION)--$(EXTVERSION).sql
 DATA = $(filter-out sql/$(EXTENSION)--$(EXTVERSION).sql,$(sort $(wildcard sql/$(EXTENSION)--*.sql)))
 
 # pg_regress tests (test/sql, test/expected), in order
-REGRESS = upgrade monthday consent intent subject subject_keys classify views proxies retention match security security_view_rule null_args
+REGRESS = upgrade monthday consent lawful_basis intent subject subject_keys classify views proxies retention match security security_view_rule null_args
 REGRESS_OPTS = --inputdir=test
 # isolation specs (test/isolation/specs, test/isolation/expected)
-ISOLATION = monthday_unique consent_withdraw consent_view forget_grant purge_concurrency match_catalog match_consent
+ISOLATION = monthday_unique consent_withdraw lawful_objection consent_view forget_grant purge_concurrency match_catalog match_consent
 ISOLATION_OPTS = --inputdir=test/isolation
 # Perl TAP tests (test/t); each starts its own server
 TAP_TESTS = 1
@@ -64,6 +64,8 @@ EXTRA_CLEAN = build tmp_check results regression.diffs regression.out output_iso
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 ifneq ($(PGXS),)
 include $(PGXS)
+# the files that compile in PERSONALIZE_VERSION: rebuilt when it changes
+src/common.o src/personalize.o src/worker.o: $(EXTENSION).control
 else
 # Without pg_config only the self-installing targets below work.
 all:
