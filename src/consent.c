@@ -1,15 +1,22 @@
 /*-------------------------------------------------------------------------
  *
  * consent.c
- *	  has_consent(): is a subject's data usable for a purpose, right now?
+ *	  has_consent() and may_process(): is a subject's data usable for a
+ *	  purpose, right now?
  *
  * The answer is read from personalize.consent (one row per subject and
  * purpose, in state g(ranted), w(ithdrawn) or e(xpired)) for the purpose and its
- * ancestors, least permissive first:
+ * ancestors, least permissive first.  has_consent():
  *
  *	- an explicit withdrawal of the purpose or of any ancestor means no;
  *	- otherwise an unexpired grant of the purpose or of any ancestor means yes;
  *	- otherwise no.
+ *
+ * may_process() answers the same for a purpose whose lawful basis is
+ * consent.  For a purpose on another lawful basis (contract, legal
+ * obligation ...) no grant is needed: a withdrawal of the purpose or of an
+ * ancestor (for such a purpose, the subject's objection) means no, anything
+ * else yes.
  *
  * Freshness.  Every answer is read through the calling statement's snapshot
  * (the active snapshot), so has_consent() sees exactly what a semi-join
@@ -82,6 +89,9 @@
 PG_FUNCTION_INFO_V1(personalize_has_consent_text);
 PG_FUNCTION_INFO_V1(personalize_has_consent_int8);
 PG_FUNCTION_INFO_V1(personalize_has_consent_uuid);
+PG_FUNCTION_INFO_V1(personalize_may_process_text);
+PG_FUNCTION_INFO_V1(personalize_may_process_int8);
+PG_FUNCTION_INFO_V1(personalize_may_process_uuid);
 
 /* GUC: memory one call site may use for a bulk-loaded purpose, in kB */
 static int	consent_cache_mem = 256 * 1024;
@@ -109,6 +119,7 @@ typedef struct ConsentCatalog
 	AttrNumber	att_purpose_id;
 	AttrNumber	att_parent_id;
 	AttrNumber	att_name;
+	AttrNumber	att_lawful_basis;	/* InvalidAttrNumber before 0.2.0 */
 } ConsentCatalog;
 
 static ConsentCatalog catalog;
@@ -236,6 +247,17 @@ typedef struct PurposeState
 	uint64	   *bitmap;			/* bit k - bitmap_min set: k consents */
 	int64		bitmap_min;
 	uint64		bitmap_bits;
+	/*
+	 * How flags become an answer: false, has_consent()'s rule; true (a
+	 * may_process() call for a purpose whose lawful basis is not consent),
+	 * yes unless withdrawn.
+	 */
+	bool		objection_only;
+	/*
+	 * After a bulk load the tables hold only the subjects whose answer is
+	 * not the default: the consenting ones, or (objection_only) the ones
+	 * who objected.
+	 */
 	bool		bulk;			/* the tables are complete for the chain */
 	bool		bulk_refused;	/* the chain is too big for consent_cache_mem */
 	int64		nprobes;
@@ -272,12 +294,36 @@ typedef struct ConsentSite
 	 */
 	ConsentCatalog rel;
 	double		consent_rows;	/* estimated rows in the consent table, or -1 */
+	bool		may_process;	/* a may_process() call site */
 	bool		purpose_stable; /* the purpose argument is a Const or Param */
 	PurposeState *stable_purpose;	/* its state, when it is */
 	int			npurposes;
 	int			next_evict;
 	PurposeState purposes[MAX_PURPOSES_PER_SITE];
 } ConsentSite;
+
+/* the answer for a subject with these flags (see PurposeState) */
+static inline bool
+flags_answer(const PurposeState *ps, uint8 flags)
+{
+	if (ps->objection_only)
+		return (flags & CONSENT_WITHDRAWN) == 0;
+	return CONSENT_YES(flags);
+}
+
+/* does a bulk load keep a subject with these flags (its answer is not the default)? */
+static inline bool
+flags_member(const PurposeState *ps, uint8 flags)
+{
+	return flags_answer(ps, flags) != ps->objection_only;
+}
+
+/* the answer for a subject that is (or is not) in the bulk-loaded tables */
+static inline bool
+member_answer(const PurposeState *ps, bool member)
+{
+	return member != ps->objection_only;
+}
 
 /*
  * Count aborted subtransactions: rows a subtransaction wrote were visible to
@@ -331,6 +377,8 @@ consent_catalog(void)
 	c.att_purpose_id = PersonalizeAttnum(c.purpose_relid, "purpose_id");
 	c.att_parent_id = PersonalizeAttnum(c.purpose_relid, "parent_id");
 	c.att_name = PersonalizeAttnum(c.purpose_relid, "name");
+	/* a database not yet updated to 0.2.0 has no lawful bases */
+	c.att_lawful_basis = get_attnum(c.purpose_relid, "lawful_basis");
 	c.valid = true;
 	catalog = c;
 	return &catalog;
@@ -554,6 +602,13 @@ PurposeChainLoad(ConsentSite *site, PurposeState *ps)
 	if (!HeapTupleIsValid(tup))
 		PurposeUnknownError(ps->name);
 	ps->chain[0] = DatumGetInt32(heap_getattr(tup, att_id, desc, &isnull));
+	if (site->may_process && site->rel.att_lawful_basis != InvalidAttrNumber)
+	{
+		Datum		basis = heap_getattr(tup, site->rel.att_lawful_basis, desc, &isnull);
+
+		ps->objection_only = !isnull &&
+			strcmp(TextDatumGetCString(basis), LAWFUL_BASIS_CONSENT) != 0;
+	}
 	parent = heap_getattr(tup, att_parent, desc, &isnull);
 	ps->nchain = 1;
 	systable_endscan(scan);
@@ -650,11 +705,12 @@ int8array_add(Int8Array *a, int64 key)
 }
 
 /*
- * File a consenting bigint key: into the array that becomes a bitmap or a
- * hash set once every row has been read.
+ * File the key of a subject the bulk load keeps (see PurposeState); a
+ * bigint key goes into the array that becomes a bitmap or a hash set once
+ * every row has been read.
  */
 static void
-bulk_add_consenting(PurposeState *ps, Int8Array *ints, const char *s, int len)
+bulk_add_member(PurposeState *ps, Int8Array *ints, const char *s, int len)
 {
 	int64		i8;
 	pg_uuid_t	u;
@@ -680,7 +736,7 @@ bulk_add_consenting(PurposeState *ps, Int8Array *ints, const char *s, int len)
 }
 
 /*
- * Turn the consenting bigint keys into a bitmap when they are dense (at
+ * Turn the kept bigint keys into a bitmap when they are dense (at
  * most 128 bits per key: customer numbers usually are), else a hash set.
  */
 static void
@@ -723,8 +779,9 @@ bulk_finish_ints(PurposeState *ps, Int8Array *ints)
 
 /*
  * Read every consent row of the purpose chain with one heap scan and keep
- * the consenting subjects.  After this, a subject missing from the tables
- * has no consent.
+ * the subjects whose answer is not the default: the consenting ones, or
+ * for an objection-only purpose the ones who objected.  After this, a
+ * subject missing from the tables gets the default answer.
  */
 static void
 ConsentBulkLoad(ConsentSite *site, PurposeState *ps)
@@ -784,21 +841,25 @@ ConsentBulkLoad(ConsentSite *site, PurposeState *ps)
 		slot_getsomeattrs(slot, filter_natts);
 		if (chain_position(ps, DatumGetInt32(slot->tts_values[site->rel.att_purpose - 1])) < 0)
 			continue;
-		/* a withdrawal decides alone only without ancestors */
+		/*
+		 * Without ancestors one row decides: only grants matter for
+		 * consent, only withdrawals for an objection-only purpose.
+		 */
 		if (ps->nchain == 1 &&
-			DatumGetChar(slot->tts_values[site->rel.att_state - 1]) != 'g')
+			DatumGetChar(slot->tts_values[site->rel.att_state - 1]) !=
+			(ps->objection_only ? 'w' : 'g'))
 			continue;
 		slot_getsomeattrs(slot, natts);
 		f = row_flags(DatumGetChar(slot->tts_values[site->rel.att_state - 1]),
 					  slot->tts_isnull[site->rel.att_expires - 1],
 					  slot->tts_values[site->rel.att_expires - 1],
 					  site->stmt_start);
-		if (f == 0 || (ps->nchain == 1 && !CONSENT_YES(f)))
+		if (f == 0 || (ps->nchain == 1 && !flags_member(ps, f)))
 			continue;
 		subject = slot->tts_values[site->rel.att_subject - 1];
 		t = DatumGetTextPP(subject);
 		if (ps->nchain == 1)
-			bulk_add_consenting(ps, &ints, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+			bulk_add_member(ps, &ints, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
 		else
 			remember_text(&flags, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), f);
 		if ((Pointer) t != DatumGetPointer(subject))
@@ -820,15 +881,15 @@ ConsentBulkLoad(ConsentSite *site, PurposeState *ps)
 
 		texttab_start_iterate(flags.texts, &ti);
 		while ((te = texttab_iterate(flags.texts, &ti)) != NULL)
-			if (CONSENT_YES(te->flags))
-				bulk_add_consenting(ps, &ints, te->key.data, te->key.len);
+			if (flags_member(ps, te->flags))
+				bulk_add_member(ps, &ints, te->key.data, te->key.len);
 		int8tab_start_iterate(flags.ints, &ii);
 		while ((ie = int8tab_iterate(flags.ints, &ii)) != NULL)
-			if (CONSENT_YES(ie->flags))
+			if (flags_member(ps, ie->flags))
 				int8array_add(&ints, ie->key);
 		uuidtab_start_iterate(flags.uuids, &ui);
 		while ((ue = uuidtab_iterate(flags.uuids, &ui)) != NULL)
-			if (CONSENT_YES(ue->flags))
+			if (flags_member(ps, ue->flags))
 				(void) uuidtab_insert(ps->uuids, ue->key, &found);
 	}
 	MemoryContextSwitchTo(ps->data_cxt);
@@ -836,7 +897,8 @@ ConsentBulkLoad(ConsentSite *site, PurposeState *ps)
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(tmp);
 	ps->bulk = true;
-	elog(DEBUG1, "personalize: bulk-loaded consent for purpose \"%s\": " UINT64_FORMAT " rows read, %s",
+	elog(DEBUG1, "personalize: bulk-loaded %s for purpose \"%s\": " UINT64_FORMAT " rows read, %s",
+		 ps->objection_only ? "objections" : "consent",
 		 ps->name, nrows, ps->bitmap ? "bigint keys in a bitmap" : "bigint keys in a hash table");
 }
 
@@ -925,7 +987,7 @@ site_reset(ConsentSite *site, MemoryContext fn_mcxt, Snapshot snap,
  * built under.
  */
 static ConsentSite *
-get_site(FunctionCallInfo fcinfo)
+get_site(FunctionCallInfo fcinfo, bool may_process)
 {
 	ConsentSite *site = (ConsentSite *) fcinfo->flinfo->fn_extra;
 	Snapshot	snap;
@@ -938,6 +1000,7 @@ get_site(FunctionCallInfo fcinfo)
 										  "personalize has_consent",
 										  ALLOCSET_DEFAULT_SIZES);
 		site->purpose_stable = get_fn_expr_arg_stable(fcinfo->flinfo, 1);
+		site->may_process = may_process;
 		fcinfo->flinfo->fn_extra = site;
 	}
 
@@ -1068,7 +1131,7 @@ bulk_has_int8(const PurposeState *ps, int64 key)
 
 /*
  * After a bulk load: is the subject given as text among the consenting
- * ones?  Filed by the same rule as bulk_add_consenting().
+ * ones?  Filed by the same rule as bulk_add_member().
  */
 static bool
 bulk_has_text(const PurposeState *ps, const char *s, int len)
@@ -1120,28 +1183,67 @@ memo_lookup_text(PurposeState *ps, const char *s, int len)
 }
 
 /*
- * Is the subject given as text consenting?  Shared by all entry points: the
+ * The answer for a subject given as text.  Shared by all entry points: the
  * text is what the consent table stores.
  */
 static bool
-consent_for_text(ConsentSite *site, PurposeState *ps, const char *s, int len)
+answer_text(ConsentSite *site, PurposeState *ps, const char *s, int len)
 {
 	const uint8 *known;
 	uint8		flags;
 
 	if (ps->bulk)
-		return bulk_has_text(ps, s, len);
+		return member_answer(ps, bulk_has_text(ps, s, len));
 	known = memo_lookup_text(ps, s, len);
 	if (known)
-		return CONSENT_YES(*known);
+		return flags_answer(ps, *known);
 	if (maybe_bulk_load(site, ps))
-		return bulk_has_text(ps, s, len);
+		return member_answer(ps, bulk_has_text(ps, s, len));
 
-	/* probe, and remember the answer (an entry with no flags means "no") */
+	/* probe, and remember the flags (an entry with none: no rows) */
 	flags = ConsentProbe(site, ps, s, len);
 	ps->nprobes++;
 	remember_text(ps, s, len, flags);
-	return CONSENT_YES(flags);
+	return flags_answer(ps, flags);
+}
+
+/*
+ * The answer for a bigint subject: the subject whose text key is its
+ * decimal form.
+ */
+static bool
+answer_int8(ConsentSite *site, PurposeState *ps, int64 subject)
+{
+	Int8Entry  *e;
+	char		buf[MAXINT8LEN + 1];
+	int			len;
+
+	if (ps->bulk)
+		return member_answer(ps, bulk_has_int8(ps, subject));
+	e = int8tab_lookup(ps->ints, subject);
+	if (e)
+		return flags_answer(ps, e->flags);
+	len = pg_lltoa(subject, buf);
+	return answer_text(site, ps, buf, len);
+}
+
+/*
+ * The answer for a uuid subject: the subject whose text key is its
+ * canonical form.
+ */
+static bool
+answer_uuid(ConsentSite *site, PurposeState *ps, pg_uuid_t *subject)
+{
+	UuidEntry  *e;
+	char	   *str;
+
+	if (ps->bulk)
+		return member_answer(ps, uuidtab_lookup(ps->uuids, *subject) != NULL);
+	e = uuidtab_lookup(ps->uuids, *subject);
+	if (e)
+		return flags_answer(ps, e->flags);
+	str = DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(subject)));
+	return answer_text(site, ps, str, strlen(str));
 }
 
 /*
@@ -1151,56 +1253,73 @@ Datum
 personalize_has_consent_text(PG_FUNCTION_ARGS)
 {
 	text	   *subject = PG_GETARG_TEXT_PP(0);
-	ConsentSite *site = get_site(fcinfo);
+	ConsentSite *site = get_site(fcinfo, false);
 	PurposeState *ps = get_purpose(site, PG_GETARG_DATUM(1));
 
-	PG_RETURN_BOOL(consent_for_text(site, ps, VARDATA_ANY(subject),
-									VARSIZE_ANY_EXHDR(subject)));
+	PG_RETURN_BOOL(answer_text(site, ps, VARDATA_ANY(subject),
+							   VARSIZE_ANY_EXHDR(subject)));
 }
 
 /*
- * has_consent(subject bigint, purpose text): the bigint is the subject whose
- * text key is its decimal form.
+ * has_consent(subject bigint, purpose text)
  */
 Datum
 personalize_has_consent_int8(PG_FUNCTION_ARGS)
 {
-	int64		subject = PG_GETARG_INT64(0);
-	ConsentSite *site = get_site(fcinfo);
+	ConsentSite *site = get_site(fcinfo, false);
 	PurposeState *ps = get_purpose(site, PG_GETARG_DATUM(1));
-	Int8Entry  *e;
-	char		buf[MAXINT8LEN + 1];
-	int			len;
 
-	if (ps->bulk)
-		PG_RETURN_BOOL(bulk_has_int8(ps, subject));
-	e = int8tab_lookup(ps->ints, subject);
-	if (e)
-		PG_RETURN_BOOL(CONSENT_YES(e->flags));
-	len = pg_lltoa(subject, buf);
-	PG_RETURN_BOOL(consent_for_text(site, ps, buf, len));
+	PG_RETURN_BOOL(answer_int8(site, ps, PG_GETARG_INT64(0)));
 }
 
 /*
- * has_consent(subject uuid, purpose text): the uuid is the subject whose
- * text key is its canonical form.
+ * has_consent(subject uuid, purpose text)
  */
 Datum
 personalize_has_consent_uuid(PG_FUNCTION_ARGS)
 {
-	pg_uuid_t  *subject = PG_GETARG_UUID_P(0);
-	ConsentSite *site = get_site(fcinfo);
+	ConsentSite *site = get_site(fcinfo, false);
 	PurposeState *ps = get_purpose(site, PG_GETARG_DATUM(1));
-	UuidEntry  *e;
-	char	   *str;
 
-	if (ps->bulk)
-		PG_RETURN_BOOL(uuidtab_lookup(ps->uuids, *subject) != NULL);
-	e = uuidtab_lookup(ps->uuids, *subject);
-	if (e)
-		PG_RETURN_BOOL(CONSENT_YES(e->flags));
-	str = DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(subject)));
-	PG_RETURN_BOOL(consent_for_text(site, ps, str, strlen(str)));
+	PG_RETURN_BOOL(answer_uuid(site, ps, PG_GETARG_UUID_P(0)));
+}
+
+/*
+ * may_process(subject text, purpose text)
+ */
+Datum
+personalize_may_process_text(PG_FUNCTION_ARGS)
+{
+	text	   *subject = PG_GETARG_TEXT_PP(0);
+	ConsentSite *site = get_site(fcinfo, true);
+	PurposeState *ps = get_purpose(site, PG_GETARG_DATUM(1));
+
+	PG_RETURN_BOOL(answer_text(site, ps, VARDATA_ANY(subject),
+							   VARSIZE_ANY_EXHDR(subject)));
+}
+
+/*
+ * may_process(subject bigint, purpose text)
+ */
+Datum
+personalize_may_process_int8(PG_FUNCTION_ARGS)
+{
+	ConsentSite *site = get_site(fcinfo, true);
+	PurposeState *ps = get_purpose(site, PG_GETARG_DATUM(1));
+
+	PG_RETURN_BOOL(answer_int8(site, ps, PG_GETARG_INT64(0)));
+}
+
+/*
+ * may_process(subject uuid, purpose text)
+ */
+Datum
+personalize_may_process_uuid(PG_FUNCTION_ARGS)
+{
+	ConsentSite *site = get_site(fcinfo, true);
+	PurposeState *ps = get_purpose(site, PG_GETARG_DATUM(1));
+
+	PG_RETURN_BOOL(answer_uuid(site, ps, PG_GETARG_UUID_P(0)));
 }
 
 /*

@@ -2,7 +2,8 @@
  *
  * purpose.c
  *	  The purpose registry's rules: looking a purpose up by name, the one
- *	  error for an unknown purpose, and how deep purposes may nest.
+ *	  error for an unknown purpose, how deep purposes may nest, and the
+ *	  lawful bases.
  *
  * has_consent(), create_consent_view() and the SQL functions
  * (_purpose_id(), used by grant_consent(), define_purpose() ...) all go
@@ -27,6 +28,7 @@
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
@@ -106,15 +108,18 @@ PurposeUnknownError(const char *name)
 }
 
 /*
- * The purpose_id of a purpose, through the active snapshot.
+ * Look a purpose up by name through the active snapshot: its purpose_id
+ * and, when basis is not NULL, its lawful basis (palloc'd; "consent" in a
+ * database not yet updated to 0.2.0, which has no lawful bases).
  */
-int32
-PurposeId(const char *name)
+static int32
+purpose_lookup(const char *name, char **basis)
 {
 	Oid			relid = PersonalizeRelid(REL_PURPOSE);
 	Oid			name_key = PersonalizeRelid(IDX_PURPOSE_NAME_KEY);
 	AttrNumber	att_name = PersonalizeAttnum(relid, "name");
 	AttrNumber	att_id = PersonalizeAttnum(relid, "purpose_id");
+	AttrNumber	att_basis = get_attnum(relid, "lawful_basis");
 	Relation	rel = table_open(relid, AccessShareLock);
 	ScanKeyData key;
 	SysScanDesc scan;
@@ -132,6 +137,15 @@ PurposeId(const char *name)
 		bool		isnull;
 
 		id = DatumGetInt32(heap_getattr(tup, att_id, RelationGetDescr(rel), &isnull));
+		if (basis != NULL)
+		{
+			Datum		d = (Datum) 0;
+
+			isnull = true;
+			if (att_basis != InvalidAttrNumber)
+				d = heap_getattr(tup, att_basis, RelationGetDescr(rel), &isnull);
+			*basis = isnull ? pstrdup(LAWFUL_BASIS_CONSENT) : TextDatumGetCString(d);
+		}
 		found = true;
 	}
 	systable_endscan(scan);
@@ -139,6 +153,37 @@ PurposeId(const char *name)
 	if (!found)
 		PurposeUnknownError(name);
 	return id;
+}
+
+/*
+ * The purpose_id of a purpose, through the active snapshot.
+ */
+int32
+PurposeId(const char *name)
+{
+	return purpose_lookup(name, NULL);
+}
+
+/*
+ * Does this database know lawful bases (is it at 0.2.0 or later)?  The
+ * library serves databases not yet updated with ALTER EXTENSION UPDATE.
+ */
+bool
+PurposeHasLawfulBases(void)
+{
+	return get_attnum(PersonalizeRelid(REL_PURPOSE), "lawful_basis") != InvalidAttrNumber;
+}
+
+/*
+ * The lawful basis of a purpose, through the active snapshot.
+ */
+char *
+PurposeLawfulBasis(const char *name)
+{
+	char	   *basis;
+
+	(void) purpose_lookup(name, &basis);
+	return basis;
 }
 
 /*

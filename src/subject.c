@@ -63,6 +63,7 @@
 
 #include "common.h"
 #include "ledger.h"
+#include "purpose.h"
 #include "subject.h"
 
 PG_FUNCTION_INFO_V1(personalize_subject_write);
@@ -820,6 +821,8 @@ personalize_export_subject(PG_FUNCTION_ARGS)
 	Datum		result;
 	bool		isnull;
 	Oid			argtypes[3] = {TEXTOID, TEXTARRAYOID, JSONBARRAYOID};
+	bool		lawful;
+	char	   *sql;
 	Datum		values[3];
 
 	tables = load_subject_tables();
@@ -856,14 +859,16 @@ personalize_export_subject(PG_FUNCTION_ARGS)
 												-1, false, TYPALIGN_INT));
 	values[2] = PointerGetDatum(construct_array(rows, ntables, JSONBOID,
 												-1, false, TYPALIGN_INT));
-	result = ExtValue(
+	/* lawful bases, in a database at 0.2.0 or later */
+	lawful = PurposeHasLawfulBases();
+	sql = psprintf(
 		"SELECT pg_catalog.jsonb_build_object("
 		" 'subject', $1,"
 		" 'exported_at', pg_catalog.now(),"
 		" 'consents', (SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object("
 		"     'purpose', c.purpose, 'status', c.status, 'source', c.source,"
 		"     'updated_at', c.updated_at, 'expires_at', c.expires_at,"
-		"     'effective', personalize.has_consent(c.subject, c.purpose))"
+		"     'effective', personalize.%s(c.subject, c.purpose)%s)"
 		"     ORDER BY c.purpose), '[]')"
 		"   FROM personalize.consents c WHERE c.subject OPERATOR(pg_catalog.=) $1),"
 		" 'consent_history', (SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object("
@@ -873,7 +878,7 @@ personalize_export_subject(PG_FUNCTION_ARGS)
 		"   FROM personalize.consent_history h WHERE h.subject OPERATOR(pg_catalog.=) $1),"
 		" 'purposes', (SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object("
 		"     'purpose', p.name, 'description', p.description,"
-		"     'value_exchange', p.value_exchange,"
+		"     'value_exchange', p.value_exchange,%s"
 		"     'categories', (SELECT COALESCE(pg_catalog.jsonb_agg(pc.category ORDER BY pc.category), '[]')"
 		"                      FROM personalize.purpose_category pc"
 		"                     WHERE pc.purpose_id OPERATOR(pg_catalog.=) p.purpose_id))"
@@ -892,7 +897,10 @@ personalize_export_subject(PG_FUNCTION_ARGS)
 		"   FROM personalize.signal s WHERE s.subject OPERATOR(pg_catalog.=) $1),"
 		" 'tables', (SELECT COALESCE(pg_catalog.jsonb_object_agg(n, r), '{}')"
 		"   FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3)) AS u(n, r)))",
-		3, argtypes, values, NULL, true, &isnull);
+		lawful ? "may_process" : "has_consent",
+		lawful ? ", 'lawful_basis', c.lawful_basis" : "",
+		lawful ? " 'lawful_basis', p.lawful_basis," : "");
+	result = ExtValue(sql, 3, argtypes, values, NULL, true, &isnull);
 	PG_RETURN_DATUM(result);
 }
 

@@ -5,12 +5,16 @@
  *	  to tell whether a consent view is still one.
  *
  * A consent view shows a registered table to the analysts of one purpose:
- * only the rows of subjects who have consent for the purpose at query time,
- * and only the columns whose data categories the purpose names.
+ * only the rows of subjects whose data may be used for the purpose at query
+ * time, and only the columns whose data categories the purpose names.
  *
  *	CREATE VIEW <name> WITH (security_barrier) AS
  *		SELECT t.<allowed columns> FROM <source> t
  *		 WHERE personalize.has_consent(<subject column>, '<purpose>');
+ *
+ * For a purpose whose lawful basis is not consent the check is
+ * personalize.may_process() (no objection), which for a consent purpose
+ * means the same as has_consent(); review() accepts either.
  *
  * Which columns are allowed is personalize._column_allowed(): a column
  * classified with category C is shown if the purpose names C, or an
@@ -140,6 +144,7 @@ personalize_create_consent_view(PG_FUNCTION_ARGS)
 	char	   *qualified_source;
 	Registration reg = {NULL, InvalidOid};
 	int32		purpose_id;
+	const char *check;
 	ViewColumns vc;
 	StringInfoData query;
 	int			ret;
@@ -187,6 +192,8 @@ personalize_create_consent_view(PG_FUNCTION_ARGS)
 
 	/* purpose, registration and columns: read as the extension's owner */
 	purpose_id = PurposeId(purpose);
+	check = strcmp(PurposeLawfulBasis(purpose), LAWFUL_BASIS_CONSENT) == 0 ?
+		"has_consent" : "may_process";
 	values[0] = Int32GetDatum(purpose_id);
 	values[1] = ObjectIdGetDatum(source);
 	if (ExtExecute("SELECT s.subject_column::pg_catalog.text, a.atttypid"
@@ -226,8 +233,8 @@ personalize_create_consent_view(PG_FUNCTION_ARGS)
 	initStringInfo(&query);
 	appendStringInfo(&query,
 					 "CREATE VIEW %s WITH (security_barrier) AS SELECT %s FROM %s t"
-					 " WHERE personalize.has_consent(%s, %s)",
-					 qualified_view, vc.list.data, qualified_source,
+					 " WHERE personalize.%s(%s, %s)",
+					 qualified_view, vc.list.data, qualified_source, check,
 					 subject_argument(quote_identifier(reg.column), reg.typid),
 					 quote_literal_cstr(purpose));
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -327,7 +334,8 @@ is_subject_expression(Node *expr, Index varno, AttrNumber attnum)
 }
 
 /*
- * Is node a call of personalize.has_consent(<subject column>, '<purpose>')?
+ * Is node a call of personalize.has_consent(<subject column>, '<purpose>'),
+ * or of may_process() with the same arguments?
  */
 static bool
 is_consent_check(Node *node, Index varno, AttrNumber attnum, const char *purpose,
@@ -341,7 +349,8 @@ is_consent_check(Node *node, Index varno, AttrNumber attnum, const char *purpose
 		return false;
 	f = (FuncExpr *) node;
 	fname = get_func_name(f->funcid);
-	if (fname == NULL || strcmp(fname, "has_consent") != 0 ||
+	if (fname == NULL ||
+		(strcmp(fname, "has_consent") != 0 && strcmp(fname, "may_process") != 0) ||
 		get_func_namespace(f->funcid) != nspid || list_length(f->args) != 2)
 		return false;
 	if (!IsA(lsecond(f->args), Const))
@@ -359,8 +368,8 @@ is_consent_check(Node *node, Index varno, AttrNumber attnum, const char *purpose
  *
  * NULL if the view is still what create_consent_view() made of it: a
  * security barrier over its source alone, whose columns are columns of the
- * source and whose rows pass has_consent() on the subject column for the
- * purpose.  Otherwise a sentence saying what changed, for review().
+ * source and whose rows pass has_consent() or may_process() on the subject
+ * column for the purpose.  Otherwise a sentence saying what changed, for review().
  */
 Datum
 personalize_consent_view_problem(PG_FUNCTION_ARGS)
@@ -433,7 +442,7 @@ personalize_consent_view_problem(PG_FUNCTION_ARGS)
 				checked = true;
 		}
 		if (!checked)
-			problem = psprintf("its rows no longer pass has_consent() on subject column \"%s\" for purpose \"%s\"",
+			problem = psprintf("its rows no longer pass has_consent() or may_process() on subject column \"%s\" for purpose \"%s\"",
 							   subject, purpose);
 	}
 	table_close(view, AccessShareLock);

@@ -67,11 +67,11 @@ CREATE VIEW @extschema@.consents AS
 	       CASE WHEN c.state = 'w' THEN 'withdrawn'
 	            WHEN c.state = 'e' OR c.expires_at <= now() THEN 'expired'
 	            ELSE 'granted' END AS status,
-	       c.source, c.updated_at, c.expires_at
+	       c.source, c.updated_at, c.expires_at, p.lawful_basis
 	  FROM @extschema@.consent c
 	  JOIN @extschema@.purpose p USING (purpose_id);
 COMMENT ON VIEW @extschema@.consents IS
-	'current consent per subject and purpose (status granted, withdrawn or expired)';
+	'current consent per subject and purpose (status granted, withdrawn or expired), with the purpose''s lawful basis';
 
 CREATE VIEW @extschema@.consent_history AS
 	SELECT e.event_id, e.subject, p.name AS purpose, e.action, e.source,
@@ -131,6 +131,7 @@ AS $$
 DECLARE
 	eid bigint;
 	blocked text;
+	basis text;
 BEGIN
 	IF expires_at IS NOT NULL AND expires_at OPERATOR(pg_catalog.<=) now() THEN
 		RAISE EXCEPTION 'consent cannot expire in the past'
@@ -139,6 +140,12 @@ BEGIN
 			      HINT = 'Pass a future time, or NULL for consent until withdrawn.';
 	END IF;
 	eid := @extschema@._record_consent(subject, purpose, 'grant', 'g', source, expires_at);
+	SELECT p.lawful_basis INTO basis FROM @extschema@.purpose p
+	 WHERE p.name OPERATOR(pg_catalog.=) purpose;
+	IF basis OPERATOR(pg_catalog.<>) 'consent' THEN
+		RAISE NOTICE 'purpose "%" does not need consent: its lawful basis is %', purpose, basis
+			USING DETAIL = 'The grant is recorded; it lifts an earlier objection of the subject to this purpose, if any.';
+	END IF;
 
 	-- least permissive: a withdrawn ancestor overrides this grant
 	WITH RECURSIVE up AS (
@@ -176,7 +183,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.withdraw_consent(text, text, text) IS
-	'record that the subject withdraws (or refuses) consent to the purpose and its sub-purposes; returns the event id';
+	'record that the subject withdraws (or refuses) consent to the purpose and its sub-purposes, or objects to a purpose on another lawful basis; returns the event id';
 
 CREATE FUNCTION @extschema@.has_consent(subject text, purpose text) RETURNS boolean
 	AS 'MODULE_PATHNAME', 'personalize_has_consent_text'
@@ -193,6 +200,23 @@ COMMENT ON FUNCTION @extschema@.has_consent(bigint, text) IS
 	'has_consent for a bigint subject key, without converting it to text per row';
 COMMENT ON FUNCTION @extschema@.has_consent(uuid, text) IS
 	'has_consent for a uuid subject key, without converting it to text per row';
+
+-- 0.2.0: the purpose's lawful basis holds for the subject now (src/consent.c)
+CREATE FUNCTION @extschema@.may_process(subject text, purpose text) RETURNS boolean
+	AS 'MODULE_PATHNAME', 'personalize_may_process_text'
+	LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.may_process(subject bigint, purpose text) RETURNS boolean
+	AS 'MODULE_PATHNAME', 'personalize_may_process_int8'
+	LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.may_process(subject uuid, purpose text) RETURNS boolean
+	AS 'MODULE_PATHNAME', 'personalize_may_process_uuid'
+	LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.may_process(text, text) IS
+	'true if the purpose''s lawful basis holds for the subject now: has_consent for a consent purpose; for any other basis, no objection (withdrawal) to the purpose or an ancestor';
+COMMENT ON FUNCTION @extschema@.may_process(bigint, text) IS
+	'may_process for a bigint subject key, without converting it to text per row';
+COMMENT ON FUNCTION @extschema@.may_process(uuid, text) IS
+	'may_process for a uuid subject key, without converting it to text per row';
 
 REVOKE ALL ON FUNCTION
 	@extschema@.grant_consent(text, text, text, timestamptz),

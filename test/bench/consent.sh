@@ -5,7 +5,9 @@
 # purpose "analytics", 10% having withdrawn, 20% never asked.  Each query
 # runs (a) bare, (b) filtered by a hand-written EXISTS against the consent
 # table, (c) filtered by has_consent() with the bigint subject key, and
-# (c') with a text key.  Also a point lookup of one subject's events.
+# (c') with a text key.  Also a point lookup of one subject's events, the
+# same through a consent view, and may_process() for a purpose on the
+# contract basis (10% of subjects objected) against a NOT EXISTS.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -113,6 +115,46 @@ view_row "point" "SELECT count(*)" "" "e.subject_id = $one" latency
 echo "(targets: view <= 1.3x base for the aggregate, <= 1.5x for count(*), both faster than EXISTS; point <= 1.2x)"
 echo "point lookup plan through the view:"
 psql -X -q -At -c "EXPLAIN (COSTS OFF) SELECT count(*) FROM events_analytics WHERE subject_id = $one" | sed 's/^/  /'
+
+# may_process() for a purpose on the contract basis: every subject may be
+# served except the 10% who objected; against a hand-written NOT EXISTS and
+# against has_consent() for the consent purpose above
+q "SELECT personalize.define_purpose('support', 'answering a customer''s cases',
+     'help with what you bought', lawful_basis => 'contract')"
+q "INSERT INTO personalize.consent (purpose_id, state, subject, updated_at, event_id)
+   SELECT (SELECT purpose_id FROM personalize.purpose WHERE name = 'support'), 'w', s::text, now(), 0
+     FROM generate_series(1, $subjects) AS s
+    WHERE s % 10 = 9"
+q "VACUUM ANALYZE personalize.consent"
+spid=$(val "SELECT purpose_id FROM personalize.purpose WHERE name = 'support'")
+objected="NOT EXISTS (SELECT 1 FROM personalize.consent c
+                       WHERE c.subject = e.subject_id::text AND c.purpose_id = $spid AND c.state = 'w')"
+expected_m=$(val "SELECT count(*) FROM events e WHERE $objected")
+got_m=$(val "SELECT count(*) FROM events e WHERE personalize.may_process(e.subject_id, 'support')")
+if [ "$expected_m" != "$got_m" ]; then
+	echo "MISMATCH: NOT EXISTS counts $expected_m rows, may_process $got_m" >&2
+	exit 1
+fi
+echo
+echo "correctness: NOT EXISTS and may_process agree on $got_m events of subjects who did not object"
+printf '%-12s %9s %11s %12s %12s %9s %13s %14s
+' query "bare ms" "NOT EXISTS" "may_process" "has_consent" "may/bare" "may/NOT EXISTS" "may/has_consent"
+may_row() {
+	local name=$1 select=$2 tail=$3 a b c d
+	a=$(time_query "$runs" "$select FROM events e $tail")
+	b=$(time_query "$runs" "$select FROM events e WHERE $objected $tail")
+	c=$(time_query "$runs" "$select FROM events e WHERE personalize.may_process(e.subject_id, 'support') $tail")
+	d=$(time_query "$runs" "$select FROM events e WHERE personalize.has_consent(e.subject_id, 'analytics') $tail")
+	printf '%-12s %9.1f %11.1f %12.1f %12.1f %8sx %13sx %14sx
+' "$name" "$a" "$b" "$c" "$d" \
+		"$(ratio "$c" "$a")" "$(ratio "$c" "$b")" "$(ratio "$c" "$d")"
+}
+may_row "count(*)" "SELECT count(*)" ""
+may_row "aggregate" "SELECT channel, kind, count(*), sum(amount)" "GROUP BY channel, kind"
+a=$(latency "SELECT count(*) FROM events e WHERE e.subject_id = $one")
+c=$(latency "SELECT count(*) FROM events e WHERE e.subject_id = $one AND personalize.may_process(e.subject_id, 'support')")
+printf '%-12s %9.3f %11s %12.3f %12s %8sx
+' "point" "$a" "-" "$c" "-" "$(ratio "$c" "$a")"
 
 # proxy detection on 1M rows (SCALE=1)
 q "CREATE TABLE residents AS

@@ -2,7 +2,7 @@
 -- README.md ("Security model"): an application role that records consent
 -- and intents, an auditor that reads history, and neither can rewrite it.
 BEGIN;
-SELECT plan(43);
+SELECT plan(48);
 
 -- what the schema holds
 SELECT tables_are('personalize', ARRAY[
@@ -17,6 +17,9 @@ SELECT views_are('personalize', ARRAY['consents', 'consent_history', 'classified
 SELECT has_function('personalize', 'has_consent', ARRAY['text', 'text'], 'has_consent(text, text)');
 SELECT has_function('personalize', 'has_consent', ARRAY['bigint', 'text'], 'has_consent(bigint, text)');
 SELECT has_function('personalize', 'has_consent', ARRAY['uuid', 'text'], 'has_consent(uuid, text)');
+SELECT has_function('personalize', 'may_process', ARRAY['text', 'text'], 'may_process(text, text)');
+SELECT has_function('personalize', 'may_process', ARRAY['bigint', 'text'], 'may_process(bigint, text)');
+SELECT has_function('personalize', 'may_process', ARRAY['uuid', 'text'], 'may_process(uuid, text)');
 SELECT is_definer('personalize', 'grant_consent', ARRAY['text', 'text', 'text', 'timestamp with time zone'],
 	'grant_consent writes as the extension owner');
 SELECT isnt_definer('personalize', 'forget', ARRAY['text'],
@@ -28,6 +31,12 @@ SELECT volatility_is('personalize', 'has_consent', ARRAY['text', 'text'], 'stabl
 SELECT is((SELECT proparallel FROM pg_proc
             WHERE oid = 'personalize.has_consent(text, text)'::regprocedure), 's'::"char",
 	'has_consent is parallel safe');
+SELECT volatility_is('personalize', 'may_process', ARRAY['text', 'text'], 'stable',
+	'may_process is stable');
+SELECT is((SELECT count(*)::int FROM pg_proc
+            WHERE pronamespace = 'personalize'::regnamespace AND proname = 'may_process'
+              AND proparallel = 's' AND proisstrict), 3,
+	'may_process is parallel safe and strict, as has_consent');
 
 -- every SECURITY DEFINER function pins search_path
 SELECT is_empty($$

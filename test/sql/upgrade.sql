@@ -1,6 +1,9 @@
 --
--- The upgrade chain: install the oldest shipped version, update to the
--- newest, and check the result is the same extension a fresh install makes.
+-- The upgrade chain: install the oldest shipped version, use it with
+-- today's library, update to the newest, check that the data and the DBA's
+-- privileges survive, and that the result is the same extension a fresh
+-- install makes: objects, definitions, privileges (also pg_init_privs,
+-- which pg_dump reads), configuration dumps.
 --
 SELECT version AS oldest
   FROM pg_available_extension_versions
@@ -8,7 +11,33 @@ SELECT version AS oldest
  ORDER BY string_to_array(version, '.')::int[]
  LIMIT 1 \gset
 
+CREATE ROLE regress_upgrade_dpo;
 CREATE EXTENSION personalize VERSION :'oldest';
+SELECT extversion FROM pg_extension WHERE extname = 'personalize';
+
+-- the oldest version's SQL runs with today's library (a package upgrade
+-- installs the library before anyone runs ALTER EXTENSION UPDATE)
+SET search_path = public, personalize;
+SELECT define_purpose('newsletter', 'a weekly mail with offers', 'offers for what you told us you like',
+                      ARRAY['user.contact.email', 'user.unique_id']);
+SELECT grant_consent('42', 'newsletter', 'signup form') > 0 AS granted,
+       withdraw_consent('7', 'newsletter', 'mail footer') > 0 AS withdrawn;
+CREATE TABLE customers (customer_id bigint PRIMARY KEY, email text, seen_at timestamptz);
+INSERT INTO customers VALUES (42, 'ann@example.com', now()), (7, 'bob@example.com', now());
+SELECT register_table('customers', 'customer_id');
+SELECT classify('customers', 'email', 'user.contact.email');
+SELECT classify('customers', 'customer_id', 'user.unique_id');
+SELECT create_consent_view('newsletter_customers', 'customers', 'newsletter');
+SELECT set_retention('customers', 'seen_at', '90 days');
+SELECT * FROM newsletter_customers;
+SELECT has_consent('42', 'newsletter') AS c42, has_consent(7::bigint, 'newsletter') AS c7;
+SELECT jsonb_path_query(export_subject('42'), '$.consents[*] ? (@.purpose == "newsletter")') ? 'lawful_basis'
+       AS export_has_lawful_basis;
+SELECT purge('customers');
+-- a DBA's privilege on a function the update replaces
+GRANT EXECUTE ON FUNCTION define_purpose(text, text, text, text[], text) TO regress_upgrade_dpo;
+RESET search_path;
+
 SET client_min_messages = warning;
 ALTER EXTENSION personalize UPDATE;
 RESET client_min_messages;
@@ -26,33 +55,110 @@ SELECT v.version
                     WHERE p.source = v.version AND p.target = a.default_version
                       AND p.path IS NOT NULL);
 
--- what the extension is made of: members, with function and view bodies
+-- the data is kept: purposes (on the consent basis), consents, history,
+-- the registration, labels, the rule, the view, and it all still works
+SET search_path = public, personalize;
+SELECT name, lawful_basis FROM purpose ORDER BY name;
+SELECT subject, purpose, status, source, lawful_basis FROM consents ORDER BY subject;
+SELECT subject, purpose, action, source FROM consent_history ORDER BY event_id;
+SELECT relid, subject_column FROM subject_table;
+SELECT objsubid, label FROM pg_seclabel
+ WHERE provider = 'personalize' AND objoid = 'customers'::regclass ORDER BY objsubid;
+SELECT relid, time_column, keep FROM retention_rule;
+SELECT * FROM newsletter_customers;
+SELECT v.view, _consent_view_problem(v.view, v.source, p.name, s.subject_column) AS view_problem
+  FROM consent_view v JOIN subject_table s ON s.relid = v.source JOIN purpose p USING (purpose_id);
+SELECT has_consent('42', 'newsletter') AS c42, has_consent(7::bigint, 'newsletter') AS c7,
+       may_process('42', 'newsletter') AS m42, may_process(7::bigint, 'newsletter') AS m7;
+SELECT jsonb_path_query(export_subject('42'), '$.consents[*] ? (@.purpose == "newsletter")') ? 'lawful_basis'
+       AS export_has_lawful_basis;
+
+-- the DBA's grant is on the new define_purpose(), as a grant of the DBA's
+-- own (not among the extension's initial privileges, so pg_dump dumps it)
+SELECT has_function_privilege('regress_upgrade_dpo',
+         'define_purpose(text, text, text, text[], text, text)', 'EXECUTE') AS dpo_may_define,
+       to_regprocedure('define_purpose(text, text, text, text[], text)') AS old_signature;
+SELECT a.grantee::regrole, a.privilege_type
+  FROM pg_proc p, aclexplode(p.proacl) a
+ WHERE p.oid = 'define_purpose(text, text, text, text[], text, text)'::regprocedure
+   AND (a.grantee, a.privilege_type) NOT IN
+       (SELECT i.grantee, i.privilege_type
+          FROM pg_init_privs ip, aclexplode(ip.initprivs) i
+         WHERE ip.objoid = p.oid AND ip.classoid = 'pg_proc'::regclass);
+-- the helper that carried it over refuses to run outside an extension script
+SELECT _carry_function_privileges('define_purpose(text, text, text, text[], text, text)',
+                                  'define_purpose(text, text, text, text[], text, text)');
+RESET search_path;
+
+-- what the extension is made of: members with their definitions,
+-- privileges, initial privileges and comments; and the configuration dumps
+CREATE FUNCTION pg_temp.init_privs(cls regclass, obj oid) RETURNS text
+LANGUAGE sql AS $$
+  SELECT string_agg(objsubid || '=' || initprivs::text, ',' ORDER BY objsubid)
+    FROM pg_init_privs WHERE classoid = cls AND objoid = obj
+$$;
 CREATE FUNCTION pg_temp.extension_members() RETURNS TABLE (member text, body text)
 LANGUAGE sql AS $$
   SELECT pg_describe_object(d.classid, d.objid, 0),
+         md5(coalesce(obj_description(d.objid, d.classid::regclass::name), '') || '|' ||
+             coalesce(pg_temp.init_privs(d.classid, d.objid), '') || '|' ||
          CASE d.classid
-           WHEN 'pg_proc'::regclass THEN md5(pg_get_functiondef(d.objid))
+           WHEN 'pg_proc'::regclass THEN
+             (SELECT pg_get_functiondef(p.oid) || coalesce(p.proacl::text, '')
+                FROM pg_proc p WHERE p.oid = d.objid)
            WHEN 'pg_class'::regclass THEN
-             (SELECT md5(coalesce(pg_get_viewdef(c.oid), '') || c.relkind::text ||
-                         coalesce(c.reloptions::text, '') ||
-                         coalesce((SELECT string_agg(a.attname || ':' || format_type(a.atttypid, a.atttypmod)
-                                                      || ':' || a.attnotnull, ',' ORDER BY a.attnum)
-                                     FROM pg_attribute a
-                                    WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), ''))
+             (SELECT coalesce(pg_get_viewdef(c.oid), '') || c.relkind::text ||
+                     coalesce(c.reloptions::text, '') || coalesce(c.relacl::text, '') ||
+                     c.relrowsecurity::text || c.relforcerowsecurity::text ||
+                     coalesce((SELECT string_agg(a.attname || ':' || format_type(a.atttypid, a.atttypmod)
+                                                  || ':' || a.attnotnull || ':' || coalesce(a.attcollation::regcollation::text, '')
+                                                  || ':' || coalesce(pg_get_expr(ad.adbin, ad.adrelid), '')
+                                                  || ':' || coalesce(a.attacl::text, '')
+                                                  || ':' || coalesce(col_description(c.oid, a.attnum), ''),
+                                                  ',' ORDER BY a.attnum)
+                                 FROM pg_attribute a
+                                 LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
+                                WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '') || '|' ||
+                     coalesce((SELECT string_agg(co.conname || ':' || pg_get_constraintdef(co.oid), ',' ORDER BY co.conname)
+                                 FROM pg_constraint co WHERE co.conrelid = c.oid), '') || '|' ||
+                     coalesce((SELECT string_agg(pg_get_indexdef(i.indexrelid), ',' ORDER BY 1)
+                                 FROM pg_index i WHERE i.indrelid = c.oid), '') || '|' ||
+                     coalesce((SELECT string_agg(pg_get_triggerdef(t.oid), ',' ORDER BY t.tgname)
+                                 FROM pg_trigger t WHERE t.tgrelid = c.oid AND NOT t.tgisinternal), '') || '|' ||
+                     coalesce((SELECT row(s.seqtypid, s.seqstart, s.seqincrement, s.seqmax, s.seqmin,
+                                          s.seqcache, s.seqcycle)::text
+                                 FROM pg_sequence s WHERE s.seqrelid = c.oid), '')
                 FROM pg_class c WHERE c.oid = d.objid)
-         END
+           WHEN 'pg_type'::regclass THEN
+             (SELECT format_type(t.oid, NULL) || coalesce(t.typacl::text, '') FROM pg_type t WHERE t.oid = d.objid)
+           WHEN 'pg_event_trigger'::regclass THEN
+             (SELECT e.evtevent || ':' || e.evtfoid::regprocedure::text || ':' || coalesce(e.evttags::text, '')
+                FROM pg_event_trigger e WHERE e.oid = d.objid)
+           ELSE ''
+         END)
     FROM pg_depend d
    WHERE d.refclassid = 'pg_extension'::regclass
      AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'personalize')
      AND d.deptype = 'e'
+  UNION ALL
+  SELECT 'configuration dump of ' || t.cfg::regclass::text, coalesce(t.cond, '')
+    FROM pg_extension e, unnest(e.extconfig, e.extcondition) AS t(cfg, cond)
+   WHERE e.extname = 'personalize'
 $$;
+
+-- the DBA's own grant is the one difference there should be: take it back
+REVOKE EXECUTE ON FUNCTION personalize.define_purpose(text, text, text, text[], text, text)
+  FROM regress_upgrade_dpo;
 CREATE TEMP TABLE upgraded AS SELECT * FROM pg_temp.extension_members();
 
-DROP EXTENSION personalize;
+SET client_min_messages = warning;
+DROP EXTENSION personalize CASCADE;
+RESET client_min_messages;
 CREATE EXTENSION personalize;
 CREATE TEMP TABLE fresh AS SELECT * FROM pg_temp.extension_members();
 
-SELECT count(*) > 0 AS has_members FROM fresh;
+SELECT count(*) > 100 AS has_members, count(*) FILTER (WHERE member LIKE 'configuration dump of %') > 10 AS has_dumps
+  FROM fresh;
 
 -- differences between an upgraded and a fresh install: none expected
 (SELECT 'only after upgrade' AS where_, * FROM upgraded EXCEPT SELECT 'only after upgrade', * FROM fresh)
@@ -60,4 +166,5 @@ UNION ALL
 (SELECT 'only in fresh install', * FROM fresh EXCEPT SELECT 'only in fresh install', * FROM upgraded)
 ORDER BY 1, 2;
 
-DROP TABLE upgraded, fresh;
+DROP TABLE upgraded, fresh, customers;
+DROP ROLE regress_upgrade_dpo;

@@ -30,6 +30,8 @@ $node->safe_psql('shop', q{
 	SELECT personalize.define_purpose('marketing.email', 'the weekly offers email',
 		'offers picked for the cuisines you like',
 		ARRAY['user.contact.email', 'user.preference.cuisine'], 'marketing');
+	SELECT personalize.define_purpose('support', 'answering cases', 'help with orders',
+		lawful_basis => 'contract');
 	SELECT personalize.define_tag('vegan', 'user.preference.cuisine');
 	SELECT personalize.define_tag('running');
 
@@ -48,6 +50,7 @@ $node->safe_psql('shop', q{
 	SELECT personalize.grant_consent('erin', 'marketing', 'signup');
 	SELECT personalize.withdraw_consent('erin', 'marketing', 'settings');
 	SELECT personalize.grant_consent('erin', 'marketing.email', 'settings');
+	SELECT personalize.withdraw_consent('bob', 'support', 'letter');
 	SELECT personalize.grant_consent('42', 'marketing', 'import');
 	SELECT personalize.grant_consent('a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11',
 		'marketing.email', 'import');
@@ -66,6 +69,11 @@ $node->safe_psql('shop', q{
 	SELECT personalize.register_table('customers', 'customer_key');
 
 	SELECT personalize.forget('dave');
+
+	-- a privilege of the DBA's own on an extension function
+	CREATE ROLE dump_dpo;
+	GRANT EXECUTE ON FUNCTION
+		personalize.define_purpose(text, text, text, text[], text, text) TO dump_dpo;
 });
 
 # sanity of the source before comparing: the data is there to be dumped
@@ -116,8 +124,24 @@ my $answers_sql = q{
 	 ORDER BY 1, 2
 };
 
+# and may_process, whose answer depends on the purpose's lawful basis
+my $may_sql = q{
+	SELECT s.subject, p.name, personalize.may_process(s.subject, p.name)
+	  FROM (SELECT DISTINCT subject FROM personalize.consent_event
+	        UNION VALUES ('nobody')) s,
+	       personalize.purpose p
+	 ORDER BY 1, 2
+};
+my $dpo_sql = q{SELECT has_function_privilege('dump_dpo',
+	'personalize.define_purpose(text, text, text, text[], text, text)', 'EXECUTE')};
+
 my %before = map { $_ => $node->safe_psql('shop', $tables{$_}) } keys %tables;
 my $answers = $node->safe_psql('shop', $answers_sql);
+my $may = $node->safe_psql('shop', $may_sql);
+like($may, qr/^alice\|support\|t$/m, 'before the dump: alice may be served under the contract');
+like($may, qr/^bob\|support\|f$/m, 'before the dump: bob objected');
+like($may, qr/^nobody\|marketing\|f$/m, 'before the dump: nobody consented to marketing');
+is($node->safe_psql('shop', $dpo_sql), 't', 'before the dump: dump_dpo may define purposes');
 
 # every table has rows to lose
 for my $t (sort keys %tables)
@@ -180,6 +204,9 @@ for my $t (sort keys %tables)
 }
 is($node->safe_psql('restored', $answers_sql), $answers,
 	'has_consent answers identically for every subject and purpose');
+is($node->safe_psql('restored', $may_sql), $may,
+	'may_process answers identically for every subject and purpose');
+is($node->safe_psql('restored', $dpo_sql), 't', 'the DBA\'s grant on define_purpose is restored');
 
 is($node->safe_psql('restored', q{SELECT personalize.subject_pseudonym('x')}),
 	$node->safe_psql('shop', q{SELECT personalize.subject_pseudonym('x')}),
