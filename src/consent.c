@@ -82,6 +82,7 @@
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
+#include "access.h"
 #include "common.h"
 #include "consent.h"
 #include "purpose.h"
@@ -92,6 +93,9 @@ PG_FUNCTION_INFO_V1(personalize_has_consent_uuid);
 PG_FUNCTION_INFO_V1(personalize_may_process_text);
 PG_FUNCTION_INFO_V1(personalize_may_process_int8);
 PG_FUNCTION_INFO_V1(personalize_may_process_uuid);
+PG_FUNCTION_INFO_V1(personalize_has_access_text);
+PG_FUNCTION_INFO_V1(personalize_has_access_int8);
+PG_FUNCTION_INFO_V1(personalize_has_access_uuid);
 
 /* GUC: memory one call site may use for a bulk-loaded purpose, in kB */
 static int	consent_cache_mem = 256 * 1024;
@@ -300,6 +304,19 @@ typedef struct ConsentSite
 	int			npurposes;
 	int			next_evict;
 	PurposeState purposes[MAX_PURPOSES_PER_SITE];
+
+	/*
+	 * A has_access() call site: the current role's grants on the table,
+	 * read under the same snapshot (see access.c), with the state of each
+	 * granted purpose.
+	 */
+	bool		access_loaded;
+	Oid			access_relid;
+	Oid			access_user;
+	Oid			access_outer;
+	AccessGrants *access;
+	PurposeState **access_ps;
+	bool	   *access_used;	/* this statement read rows through grant i */
 } ConsentSite;
 
 /* the answer for a subject with these flags (see PurposeState) */
@@ -572,7 +589,9 @@ chain_position(const PurposeState *ps, int32 purpose_id)
 }
 
 /*
- * Look up a purpose by name and follow its parents, filling ps->chain.
+ * Look up a purpose by name (or, when ps->name is NULL, by ps->chain[0])
+ * and follow its parents, filling ps->chain; the name is filled in when
+ * looked up by id.
  */
 static void
 PurposeChainLoad(ConsentSite *site, PurposeState *ps)
@@ -586,21 +605,45 @@ PurposeChainLoad(ConsentSite *site, PurposeState *ps)
 	AttrNumber	att_parent;
 	bool		isnull;
 	Datum		parent;
-	text	   *name = cstring_to_text_with_len(ps->name, ps->namelen);
+	text	   *name = NULL;
 
 	rel = table_open(site->rel.purpose_relid, AccessShareLock);
 	desc = RelationGetDescr(rel);
 	att_id = site->rel.att_purpose_id;
 	att_parent = site->rel.att_parent_id;
 
-	ScanKeyInit(&key, site->rel.att_name,
-				BTEqualStrategyNumber, F_TEXTEQ, PointerGetDatum(name));
-	key.sk_collation = DEFAULT_COLLATION_OID;
-	scan = systable_beginscan(rel, site->rel.purpose_name_key, true,
-							  site->snapshot, 1, &key);
+	if (ps->name != NULL)
+	{
+		name = cstring_to_text_with_len(ps->name, ps->namelen);
+		ScanKeyInit(&key, site->rel.att_name,
+					BTEqualStrategyNumber, F_TEXTEQ, PointerGetDatum(name));
+		key.sk_collation = DEFAULT_COLLATION_OID;
+		scan = systable_beginscan(rel, site->rel.purpose_name_key, true,
+								  site->snapshot, 1, &key);
+	}
+	else
+	{
+		ScanKeyInit(&key, att_id, BTEqualStrategyNumber, F_INT4EQ,
+					Int32GetDatum(ps->chain[0]));
+		scan = systable_beginscan(rel, site->rel.purpose_pkey, true,
+								  site->snapshot, 1, &key);
+	}
 	tup = systable_getnext(scan);
 	if (!HeapTupleIsValid(tup))
+	{
+		if (ps->name == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("purpose %d does not exist", ps->chain[0])));
 		PurposeUnknownError(ps->name);
+	}
+	if (ps->name == NULL)
+	{
+		ps->name = MemoryContextStrdup(ps->cxt,
+									   TextDatumGetCString(heap_getattr(tup, site->rel.att_name,
+																		desc, &isnull)));
+		ps->namelen = strlen(ps->name);
+	}
 	ps->chain[0] = DatumGetInt32(heap_getattr(tup, att_id, desc, &isnull));
 	if (site->may_process && site->rel.att_lawful_basis != InvalidAttrNumber)
 	{
@@ -637,7 +680,8 @@ PurposeChainLoad(ConsentSite *site, PurposeState *ps)
 		systable_endscan(scan);
 	}
 	table_close(rel, AccessShareLock);
-	pfree(name);
+	if (name)
+		pfree(name);
 }
 
 /*
@@ -973,6 +1017,7 @@ site_reset(ConsentSite *site, MemoryContext fn_mcxt, Snapshot snap,
 	site->npurposes = 0;
 	site->next_evict = 0;
 	site->stable_purpose = NULL;
+	site->access_loaded = false;
 	site->snapshot = snap;
 	site_remember_snapshot(site, fn_mcxt, snap, stmt_start);
 
@@ -1010,6 +1055,19 @@ get_site(FunctionCallInfo fcinfo, bool may_process)
 	else
 		site->snapshot = snap;
 	return site;
+}
+
+/*
+ * Look up the chain of a new purpose state (named, or by id in chain[0])
+ * and create its tables.
+ */
+static void
+purpose_state_load(ConsentSite *site, PurposeState *ps)
+{
+	ps->data_cxt = AllocSetContextCreate(ps->cxt, "personalize consent subjects",
+										 ALLOCSET_DEFAULT_SIZES);
+	PurposeChainLoad(site, ps);
+	purpose_tables_create(ps, 64);
 }
 
 /*
@@ -1057,16 +1115,29 @@ get_purpose(ConsentSite *site, Datum purpose_datum)
 		memset(ps, 0, sizeof(PurposeState));
 		ps->cxt = cxt;
 	}
-	ps->data_cxt = AllocSetContextCreate(ps->cxt, "personalize consent subjects",
-										 ALLOCSET_DEFAULT_SIZES);
 	ps->name = MemoryContextAlloc(ps->cxt, len + 1);
 	memcpy(ps->name, name, len);
 	ps->name[len] = '\0';
 	ps->namelen = len;
-	PurposeChainLoad(site, ps);
-	purpose_tables_create(ps, 64);
+	purpose_state_load(site, ps);
 	if (site->purpose_stable)
 		site->stable_purpose = ps;
+	return ps;
+}
+
+/*
+ * The state for the purpose with this id, outside the site's purposes (a
+ * has_access() call site keeps the purposes of its grants apart).
+ */
+static PurposeState *
+purpose_state_for_id(ConsentSite *site, int32 purpose_id)
+{
+	PurposeState *ps = MemoryContextAllocZero(site->cxt, sizeof(PurposeState));
+
+	ps->cxt = AllocSetContextCreate(site->cxt, "personalize purpose",
+									ALLOCSET_SMALL_SIZES);
+	ps->chain[0] = purpose_id;
+	purpose_state_load(site, ps);
 	return ps;
 }
 
@@ -1320,6 +1391,120 @@ personalize_may_process_uuid(PG_FUNCTION_ARGS)
 	PurposeState *ps = get_purpose(site, PG_GETARG_DATUM(1));
 
 	PG_RETURN_BOOL(answer_uuid(site, ps, PG_GETARG_UUID_P(0)));
+}
+
+/*
+ * The grants of the current role on a protected table, and the state of
+ * each granted purpose: read once per snapshot, role and table.
+ */
+static void
+access_load(ConsentSite *site, Oid relid)
+{
+	Oid			user = GetUserId();
+	Oid			outer = GetOuterUserId();
+	MemoryContext old;
+
+	if (site->access_loaded && site->access_relid == relid &&
+		site->access_user == user && site->access_outer == outer)
+		return;
+	old = MemoryContextSwitchTo(site->cxt);
+	site->access = AccessLoadGrants(relid, site->snapshot, site->stmt_start, user, outer);
+	site->access_ps = palloc0(sizeof(PurposeState *) * Max(site->access->n, 1));
+	site->access_used = palloc0(sizeof(bool) * Max(site->access->n, 1));
+	MemoryContextSwitchTo(old);
+	for (int i = 0; i < site->access->n; i++)
+		site->access_ps[i] = purpose_state_for_id(site, site->access->purpose_ids[i]);
+	site->access_relid = relid;
+	site->access_user = user;
+	site->access_outer = outer;
+	site->access_loaded = true;
+}
+
+/* grant i let this statement read a row: count the grant used, once */
+static inline bool
+access_granted(ConsentSite *site, int i)
+{
+	if (!site->access_used[i])
+	{
+		site->access_used[i] = true;
+		AccessNoteUse(site->access->grant_ids[i]);
+	}
+	return true;
+}
+
+/*
+ * has_access(tbl regclass, subject text): does the current role hold an
+ * active grant on the table for a purpose the subject's data may be used
+ * for (may_process)?  The policy expression of protect().
+ */
+Datum
+personalize_has_access_text(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	text	   *subject = PG_GETARG_TEXT_PP(1);
+	const char *s = VARDATA_ANY(subject);
+	int			len = VARSIZE_ANY_EXHDR(subject);
+	ConsentSite *site;
+
+	if (AccessBypassed(relid, s, len))
+		PG_RETURN_BOOL(true);
+	site = get_site(fcinfo, true);
+	access_load(site, relid);
+	for (int i = 0; i < site->access->n; i++)
+		if (answer_text(site, site->access_ps[i], s, len))
+			PG_RETURN_BOOL(access_granted(site, i));
+	PG_RETURN_BOOL(false);
+}
+
+/*
+ * has_access(tbl regclass, subject bigint)
+ */
+Datum
+personalize_has_access_int8(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	int64		subject = PG_GETARG_INT64(1);
+	ConsentSite *site;
+
+	if (AccessBypassActive(relid))
+	{
+		char		buf[MAXINT8LEN + 1];
+		int			len = pg_lltoa(subject, buf);
+
+		if (AccessBypassed(relid, buf, len))
+			PG_RETURN_BOOL(true);
+	}
+	site = get_site(fcinfo, true);
+	access_load(site, relid);
+	for (int i = 0; i < site->access->n; i++)
+		if (answer_int8(site, site->access_ps[i], subject))
+			PG_RETURN_BOOL(access_granted(site, i));
+	PG_RETURN_BOOL(false);
+}
+
+/*
+ * has_access(tbl regclass, subject uuid)
+ */
+Datum
+personalize_has_access_uuid(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	pg_uuid_t  *subject = PG_GETARG_UUID_P(1);
+	ConsentSite *site;
+
+	if (AccessBypassActive(relid))
+	{
+		char	   *str = DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(subject)));
+
+		if (AccessBypassed(relid, str, strlen(str)))
+			PG_RETURN_BOOL(true);
+	}
+	site = get_site(fcinfo, true);
+	access_load(site, relid);
+	for (int i = 0; i < site->access->n; i++)
+		if (answer_uuid(site, site->access_ps[i], subject))
+			PG_RETURN_BOOL(access_granted(site, i));
+	PG_RETURN_BOOL(false);
 }
 
 /*

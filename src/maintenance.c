@@ -38,6 +38,8 @@ PG_FUNCTION_INFO_V1(personalize_maintenance_duties);
 const MaintenanceDuty MaintenanceDuties[] = {
 	{"expire_consents", "_expire_consents",
 	"mark consents past their expiry as expired, in state and history"},
+	{"expire_grants", "_expire_grants",
+	"record the expiry of access grants past their end, and how often grants were used"},
 	{"purge", NULL,
 	"delete rows older than their table's retention rule"},
 	{"trim_purge_log", "_trim_purge_log",
@@ -45,6 +47,10 @@ const MaintenanceDuty MaintenanceDuties[] = {
 };
 const int	NumMaintenanceDuties = lengthof(MaintenanceDuties);
 
+/*
+ * A duty whose function the database does not have yet (it is at an older
+ * version, see README "Upgrading") has nothing to do.
+ */
 int64
 MaintenanceRunDuty(const MaintenanceDuty *duty)
 {
@@ -54,7 +60,9 @@ MaintenanceRunDuty(const MaintenanceDuty *duty)
 	Assert(duty->function != NULL);
 	name = list_make2(makeString(get_namespace_name(PersonalizeSchemaOid())),
 					  makeString(pstrdup(duty->function)));
-	fnoid = LookupFuncName(name, 0, NULL, false);
+	fnoid = LookupFuncName(name, 0, NULL, true);
+	if (!OidIsValid(fnoid))
+		return 0;
 	return DatumGetInt64(OidFunctionCall0(fnoid));
 }
 

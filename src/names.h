@@ -39,4 +39,8 @@
 #define REL_SIGNAL				"signal"
 #define IDX_SIGNAL_SUBJECT		"signal_subject_idx"	/* (subject, tag) */
 
+/* access grants (sql/src/access.sql, 0.2.0): read by has_access() */
+#define REL_ACCESS_GRANT		"access_grant"
+#define IDX_ACCESS_GRANT_RELID	"access_grant_relid_idx"	/* (relid, grantee) */
+
 #endif							/* PERSONALIZE_NAMES_H */

@@ -9,10 +9,11 @@
  * its settings, hooks and callbacks; under binary upgrade only the label
  * provider (pg_upgrade restores labels) and the settings are registered.
  *
- * Where things are: common.c (the shared layer), consent.c (has_consent),
- * purpose.c, subject.c (subject keys, registered tables, export and
- * erasure), ledger.c, classify.c (labels and the DDL review), views.c,
- * retention.c and worker.c, match*.c, monthday.c.
+ * Where things are: common.c (the shared layer), consent.c (has_consent,
+ * may_process, has_access), purpose.c, subject.c (subject keys, registered
+ * tables, export and erasure), access.c (protected tables and grants),
+ * ledger.c, classify.c (labels and the DDL review), views.c, retention.c
+ * and worker.c, maintenance.c, match*.c, monthday.c, upgrade.c.
  *
  * Copyright (c) 2026, The personalize authors
  *
@@ -27,6 +28,7 @@
 #include "miscadmin.h"
 #include "utils/guc.h"
 
+#include "access.h"
 #include "classify.h"
 #include "consent.h"
 #include "match.h"
@@ -48,6 +50,7 @@ void
 _PG_init(void)
 {
 	ConsentInit();				/* has_consent()'s cache and its setting */
+	AccessInit();				/* grant settings, grant use counters */
 	ClassifyInit();				/* the label provider, review settings */
 	RetentionInit();			/* retention settings */
 	MatchInit();				/* match() settings, counters, cache */

@@ -38,4 +38,11 @@ extern void SubjectKeyCheckCanonical(const char *key, int len);
  */
 extern void SubjectLock(const char *key, int len, bool exclusive);
 
+/*
+ * How SQL text passes a subject column (column, already quoted, after
+ * qualifier) to has_consent(), may_process() or has_access(): without a
+ * cast a user could have defined.
+ */
+extern char *SubjectArgument(const char *qualifier, const char *column, Oid typid);
+
 #endif							/* PERSONALIZE_SUBJECT_H */

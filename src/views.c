@@ -63,36 +63,11 @@
 
 #include "common.h"
 #include "purpose.h"
+#include "subject.h"
 
 PG_FUNCTION_INFO_V1(personalize_create_consent_view);
 PG_FUNCTION_INFO_V1(personalize_view_source_columns);
 PG_FUNCTION_INFO_V1(personalize_consent_view_problem);
-
-/*
- * The has_consent() argument for a subject column: integer keys use the
- * bigint entry point and uuid keys their own, so no row pays a conversion
- * to text; other types go through their output function, never through a
- * cast (which the type's owner could have defined).
- */
-static char *
-subject_argument(const char *column, Oid typid)
-{
-	switch (getBaseType(typid))
-	{
-		case INT2OID:
-		case INT4OID:
-			return psprintf("t.%s::pg_catalog.int8", column);
-		case INT8OID:
-		case UUIDOID:
-		case TEXTOID:
-			return psprintf("t.%s", column);
-		case VARCHAROID:
-		case BPCHAROID:
-			return psprintf("t.%s::pg_catalog.text", column);
-		default:
-			return psprintf("pg_catalog.format('%%s', t.%s)", column);
-	}
-}
 
 typedef struct ViewColumns
 {
@@ -235,7 +210,7 @@ personalize_create_consent_view(PG_FUNCTION_ARGS)
 					 "CREATE VIEW %s WITH (security_barrier) AS SELECT %s FROM %s t"
 					 " WHERE personalize.%s(%s, %s)",
 					 qualified_view, vc.list.data, qualified_source, check,
-					 subject_argument(quote_identifier(reg.column), reg.typid),
+					 SubjectArgument("t.", quote_identifier(reg.column), reg.typid),
 					 quote_literal_cstr(purpose));
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");

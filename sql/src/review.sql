@@ -336,6 +336,70 @@ AS $$
 	 WHERE NOT @extschema@._column_allowed(v.purpose_id, l.label)
 $$;
 
+-- Checks of least privilege (sql/src/access.sql), 0.2.0.
+CREATE FUNCTION @extschema@._review_unprotected_sensitive() RETURNS SETOF @extschema@.review_finding
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT 'warning', s.relid::text,
+	       format('registered table %s holds %s data and is not protected',
+	              s.relid, string_agg(DISTINCT d.sensitivity, ' and ' ORDER BY d.sensitivity)),
+	       format('Give staff access only when they need it: SELECT personalize.protect(%L);', s.relid::text)
+	  FROM @extschema@.subject_table s
+	  JOIN pg_seclabel l
+	    ON l.classoid = 'pg_class'::regclass AND l.objoid = s.relid AND l.objsubid > 0
+	   AND l.provider = 'personalize'
+	  JOIN @extschema@.data_category d ON d.name = l.label
+	 WHERE d.sensitivity IN ('sensitive', 'special')
+	   AND NOT EXISTS (SELECT 1 FROM @extschema@.protected_table t WHERE t.relid = s.relid)
+	 GROUP BY s.relid
+$$;
+
+CREATE FUNCTION @extschema@._review_grant_unused() RETURNS SETOF @extschema@.review_finding
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT 'notice', g.relid::text,
+	       format('access grant %s to %s on %s for purpose "%s" ended unused',
+	              g.grant_id, g.grantee, g.relid, p.name),
+	       'Grant access when it is needed, for as long as it is needed; a grant nobody uses is standing access.'
+	  FROM @extschema@.access_grant g
+	  JOIN @extschema@.purpose p USING (purpose_id)
+	 WHERE @extschema@._grant_use_tracked()
+	   AND g.uses OPERATOR(pg_catalog.+) @extschema@._pending_grant_uses(g.grant_id) = 0
+	   AND coalesce(g.ended_at, g.valid_until) <= now()
+	   AND coalesce(g.ended_at, g.valid_until) > now() - interval '30 days'
+$$;
+
+-- Always renewed: three or more grants of the same table and purpose to
+-- the same role in the last 30 days, each starting at most 15 minutes
+-- after the one before ended.
+CREATE FUNCTION @extschema@._review_grant_renewed() RETURNS SETOF @extschema@.review_finding
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	WITH g AS (
+		SELECT g.*, coalesce(g.ended_at, g.valid_until) AS ends,
+		       g.valid_from > lag(coalesce(g.ended_at, g.valid_until))
+		                      OVER w + interval '15 minutes' AS gap
+		  FROM @extschema@.access_grant g
+		 WHERE g.valid_from > now() - interval '30 days'
+		WINDOW w AS (PARTITION BY g.relid, g.grantee, g.purpose_id ORDER BY g.valid_from)),
+	runs AS (
+		SELECT g.*, count(*) FILTER (WHERE gap IS NOT FALSE)
+		              OVER (PARTITION BY g.relid, g.grantee, g.purpose_id ORDER BY g.valid_from) AS run
+		  FROM g)
+	SELECT 'warning', r.relid::text,
+	       format('%s has had access to %s for purpose "%s" without a break for %s, in %s grants',
+	              r.grantee, r.relid, p.name,
+	              date_trunc('minute', max(r.ends) - min(r.valid_from)), count(*)),
+	       'Access that is always renewed is standing access: review whether the role needs a privilege of its own, or the work a change of process.'
+	  FROM runs r
+	  JOIN @extschema@.purpose p USING (purpose_id)
+	 GROUP BY r.relid, r.grantee, p.name, r.run
+	HAVING count(*) >= 3
+$$;
+
 -- The checks review() runs, in one fixed list: a reader sees them all in
 -- review()'s body, and review(), a SECURITY DEFINER function, never runs a
 -- function a table row names.  review_check lists the same checks with
@@ -349,10 +413,13 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT f.severity, f.object, f.finding, f.hint
 	  FROM (SELECT * FROM @extschema@._review_birth_year()
+	        UNION ALL SELECT * FROM @extschema@._review_grant_renewed()
+	        UNION ALL SELECT * FROM @extschema@._review_grant_unused()
 	        UNION ALL SELECT * FROM @extschema@._review_no_retention()
 	        UNION ALL SELECT * FROM @extschema@._review_unclassified()
 	        UNION ALL SELECT * FROM @extschema@._review_unknown_label()
 	        UNION ALL SELECT * FROM @extschema@._review_unneeded_sensitive()
+	        UNION ALL SELECT * FROM @extschema@._review_unprotected_sensitive()
 	        UNION ALL SELECT * FROM @extschema@._review_view_column_not_allowed()
 	        UNION ALL SELECT * FROM @extschema@._review_view_redefined()
 	        UNION ALL SELECT * FROM @extschema@._review_view_sensitive()) f
@@ -367,6 +434,10 @@ CREATE VIEW @extschema@.review_check AS
 	  FROM (VALUES
 		('birth_year', '@extschema@._review_birth_year()',
 		 'a date of birth is stored with its year'),
+		('grant_renewed', '@extschema@._review_grant_renewed()',
+		 'a role has had access to a table for a purpose without a break, in three or more grants'),
+		('grant_unused', '@extschema@._review_grant_unused()',
+		 'an access grant ended without being used'),
 		('no_retention', '@extschema@._review_no_retention()',
 		 'a registered table has no retention rule'),
 		('unclassified', '@extschema@._review_unclassified()',
@@ -375,6 +446,8 @@ CREATE VIEW @extschema@.review_check AS
 		 'a column is classified with a category that does not exist'),
 		('unneeded_sensitive', '@extschema@._review_unneeded_sensitive()',
 		 'a sensitive or special column that no purpose needs'),
+		('unprotected_sensitive', '@extschema@._review_unprotected_sensitive()',
+		 'a registered table with sensitive or special columns is not protected'),
 		('view_column_not_allowed', '@extschema@._review_view_column_not_allowed()',
 		 'a consent view shows a classified column its purpose does not allow'),
 		('view_redefined', '@extschema@._review_view_redefined()',
@@ -397,6 +470,9 @@ REVOKE ALL ON FUNCTION
 	@extschema@._review_view_sensitive(),
 	@extschema@._review_unknown_label(),
 	@extschema@._review_no_retention(),
+	@extschema@._review_unprotected_sensitive(),
+	@extschema@._review_grant_unused(),
+	@extschema@._review_grant_renewed(),
 	@extschema@._review_view_redefined(),
 	@extschema@._review_view_column_not_allowed(),
 	@extschema@._added_columns(pg_ddl_command),

@@ -9,10 +9,12 @@ SELECT tables_are('personalize', ARRAY[
 	'data_category', 'purpose', 'purpose_category', 'consent', 'consent_event',
 	'pseudonym_key', 'tag', 'intent', 'signal', 'subject_table', 'consent_view',
 	'personal_data_name', 'retention_rule', 'purge_run',
-	'offers', 'offer_tags', 'match_catalog_version'],
+	'offers', 'offer_tags', 'match_catalog_version',
+	'protected_table', 'access_approver', 'access_request', 'access_grant', 'access_event'],
 	'the schema has exactly the documented tables');
 SELECT views_are('personalize', ARRAY['consents', 'consent_history', 'classified_columns',
-	'consent_views', 'purge_log', 'retention_rules', 'review_check', 'maintenance_duty'],
+	'consent_views', 'purge_log', 'retention_rules', 'review_check', 'maintenance_duty',
+	'access_grants', 'access_requests', 'access_history'],
 	'the schema has exactly the documented views');
 SELECT has_function('personalize', 'has_consent', ARRAY['text', 'text'], 'has_consent(text, text)');
 SELECT has_function('personalize', 'has_consent', ARRAY['bigint', 'text'], 'has_consent(bigint, text)');
@@ -61,7 +63,8 @@ SELECT is_empty($$
 	 WHERE p.pronamespace = 'personalize'::regnamespace AND p.proname LIKE '\_%'
 	   AND p.proname NOT IN ('_view_source_columns',   -- consent_views needs it
 	                         '_maintenance_duties',    -- maintenance_duty needs it
-	                         '_match_subject_column')  -- match_exposure (runs as its caller) needs it
+	                         '_match_subject_column',  -- match_exposure (runs as its caller) needs it
+	                         '_access_visible')        -- access_grants and access_requests need it
 	   AND has_function_privilege('public', p.oid, 'EXECUTE')
 $$, 'internal functions are not executable by PUBLIC');
 SELECT is_empty($$
@@ -70,7 +73,8 @@ SELECT is_empty($$
 	   AND c.relname NOT IN ('data_category', 'purpose', 'purpose_category', 'tag',
 	                         'classified_columns', 'consent_view', 'consent_views',
 	                         'personal_data_name', 'review_check',
-	                         'retention_rules', 'maintenance_duty')
+	                         'retention_rules', 'maintenance_duty',
+	                         'access_grants', 'access_requests')
 	   AND (has_table_privilege('public', c.oid, 'SELECT')
 	        OR has_table_privilege('public', c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE'))
 $$, 'consent, history, intents, signals and the key are not readable or writable by PUBLIC');

@@ -85,6 +85,10 @@ SELECT a.grantee::regrole, a.privilege_type
        (SELECT i.grantee, i.privilege_type
           FROM pg_init_privs ip, aclexplode(ip.initprivs) i
          WHERE ip.objoid = p.oid AND ip.classoid = 'pg_proc'::regclass);
+-- what 0.2.0 adds works on the updated database
+SELECT protect('customers');
+SELECT count(*) AS policies FROM pg_policies WHERE tablename = 'customers';
+SELECT has_access('customers', 42::bigint) AS superuser_holds_no_grant;
 -- the helper that carried it over refuses to run outside an extension script
 SELECT _carry_function_privileges('define_purpose(text, text, text, text[], text, text)',
                                   'define_purpose(text, text, text, text[], text, text)');
