@@ -66,6 +66,10 @@ ifneq ($(PGXS),)
 include $(PGXS)
 # the files that compile in PERSONALIZE_VERSION: rebuilt when it changes
 src/common.o src/personalize.o src/worker.o: $(EXTENSION).control
+# PGXS tracks no header dependencies: a changed header (a struct, an inline
+# function) rebuilds every object, rather than leave one compiled against
+# the old definition.
+$(OBJS): $(wildcard src/*.h)
 else
 # Without pg_config only the self-installing targets below work.
 all:
