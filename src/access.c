@@ -53,14 +53,17 @@
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "access/transam.h"
 #include "access/xact.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
+#include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "port/atomics.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
@@ -71,6 +74,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
@@ -92,6 +96,7 @@ PG_FUNCTION_INFO_V1(personalize_access_visible);
 PG_FUNCTION_INFO_V1(personalize_expire_grants);
 PG_FUNCTION_INFO_V1(personalize_grant_use_tracked);
 PG_FUNCTION_INFO_V1(personalize_pending_grant_uses);
+PG_FUNCTION_INFO_V1(personalize_kept_read_changed);
 
 /* GUC: the longest a grant may last, in seconds */
 static int	max_grant_duration_s = 8 * 3600;
@@ -107,18 +112,49 @@ static const char *const our_policies[] = {
 #define ACCESS_USE_SLOTS	1024
 #define ACCESS_USE_PROBES	16
 
+/*
+ * A slot is claimed (grant_id set) and freed under the lock held
+ * exclusively; a statement that uses a grant holds it shared and counts
+ * with atomics, so that readers of protected tables do not queue.
+ */
 typedef struct AccessUse
 {
 	Oid			dbid;
 	int64		grant_id;		/* 0: free */
+	pg_atomic_uint64 uses;
+	pg_atomic_uint64 last_used;	/* a TimestampTz */
+} AccessUse;
+
+/* a slot's figures, copied out */
+typedef struct AccessUseCopy
+{
+	int64		grant_id;
 	int64		uses;
 	TimestampTz last_used;
-} AccessUse;
+} AccessUseCopy;
+
+/*
+ * The transactions that wrote access_grant or purpose lately (see
+ * KeptReadState()): the g-th to register is in writers[g % KEPT_WRITERS]
+ * while g > kept_gen - KEPT_WRITERS; evicted_newest is the newest xid
+ * pushed out of the ring.
+ */
+#define KEPT_WRITERS		64
+
+typedef struct KeptWriter
+{
+	Oid			dbid;
+	TransactionId xid;
+} KeptWriter;
 
 typedef struct AccessShared
 {
-	LWLock	   *lock;
+	LWLock	   *lock;			/* the use slots */
+	LWLock	   *ring_lock;		/* kept_gen, evicted_newest, writers */
 	AccessUse	slots[ACCESS_USE_SLOTS];
+	uint64		kept_gen;
+	TransactionId evicted_newest;
+	KeptWriter writers[KEPT_WRITERS];
 } AccessShared;
 
 static AccessShared *shared = NULL;
@@ -131,7 +167,7 @@ access_shmem_request(void)
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 	RequestAddinShmemSpace(MAXALIGN(sizeof(AccessShared)));
-	RequestNamedLWLockTranche("personalize access", 1);
+	RequestNamedLWLockTranche("personalize access", 2);
 }
 
 static void
@@ -145,35 +181,154 @@ access_shmem_startup(void)
 	shared = ShmemInitStruct("personalize access", sizeof(AccessShared), &found);
 	if (!found)
 	{
-		memset(shared->slots, 0, sizeof(shared->slots));
-		shared->lock = &(GetNamedLWLockTranche("personalize access"))->lock;
+		LWLockPadded *locks = GetNamedLWLockTranche("personalize access");
+
+		memset(shared, 0, sizeof(AccessShared));
+		shared->lock = &locks[0].lock;
+		shared->ring_lock = &locks[1].lock;
+		for (int i = 0; i < ACCESS_USE_SLOTS; i++)
+		{
+			pg_atomic_init_u64(&shared->slots[i].uses, 0);
+			pg_atomic_init_u64(&shared->slots[i].last_used, 0);
+		}
 	}
 	LWLockRelease(AddinShmemInitLock);
+}
+
+/* count one use in the grant's slot, claiming one if "claim"; false if none */
+static bool
+note_use(int64 grant_id, uint32 h, bool claim)
+{
+	for (int i = 0; i < ACCESS_USE_PROBES; i++)
+	{
+		AccessUse  *u = &shared->slots[(h + i) % ACCESS_USE_SLOTS];
+
+		if (u->grant_id == 0 && claim)
+		{
+			u->dbid = MyDatabaseId;
+			u->grant_id = grant_id;
+		}
+		if (u->grant_id == grant_id && u->dbid == MyDatabaseId)
+		{
+			pg_atomic_fetch_add_u64(&u->uses, 1);
+			pg_atomic_write_u64(&u->last_used,
+								(uint64) GetCurrentStatementStartTimestamp());
+			return true;
+		}
+	}
+	return false;
 }
 
 void
 AccessNoteUse(int64 grant_id)
 {
 	uint32		h;
+	bool		done;
 
 	if (shared == NULL)
 		return;
 	h = (uint32) (grant_id * UINT64CONST(0x9e3779b97f4a7c15) >> 32);
-	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-	for (int i = 0; i < ACCESS_USE_PROBES; i++)
-	{
-		AccessUse  *u = &shared->slots[(h + i) % ACCESS_USE_SLOTS];
-
-		if (u->grant_id == 0 || (u->grant_id == grant_id && u->dbid == MyDatabaseId))
-		{
-			u->dbid = MyDatabaseId;
-			u->grant_id = grant_id;
-			u->uses++;
-			u->last_used = GetCurrentStatementStartTimestamp();
-			break;
-		}
-	}
+	LWLockAcquire(shared->lock, LW_SHARED);
+	done = note_use(grant_id, h, false);
 	LWLockRelease(shared->lock);
+	if (!done)
+	{
+		/* the first use since the last maintenance pass (or a full table) */
+		LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+		(void) note_use(grant_id, h, true);
+		LWLockRelease(shared->lock);
+	}
+}
+
+/* ---------- reads kept between statements ---------- */
+
+/*
+ * has_access() and has_consent() read, in every statement, a few rows that
+ * change rarely: a table's grants, a purpose and its parents.  Read once
+ * per statement, they would cost a point select more than the rest of the
+ * check, so they are kept between statements (per backend) and reused only
+ * when the statement's snapshot provably sees the same versions of those
+ * tables as the snapshot they were read with.
+ *
+ * Every transaction that writes one of them (access_grant, purpose)
+ * registers here before it can commit, from a statement trigger
+ * (_kept_read_changed(), which also fires for cascades and TRUNCATE).  Rows
+ * read under snapshot S1 still hold for S2 when no transaction registered
+ * in between, and every registered transaction is in progress for S2
+ * exactly when it was for S1 (both see its commit, or neither does); the
+ * transactions pushed out of the ring precede S2's xmin.  Nothing is kept
+ * in a transaction that wrote those tables itself, during recovery (a
+ * standby's changes come from the primary) or without shared memory.
+ */
+
+/* the top transaction that last registered, in this backend */
+static TransactionId registered_writer = InvalidTransactionId;
+
+Datum
+personalize_kept_read_changed(PG_FUNCTION_ARGS)
+{
+	TransactionId xid;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("_kept_read_changed() must be called as a trigger")));
+	xid = GetTopTransactionId();
+	if (TransactionIdEquals(xid, registered_writer))
+		return PointerGetDatum(NULL);
+	registered_writer = xid;
+	if (shared != NULL)
+	{
+		KeptWriter *w;
+
+		LWLockAcquire(shared->ring_lock, LW_EXCLUSIVE);
+		w = &shared->writers[shared->kept_gen % KEPT_WRITERS];
+		if (TransactionIdIsValid(w->xid) &&
+			(!TransactionIdIsValid(shared->evicted_newest) ||
+			 TransactionIdFollows(w->xid, shared->evicted_newest)))
+			shared->evicted_newest = w->xid;
+		w->dbid = MyDatabaseId;
+		w->xid = xid;
+		shared->kept_gen++;
+		LWLockRelease(shared->ring_lock);
+	}
+	return PointerGetDatum(NULL);
+}
+
+bool
+KeptReadState(Snapshot snap, KeptRead *state)
+{
+	KeptWriter writers[KEPT_WRITERS];
+	TransactionId evicted;
+	uint64		g;
+	int			valid;
+
+	/* our own transaction registered when it wrote (the trigger) */
+	if (shared == NULL || snap->snapshot_type != SNAPSHOT_MVCC ||
+		snap->takenDuringRecovery ||
+		(TransactionIdIsValid(registered_writer) &&
+		 TransactionIdEquals(registered_writer, GetTopTransactionIdIfAny())))
+		return false;
+	LWLockAcquire(shared->ring_lock, LW_SHARED);
+	g = shared->kept_gen;
+	evicted = shared->evicted_newest;
+	memcpy(writers, shared->writers, sizeof(writers));
+	LWLockRelease(shared->ring_lock);
+
+	if (TransactionIdIsValid(evicted) && !TransactionIdPrecedes(evicted, snap->xmin))
+		return false;
+	state->gen = g;
+	state->running = 0;
+	valid = (int) Min(g, (uint64) KEPT_WRITERS);
+	for (int i = 0; i < valid; i++)
+	{
+		if (writers[i].dbid != MyDatabaseId ||
+			TransactionIdPrecedes(writers[i].xid, snap->xmin))
+			continue;			/* finished for every snapshot this one's age */
+		if (XidInMVCCSnapshot(writers[i].xid, snap))
+			state->running |= UINT64CONST(1) << i;
+	}
+	return true;
 }
 
 /* ---------- personalize's own statements on a protected table ---------- */
@@ -270,72 +425,167 @@ role_covers(Oid role, Oid grantee)
 	return has_privs_of_role(role, grantee);
 }
 
-AccessGrants *
-AccessLoadGrants(Oid relid, Snapshot snap, TimestampTz at, Oid user, Oid outer)
+/*
+ * The grants of a table that were not ended and end after "at", as snap
+ * sees them; kept between statements for a few tables (KeptReadState()).
+ * The window (valid_from, valid_until) is checked against each statement's
+ * start by the caller.
+ */
+typedef struct CachedGrant
 {
-	Oid			grel = PersonalizeRelid(REL_ACCESS_GRANT);
-	Oid			gidx = PersonalizeRelid(IDX_ACCESS_GRANT_RELID);
-	AttrNumber	att_relid = PersonalizeAttnum(grel, "relid");
-	AttrNumber	att_grantee = PersonalizeAttnum(grel, "grantee");
-	AttrNumber	att_purpose = PersonalizeAttnum(grel, "purpose_id");
-	AttrNumber	att_from = PersonalizeAttnum(grel, "valid_from");
-	AttrNumber	att_until = PersonalizeAttnum(grel, "valid_until");
-	AttrNumber	att_ended = PersonalizeAttnum(grel, "ended_at");
-	AttrNumber	att_id = PersonalizeAttnum(grel, "grant_id");
-	AccessGrants *g = palloc0(sizeof(AccessGrants));
-	int			space = 4;
-	int32	   *outer_purposes = NULL;
-	int			nouter = 0;
+	Oid			grantee;
+	int32		purpose_id;
+	int64		grant_id;
+	TimestampTz from;
+	TimestampTz until;
+} CachedGrant;
+
+typedef struct GrantCache
+{
+	Oid			relid;			/* InvalidOid: free */
+	Oid			grel;			/* access_grant it was read from */
+	KeptRead	read;			/* what the snapshot it was read with saw */
+	TimestampTz at;				/* rows end after this time */
+	int			n;
+	CachedGrant *rows;			/* in TopMemoryContext */
+} GrantCache;
+
+#define GRANT_CACHE_TABLES	8
+
+static GrantCache grant_cache[GRANT_CACHE_TABLES];
+static int	grant_cache_next = 0;
+
+static CachedGrant *
+grant_rows(Oid relid, Snapshot snap, TimestampTz at, int *nrows)
+{
+	KeptRead	read;
+	bool		keep = KeptReadState(snap, &read);
+	GrantCache *c = NULL;
+	Oid			grel;
+	Oid			gidx;
+	AttrNumber	att_relid,
+				att_grantee,
+				att_purpose,
+				att_from,
+				att_until,
+				att_ended,
+				att_id;
+	CachedGrant *rows;
+	int			n = 0;
+	int			space = 8;
 	Relation	rel;
-	ScanKeyData key;
+	ScanKeyData key[2];
 	SysScanDesc scan;
 	HeapTuple	tup;
 
-	g->purpose_ids = palloc(sizeof(int32) * space);
-	g->grant_ids = palloc(sizeof(int64) * space);
-	if (outer != user)
-		outer_purposes = palloc(sizeof(int32) * 64);
+	grel = PersonalizeRelid(REL_ACCESS_GRANT);
+	for (int i = 0; i < GRANT_CACHE_TABLES; i++)
+		if (grant_cache[i].relid == relid)
+			c = &grant_cache[i];
+	if (keep && c != NULL && c->grel == grel && KeptReadSame(&c->read, &read) && at >= c->at)
+	{
+		*nrows = c->n;
+		return c->rows;
+	}
+
+	gidx = PersonalizeRelid(IDX_ACCESS_GRANT_WINDOW);
+	att_relid = PersonalizeAttnum(grel, "relid");
+	att_grantee = PersonalizeAttnum(grel, "grantee");
+	att_purpose = PersonalizeAttnum(grel, "purpose_id");
+	att_from = PersonalizeAttnum(grel, "valid_from");
+	att_until = PersonalizeAttnum(grel, "valid_until");
+	att_ended = PersonalizeAttnum(grel, "ended_at");
+	att_id = PersonalizeAttnum(grel, "grant_id");
+	rows = palloc(sizeof(CachedGrant) * space);
 
 	rel = table_open(grel, AccessShareLock);
-	ScanKeyInit(&key, att_relid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
-	scan = systable_beginscan(rel, gidx, true, snap, 1, &key);
+	ScanKeyInit(&key[0], att_relid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
+	ScanKeyInit(&key[1], att_until, BTGreaterStrategyNumber, F_TIMESTAMPTZ_GT,
+				TimestampTzGetDatum(at));
+	scan = systable_beginscan(rel, gidx, true, snap, 2, key);
 	while (HeapTupleIsValid(tup = systable_getnext(scan)))
 	{
 		TupleDesc	desc = RelationGetDescr(rel);
 		bool		isnull;
-		Oid			grantee;
-		int32		purpose;
-		bool		known = false;
+		CachedGrant *r;
 
 		(void) heap_getattr(tup, att_ended, desc, &isnull);
 		if (!isnull)
 			continue;			/* revoked */
-		if (DatumGetTimestampTz(heap_getattr(tup, att_from, desc, &isnull)) > at ||
-			DatumGetTimestampTz(heap_getattr(tup, att_until, desc, &isnull)) <= at)
-			continue;			/* not yet, or no longer */
-		grantee = DatumGetObjectId(heap_getattr(tup, att_grantee, desc, &isnull));
-		purpose = DatumGetInt32(heap_getattr(tup, att_purpose, desc, &isnull));
-		if (outer != user && nouter < 64 && role_covers(outer, grantee))
-			outer_purposes[nouter++] = purpose;
-		if (!role_covers(user, grantee))
-			continue;
-		for (int i = 0; i < g->n; i++)
-			if (g->purpose_ids[i] == purpose)
-				known = true;
-		if (known)
-			continue;
-		if (g->n == space)
+		if (n == space)
 		{
 			space *= 2;
-			g->purpose_ids = repalloc(g->purpose_ids, sizeof(int32) * space);
-			g->grant_ids = repalloc(g->grant_ids, sizeof(int64) * space);
+			rows = repalloc(rows, sizeof(CachedGrant) * space);
 		}
-		g->purpose_ids[g->n] = purpose;
-		g->grant_ids[g->n] = DatumGetInt64(heap_getattr(tup, att_id, desc, &isnull));
-		g->n++;
+		r = &rows[n++];
+		r->grantee = DatumGetObjectId(heap_getattr(tup, att_grantee, desc, &isnull));
+		r->purpose_id = DatumGetInt32(heap_getattr(tup, att_purpose, desc, &isnull));
+		r->grant_id = DatumGetInt64(heap_getattr(tup, att_id, desc, &isnull));
+		r->from = DatumGetTimestampTz(heap_getattr(tup, att_from, desc, &isnull));
+		r->until = DatumGetTimestampTz(heap_getattr(tup, att_until, desc, &isnull));
 	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
+
+	if (keep)
+	{
+		if (c == NULL)
+		{
+			c = &grant_cache[grant_cache_next];
+			grant_cache_next = (grant_cache_next + 1) % GRANT_CACHE_TABLES;
+		}
+		if (c->rows != NULL)
+			pfree(c->rows);
+		c->rows = NULL;
+		c->relid = InvalidOid;
+		c->rows = MemoryContextAlloc(TopMemoryContext, sizeof(CachedGrant) * Max(n, 1));
+		memcpy(c->rows, rows, sizeof(CachedGrant) * n);
+		pfree(rows);
+		rows = c->rows;
+		c->relid = relid;
+		c->grel = grel;
+		c->read = read;
+		c->at = at;
+		c->n = n;
+	}
+	*nrows = n;
+	return rows;
+}
+
+AccessGrants *
+AccessLoadGrants(Oid relid, Snapshot snap, TimestampTz at, Oid user, Oid outer)
+{
+	AccessGrants *g = palloc0(sizeof(AccessGrants));
+	int			nrows;
+	CachedGrant *rows = grant_rows(relid, snap, at, &nrows);
+	int32	   *outer_purposes = NULL;
+	int			nouter = 0;
+
+	g->purpose_ids = palloc(sizeof(int32) * Max(nrows, 1));
+	g->grant_ids = palloc(sizeof(int64) * Max(nrows, 1));
+	if (outer != user)
+		outer_purposes = palloc(sizeof(int32) * Max(nrows, 1));
+
+	for (int r = 0; r < nrows; r++)
+	{
+		CachedGrant *row = &rows[r];
+		bool		known = false;
+
+		if (row->from > at || row->until <= at)
+			continue;			/* not yet, or no longer */
+		if (outer != user && role_covers(outer, row->grantee))
+			outer_purposes[nouter++] = row->purpose_id;
+		if (!role_covers(user, row->grantee))
+			continue;
+		for (int i = 0; i < g->n; i++)
+			if (g->purpose_ids[i] == row->purpose_id)
+				known = true;
+		if (known)
+			continue;
+		g->purpose_ids[g->n] = row->purpose_id;
+		g->grant_ids[g->n] = row->grant_id;
+		g->n++;
+	}
 
 	/* inside a SECURITY DEFINER function: the caller needs a grant too */
 	if (outer != user)
@@ -1293,13 +1543,13 @@ personalize_access_visible(PG_FUNCTION_ARGS)
 Datum
 personalize_expire_grants(PG_FUNCTION_ARGS)
 {
-	AccessUse  *uses = NULL;
+	AccessUseCopy *uses = NULL;
 	int			nuses = 0;
 	int64		expired = 0;
 
 	if (shared != NULL)
 	{
-		uses = palloc(sizeof(AccessUse) * ACCESS_USE_SLOTS);
+		uses = palloc(sizeof(AccessUseCopy) * ACCESS_USE_SLOTS);
 		LWLockAcquire(shared->lock, LW_EXCLUSIVE);
 		for (int i = 0; i < ACCESS_USE_SLOTS; i++)
 		{
@@ -1307,8 +1557,14 @@ personalize_expire_grants(PG_FUNCTION_ARGS)
 
 			if (u->grant_id != 0 && u->dbid == MyDatabaseId)
 			{
-				uses[nuses++] = *u;
-				memset(u, 0, sizeof(AccessUse));
+				uses[nuses].grant_id = u->grant_id;
+				uses[nuses].uses = (int64) pg_atomic_read_u64(&u->uses);
+				uses[nuses].last_used = (TimestampTz) pg_atomic_read_u64(&u->last_used);
+				nuses++;
+				u->grant_id = 0;
+				u->dbid = InvalidOid;
+				pg_atomic_write_u64(&u->uses, 0);
+				pg_atomic_write_u64(&u->last_used, 0);
 			}
 		}
 		LWLockRelease(shared->lock);
@@ -1368,7 +1624,7 @@ personalize_pending_grant_uses(PG_FUNCTION_ARGS)
 	LWLockAcquire(shared->lock, LW_SHARED);
 	for (int i = 0; i < ACCESS_USE_SLOTS; i++)
 		if (shared->slots[i].grant_id == grant_id && shared->slots[i].dbid == MyDatabaseId)
-			n += shared->slots[i].uses;
+			n += (int64) pg_atomic_read_u64(&shared->slots[i].uses);
 	LWLockRelease(shared->lock);
 	PG_RETURN_INT64(n);
 }

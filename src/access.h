@@ -35,6 +35,26 @@ typedef struct AccessGrants
 extern AccessGrants *AccessLoadGrants(Oid relid, Snapshot snap, TimestampTz at,
 									  Oid user, Oid outer);
 
+/*
+ * Reads kept between statements (access.c): what a snapshot sees of the
+ * transactions that wrote access_grant or purpose lately.  Rows read under
+ * one snapshot hold for another when both states are equal.  False: keep
+ * nothing read under this snapshot.
+ */
+typedef struct KeptRead
+{
+	uint64		gen;
+	uint64		running;
+} KeptRead;
+
+extern bool KeptReadState(Snapshot snap, KeptRead *state);
+
+static inline bool
+KeptReadSame(const KeptRead *a, const KeptRead *b)
+{
+	return a->gen == b->gen && a->running == b->running;
+}
+
 /* a statement read rows through the grant (counted in shared memory) */
 extern void AccessNoteUse(int64 grant_id);
 

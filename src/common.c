@@ -134,10 +134,59 @@ missing_object(const char *what)
 Oid
 PersonalizeRelid(const char *relname)
 {
-	Oid			relid = get_relname_relid(relname, PersonalizeSchemaOid());
+	/*
+	 * The read paths (has_consent, has_access) ask for the same few
+	 * relations in every statement, and a scan of pg_extension each time
+	 * would cost more than what they read.  A relation found once is kept
+	 * and checked against the syscache on each use: it still exists, has
+	 * the name, and sits in the schema it was found in.  A dropped and
+	 * recreated extension, ALTER EXTENSION ... SET SCHEMA and a renamed
+	 * relation all fail the check, and the name is looked up again.
+	 */
+	static struct
+	{
+		const char *name;
+		Oid			relid;
+		Oid			nspid;
+	}			known[24];
+	static int	nknown = 0;
+	int			slot = -1;
+	Oid			nspid;
+	Oid			relid;
 
+	for (int i = 0; i < nknown; i++)
+	{
+		HeapTuple	tup;
+		bool		valid;
+
+		if (strcmp(known[i].name, relname) != 0)
+			continue;
+		slot = i;
+		tup = SearchSysCache1(RELOID, ObjectIdGetDatum(known[i].relid));
+		if (!HeapTupleIsValid(tup))
+			break;
+		valid = ((Form_pg_class) GETSTRUCT(tup))->relnamespace == known[i].nspid &&
+			strcmp(NameStr(((Form_pg_class) GETSTRUCT(tup))->relname), relname) == 0;
+		ReleaseSysCache(tup);
+		if (valid)
+			return known[i].relid;
+		break;
+	}
+
+	nspid = PersonalizeSchemaOid();
+	relid = get_relname_relid(relname, nspid);
 	if (!OidIsValid(relid))
 		missing_object(psprintf("relation \"%s\"", relname));
+	if (slot < 0 && nknown < (int) lengthof(known))
+	{
+		slot = nknown++;
+		known[slot].name = MemoryContextStrdup(TopMemoryContext, relname);
+	}
+	if (slot >= 0)
+	{
+		known[slot].relid = relid;
+		known[slot].nspid = nspid;
+	}
 	return relid;
 }
 

@@ -100,8 +100,12 @@ PG_FUNCTION_INFO_V1(personalize_has_access_uuid);
 /* GUC: memory one call site may use for a bulk-loaded purpose, in kB */
 static int	consent_cache_mem = 256 * 1024;
 
-/* subtransactions this backend has aborted; see ConsentSite */
-static uint64 subxact_aborts = 0;
+/*
+ * Subtransactions this backend has aborted, and transactions it ended; see
+ * ConsentSite.  A call site that outlives a transaction (a simple
+ * expression in a procedure that commits) rebuilds its state in the next.
+ */
+static uint64 state_epoch = 0;
 
 /*
  * Where the consent and purpose tables are: looked up once per backend, and
@@ -274,7 +278,7 @@ typedef struct ConsentSite
 	 * What the state's answers depend on: the snapshot's contents, the
 	 * statement's start time (expiry), and this backend's count of aborted
 	 * subtransactions (an abort hides our own writes without changing the
-	 * snapshot).  Two snapshots with equal xmin, xmax, running-xid lists,
+	 * snapshot) and ended transactions (state_epoch).  Two snapshots with equal xmin, xmax, running-xid lists,
 	 * overflow flag and command id see the same rows.
 	 */
 	bool		valid;
@@ -286,7 +290,7 @@ typedef struct ConsentSite
 	bool		recovery;
 	CommandId	curcid;
 	TimestampTz stmt_start;
-	uint64		subxact_aborts;
+	uint64		state_epoch;
 	TransactionId *xip;			/* copies of the snapshot's xid arrays */
 	TransactionId *subxip;
 	uint32		xip_space;		/* allocated entries of each array */
@@ -343,6 +347,20 @@ member_answer(const PurposeState *ps, bool member)
 }
 
 /*
+ * Count ended transactions: state built in one is not reused in the next,
+ * however alike the snapshots (kept objections a state adopted are freed
+ * with the transaction).
+ */
+static void
+consent_xact_callback(XactEvent event, void *arg pg_attribute_unused())
+{
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PREPARE || event == XACT_EVENT_PARALLEL_COMMIT ||
+		event == XACT_EVENT_PARALLEL_ABORT)
+		state_epoch++;
+}
+
+/*
  * Count aborted subtransactions: rows a subtransaction wrote were visible to
  * our own snapshots and no longer are, though no snapshot field changed.
  */
@@ -353,7 +371,7 @@ consent_subxact_callback(SubXactEvent event,
 						 void *arg pg_attribute_unused())
 {
 	if (event == SUBXACT_EVENT_ABORT_SUB)
-		subxact_aborts++;
+		state_epoch++;
 }
 
 /*
@@ -407,6 +425,7 @@ consent_catalog(void)
 void
 ConsentInit(void)
 {
+	RegisterXactCallback(consent_xact_callback, NULL);
 	RegisterSubXactCallback(consent_subxact_callback, NULL);
 	CacheRegisterRelcacheCallback(consent_relcache_callback, (Datum) 0);
 
@@ -589,6 +608,71 @@ chain_position(const PurposeState *ps, int32 purpose_id)
 }
 
 /*
+ * Purposes and their chains as read lately, kept between statements
+ * (KeptReadState(), access.c): the purpose table changes rarely, and
+ * reading it in every statement would cost a point select more than the
+ * consent probe itself.  Only from 0.2.0 on, whose install script puts the
+ * trigger on purpose that this needs (its purpose table has lawful_basis).
+ */
+typedef struct KeptPurpose
+{
+	char	   *name;			/* in TopMemoryContext; NULL: free */
+	Oid			purpose_relid;	/* of the extension it was read from */
+	int			namelen;
+	int			nchain;
+	int32		chain[MAX_PURPOSE_DEPTH];
+	bool		not_consent;	/* its lawful basis is not consent */
+	KeptRead	read;
+} KeptPurpose;
+
+#define KEPT_PURPOSES 16
+
+static KeptPurpose kept_purposes[KEPT_PURPOSES];
+static int	kept_purposes_next = 0;
+
+static KeptPurpose *
+kept_purpose_find(const PurposeState *ps, Oid purpose_relid)
+{
+	for (int i = 0; i < KEPT_PURPOSES; i++)
+	{
+		KeptPurpose *k = &kept_purposes[i];
+
+		if (k->name == NULL || k->purpose_relid != purpose_relid)
+			continue;
+		if (ps->name != NULL ? (k->namelen == ps->namelen &&
+								memcmp(k->name, ps->name, ps->namelen) == 0)
+			: k->chain[0] == ps->chain[0])
+			return k;
+	}
+	return NULL;
+}
+
+static void
+kept_purpose_store(const PurposeState *ps, Oid purpose_relid, bool not_consent,
+				   const KeptRead *read)
+{
+	KeptPurpose *k = kept_purpose_find(ps, purpose_relid);
+
+	if (k == NULL)
+	{
+		k = &kept_purposes[kept_purposes_next];
+		kept_purposes_next = (kept_purposes_next + 1) % KEPT_PURPOSES;
+	}
+	if (k->name != NULL)
+		pfree(k->name);
+	k->name = NULL;
+	k->name = MemoryContextAlloc(TopMemoryContext, ps->namelen + 1);
+	memcpy(k->name, ps->name, ps->namelen);
+	k->name[ps->namelen] = '\0';
+	k->namelen = ps->namelen;
+	k->purpose_relid = purpose_relid;
+	k->nchain = ps->nchain;
+	memcpy(k->chain, ps->chain, sizeof(int32) * ps->nchain);
+	k->not_consent = not_consent;
+	k->read = *read;
+}
+
+/*
  * Look up a purpose by name (or, when ps->name is NULL, by ps->chain[0])
  * and follow its parents, filling ps->chain; the name is filled in when
  * looked up by id.
@@ -606,6 +690,29 @@ PurposeChainLoad(ConsentSite *site, PurposeState *ps)
 	bool		isnull;
 	Datum		parent;
 	text	   *name = NULL;
+	bool		not_consent = false;
+	KeptRead	read;
+	bool		keep;
+
+	keep = site->rel.att_lawful_basis != InvalidAttrNumber &&
+		KeptReadState(site->snapshot, &read);
+	if (keep)
+	{
+		KeptPurpose *k = kept_purpose_find(ps, site->rel.purpose_relid);
+
+		if (k != NULL && KeptReadSame(&k->read, &read))
+		{
+			if (ps->name == NULL)
+			{
+				ps->name = MemoryContextStrdup(ps->cxt, k->name);
+				ps->namelen = k->namelen;
+			}
+			ps->nchain = k->nchain;
+			memcpy(ps->chain, k->chain, sizeof(int32) * k->nchain);
+			ps->objection_only = site->may_process && k->not_consent;
+			return;
+		}
+	}
 
 	rel = table_open(site->rel.purpose_relid, AccessShareLock);
 	desc = RelationGetDescr(rel);
@@ -645,12 +752,13 @@ PurposeChainLoad(ConsentSite *site, PurposeState *ps)
 		ps->namelen = strlen(ps->name);
 	}
 	ps->chain[0] = DatumGetInt32(heap_getattr(tup, att_id, desc, &isnull));
-	if (site->may_process && site->rel.att_lawful_basis != InvalidAttrNumber)
+	if (site->rel.att_lawful_basis != InvalidAttrNumber)
 	{
 		Datum		basis = heap_getattr(tup, site->rel.att_lawful_basis, desc, &isnull);
 
-		ps->objection_only = !isnull &&
+		not_consent = !isnull &&
 			strcmp(TextDatumGetCString(basis), LAWFUL_BASIS_CONSENT) != 0;
+		ps->objection_only = site->may_process && not_consent;
 	}
 	parent = heap_getattr(tup, att_parent, desc, &isnull);
 	ps->nchain = 1;
@@ -682,6 +790,8 @@ PurposeChainLoad(ConsentSite *site, PurposeState *ps)
 	table_close(rel, AccessShareLock);
 	if (name)
 		pfree(name);
+	if (keep)
+		kept_purpose_store(ps, site->rel.purpose_relid, not_consent, &read);
 }
 
 /*
@@ -961,7 +1071,7 @@ site_matches(const ConsentSite *site, Snapshot snap, TimestampTz stmt_start)
 		snap->suboverflowed == site->suboverflowed &&
 		snap->takenDuringRecovery == site->recovery &&
 		stmt_start == site->stmt_start &&
-		subxact_aborts == site->subxact_aborts &&
+		state_epoch == site->state_epoch &&
 		(snap->xcnt == 0 ||
 		 memcmp(snap->xip, site->xip, snap->xcnt * sizeof(TransactionId)) == 0) &&
 		(snap->subxcnt <= 0 ||
@@ -984,7 +1094,7 @@ site_remember_snapshot(ConsentSite *site, MemoryContext cxt, Snapshot snap,
 	site->recovery = snap->takenDuringRecovery;
 	site->curcid = snap->curcid;
 	site->stmt_start = stmt_start;
-	site->subxact_aborts = subxact_aborts;
+	site->state_epoch = state_epoch;
 	if (snap->xcnt > site->xip_space)
 	{
 		if (site->xip)
@@ -1038,6 +1148,13 @@ get_site(FunctionCallInfo fcinfo, bool may_process)
 	Snapshot	snap;
 	TimestampTz stmt_start = GetCurrentStatementStartTimestamp();
 
+	snap = ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
+	if (likely(site != NULL) && site_matches(site, snap, stmt_start))
+	{
+		site->snapshot = snap;
+		return site;
+	}
+
 	if (site == NULL)
 	{
 		site = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(ConsentSite));
@@ -1049,17 +1166,146 @@ get_site(FunctionCallInfo fcinfo, bool may_process)
 		fcinfo->flinfo->fn_extra = site;
 	}
 
-	snap = ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
-	if (!site_matches(site, snap, stmt_start))
-		site_reset(site, fcinfo->flinfo->fn_mcxt, snap, stmt_start);
-	else
-		site->snapshot = snap;
+	site_reset(site, fcinfo->flinfo->fn_mcxt, snap, stmt_start);
 	return site;
 }
 
 /*
+ * The objections of a purpose chain whose lawful basis is not consent,
+ * kept between statements (KeptReadState(), access.c; the consent table
+ * has the trigger too).  may_process() and has_access() on such a purpose
+ * need only the few subjects who objected; once a statement has loaded
+ * them all (a bulk load), the next statements that see the same consent
+ * table answer from memory instead of probing the table for each subject:
+ * a point select then costs no index probe.  The set stays valid while no
+ * transaction writes consent; after a write the statements probe again,
+ * and reload once they have probed as much as a load costs (the rule of
+ * maybe_bulk_load(), counted across statements).  A replaced set is freed
+ * at the end of the transaction, since a statement of it may still read
+ * it.  Not in parallel workers, which exit with their query.
+ */
+typedef struct KeptObjections
+{
+	Oid			consent_relid;	/* InvalidOid: free */
+	int			nchain;
+	int32		chain[MAX_PURPOSE_DEPTH];
+	MemoryContext cxt;			/* the tables, or NULL: none kept */
+	texttab_hash *texts;
+	int8tab_hash *ints;
+	uuidtab_hash *uuids;
+	uint64	   *bitmap;
+	int64		bitmap_min;
+	uint64		bitmap_bits;
+	KeptRead	read;
+	int64		probes;			/* since the set was last kept */
+} KeptObjections;
+
+#define KEPT_OBJECTION_SETS 4
+
+static KeptObjections kept_objections[KEPT_OBJECTION_SETS];
+static int	kept_objections_next = 0;
+
+static KeptObjections *
+kept_objections_find(ConsentSite *site, const PurposeState *ps, bool add)
+{
+	KeptObjections *k;
+
+	for (int i = 0; i < KEPT_OBJECTION_SETS; i++)
+	{
+		k = &kept_objections[i];
+		if (k->consent_relid == site->rel.consent_relid && k->nchain == ps->nchain &&
+			memcmp(k->chain, ps->chain, sizeof(int32) * ps->nchain) == 0)
+			return k;
+	}
+	if (!add)
+		return NULL;
+	k = &kept_objections[kept_objections_next];
+	kept_objections_next = (kept_objections_next + 1) % KEPT_OBJECTION_SETS;
+	if (k->cxt != NULL)
+		MemoryContextSetParent(k->cxt, TopTransactionContext);
+	memset(k, 0, sizeof(KeptObjections));
+	k->consent_relid = site->rel.consent_relid;
+	k->nchain = ps->nchain;
+	memcpy(k->chain, ps->chain, sizeof(int32) * ps->nchain);
+	return k;
+}
+
+/* answer from the kept objections, when the snapshot sees the same table */
+static bool
+kept_objections_adopt(ConsentSite *site, PurposeState *ps)
+{
+	KeptObjections *k;
+	KeptRead	read;
+
+	if (!ps->objection_only || IsParallelWorker())
+		return false;
+	k = kept_objections_find(site, ps, false);
+	if (k == NULL || k->cxt == NULL || !KeptReadState(site->snapshot, &read) ||
+		!KeptReadSame(&k->read, &read))
+		return false;
+	ps->texts = k->texts;
+	ps->ints = k->ints;
+	ps->uuids = k->uuids;
+	ps->bitmap = k->bitmap;
+	ps->bitmap_min = k->bitmap_min;
+	ps->bitmap_bits = k->bitmap_bits;
+	ps->bulk = true;
+	return true;
+}
+
+/* probes made across statements since the chain's objections were kept */
+static int64
+kept_objections_probes(ConsentSite *site, const PurposeState *ps)
+{
+	KeptObjections *k;
+
+	if (!ps->objection_only || IsParallelWorker())
+		return 0;
+	k = kept_objections_find(site, ps, false);
+	return k ? k->probes : 0;
+}
+
+static void
+kept_objections_count_probe(ConsentSite *site, const PurposeState *ps)
+{
+	if (ps->objection_only && !IsParallelWorker())
+		kept_objections_find(site, ps, true)->probes++;
+}
+
+/*
+ * After a bulk load of an objection-only chain: keep its tables (their
+ * context moves out of the statement's), unless the snapshot forbids.
+ */
+static void
+kept_objections_keep(ConsentSite *site, PurposeState *ps)
+{
+	KeptObjections *k;
+	KeptRead	read;
+
+	if (!ps->objection_only || IsParallelWorker() ||
+		!KeptReadState(site->snapshot, &read))
+		return;
+	k = kept_objections_find(site, ps, true);
+	if (k->cxt != NULL)
+		MemoryContextSetParent(k->cxt, TopTransactionContext);
+	MemoryContextSetParent(ps->data_cxt, TopMemoryContext);
+	k->cxt = ps->data_cxt;
+	k->texts = ps->texts;
+	k->ints = ps->ints;
+	k->uuids = ps->uuids;
+	k->bitmap = ps->bitmap;
+	k->bitmap_min = ps->bitmap_min;
+	k->bitmap_bits = ps->bitmap_bits;
+	k->read = read;
+	k->probes = 0;
+	/* the statement keeps reading the tables; its own context is new */
+	ps->data_cxt = AllocSetContextCreate(ps->cxt, "personalize consent subjects",
+										 ALLOCSET_SMALL_SIZES);
+}
+
+/*
  * Look up the chain of a new purpose state (named, or by id in chain[0])
- * and create its tables.
+ * and create its tables, or adopt the chain's kept objections.
  */
 static void
 purpose_state_load(ConsentSite *site, PurposeState *ps)
@@ -1067,7 +1313,8 @@ purpose_state_load(ConsentSite *site, PurposeState *ps)
 	ps->data_cxt = AllocSetContextCreate(ps->cxt, "personalize consent subjects",
 										 ALLOCSET_DEFAULT_SIZES);
 	PurposeChainLoad(site, ps);
-	purpose_tables_create(ps, 64);
+	if (!kept_objections_adopt(site, ps))
+		purpose_tables_create(ps, 64);
 }
 
 /*
@@ -1172,7 +1419,7 @@ maybe_bulk_load(ConsentSite *site, PurposeState *ps)
 	 * Under a parallel plan the planner expects many rows: load at once.
 	 */
 	threshold = Max(MIN_PROBES_BEFORE_BULK, site->consent_rows / 64);
-	if (ps->nprobes < threshold && !IsInParallelMode())
+	if (ps->nprobes + kept_objections_probes(site, ps) < threshold && !IsInParallelMode())
 		return false;
 	bytes = site->consent_rows * (BULK_ENTRY_OVERHEAD + 16);
 	if (bytes > (double) consent_cache_mem * 1024.0)
@@ -1181,6 +1428,7 @@ maybe_bulk_load(ConsentSite *site, PurposeState *ps)
 		return false;
 	}
 	ConsentBulkLoad(site, ps);
+	kept_objections_keep(site, ps);
 	return true;
 }
 
@@ -1274,6 +1522,7 @@ answer_text(ConsentSite *site, PurposeState *ps, const char *s, int len)
 	/* probe, and remember the flags (an entry with none: no rows) */
 	flags = ConsentProbe(site, ps, s, len);
 	ps->nprobes++;
+	kept_objections_count_probe(site, ps);
 	remember_text(ps, s, len, flags);
 	return flags_answer(ps, flags);
 }

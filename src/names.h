@@ -41,6 +41,6 @@
 
 /* access grants (sql/src/access.sql, 0.2.0): read by has_access() */
 #define REL_ACCESS_GRANT		"access_grant"
-#define IDX_ACCESS_GRANT_RELID	"access_grant_relid_idx"	/* (relid, grantee) */
+#define IDX_ACCESS_GRANT_WINDOW	"access_grant_window_idx"	/* (relid, valid_until) */
 
 #endif							/* PERSONALIZE_NAMES_H */
