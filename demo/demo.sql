@@ -236,3 +236,59 @@ SELECT set_retention('cases', 'closed_at', '2 years');
 SELECT * FROM run_maintenance();
 SELECT case_id, status, date_trunc('day', now() - closed_at) AS closed_ago FROM cases ORDER BY case_id;
 SELECT table_name, rows_deleted, outcome, started_by FROM purge_log;
+
+\echo
+\echo '--- 9. Staff see customer data only while they need it ---'
+\echo 'Support answers cases under the contract with the customer: a purpose on'
+\echo 'that lawful basis needs no consent, but a customer may object to it.'
+SELECT define_purpose('support', 'answering a customer''s cases', 'help with what you bought',
+                      lawful_basis => 'contract') \g /dev/null
+SELECT withdraw_consent('6', 'support', 'email to the DPO') > 0 AS freya_objects;
+\echo 'The DBA protects the cases table and names the support lead as approver.'
+\echo 'The agent has SELECT on the table, as before, but no grant yet:'
+CREATE ROLE demo_agent;
+CREATE ROLE demo_lead;
+GRANT SELECT ON cases TO demo_agent;
+SELECT protect('cases') \g /dev/null
+SELECT add_access_approver('demo_lead', 'cases') \g /dev/null
+SET ROLE demo_agent;
+SELECT count(*) AS cases_the_agent_sees FROM cases;
+\echo 'Customer 3 calls about a case. The agent asks for 15 minutes:'
+SELECT request_access('cases', 'support', '15 minutes', 'customer 3 asks where the parcel is') AS request_id;
+\echo 'and cannot approve it herself, nor grant herself access:'
+\set ON_ERROR_STOP off
+SELECT approve_access(1);
+SELECT grant_access('demo_agent', 'cases', 'support', '15 minutes', 'I need it');
+\set ON_ERROR_STOP on
+RESET ROLE;
+SET ROLE demo_lead;
+\echo 'The lead sees the request and approves it:'
+SELECT request_id, requester, table_name, purpose, valid_for, reason FROM access_requests;
+SELECT approve_access(1) AS grant_id;
+RESET ROLE;
+SET ROLE demo_agent;
+\echo 'For 15 minutes the agent reads the cases, except those of Freya, who objected:'
+SELECT case_id, customer_id, status FROM cases ORDER BY case_id;
+SELECT grantee, table_name, purpose, valid_until - valid_from AS valid_for, reason FROM access_grants;
+RESET ROLE;
+\echo 'The case is answered; the lead ends the grant early, and the agent sees nothing:'
+SET ROLE demo_lead;
+SELECT revoke_access(1) \g /dev/null
+RESET ROLE;
+SET ROLE demo_agent;
+SELECT count(*) AS cases_the_agent_sees FROM cases;
+RESET ROLE;
+\echo 'A grant also ends on its own. A grant for 2 seconds, and the first statement after it:'
+SET ROLE demo_lead;
+SELECT grant_access('demo_agent', 'cases', 'support', '2 seconds', 'customer 2 calls back') \g /dev/null
+RESET ROLE;
+SET ROLE demo_agent;
+SELECT count(*) AS cases_during_the_grant FROM cases;
+SELECT pg_sleep(2.5) \g /dev/null
+SELECT count(*) AS cases_after_it_ended FROM cases;
+RESET ROLE;
+\echo 'The access ledger records who asked, who decided, for what and how long'
+\echo '(the expiry is written by the next maintenance pass; it bound at once):'
+SELECT * FROM run_maintenance() \g /dev/null
+SELECT event_id, action, actor, grantee, purpose, valid_until - valid_from AS valid_for, reason
+  FROM access_history WHERE action NOT IN ('protect', 'add_approver') ORDER BY event_id;
