@@ -185,7 +185,11 @@ SELECT grant_id = :short_grant AS expired_grant_listed FROM access_grants;
 SELECT duty, affected FROM run_maintenance() WHERE duty = 'expire_grants';
 SELECT action, grantee, reason IS NULL AS no_reason FROM access_history
  WHERE grant_id = :short_grant ORDER BY event_id;
-SELECT grant_id = :support_grant AS support_grant, uses > 0 AS used, last_used_at IS NOT NULL AS last_used
+-- (uses are counted only when the library is preloaded, as make test
+-- does; installcheck may run on a server that does not)
+SELECT grant_id = :support_grant AS support_grant,
+       CASE WHEN _grant_use_tracked() THEN uses > 0 AND last_used_at IS NOT NULL
+            ELSE uses = 0 AND last_used_at IS NULL END AS uses_as_tracked
   FROM access_grant WHERE grant_id IN (:support_grant, :mk_grant) ORDER BY grant_id;
 
 --
@@ -344,7 +348,10 @@ SELECT 'cases', 'regress_agent2', (SELECT purpose_id FROM purpose WHERE name = '
        'daily look', 'regress_lead'
   FROM generate_series(1, 3) i;
 SELECT severity, object, finding FROM review()
- WHERE finding ~ 'protected|grant|without a break' ORDER BY finding;
+ WHERE finding ~ 'protected|grant|without a break' AND finding !~ 'ended unused' ORDER BY finding;
+-- the three daily grants ended unused (reported when uses are counted)
+SELECT count(*) = CASE WHEN _grant_use_tracked() THEN 3 ELSE 0 END AS unused_reported
+  FROM review() WHERE finding ~ 'ended unused';
 
 -- a dropped table leaves the registries
 SET ROLE regress_owner;

@@ -23,6 +23,7 @@ $node->start;
 $node->safe_psql('postgres', q{
 	CREATE ROLE agent;
 	CREATE ROLE lead;
+	CREATE ROLE clerk;
 	CREATE DATABASE shop;
 });
 $node->safe_psql('shop', q{
@@ -67,16 +68,22 @@ is($node->safe_psql('restored', q{SET ROLE lead;
 	'a new grant takes the next id');
 
 # the worker records an expiry within a naptime, and how often grants were used
+# (and a grant the clerk never uses)
 $node->safe_psql('shop', q{SET ROLE lead;
-	SELECT personalize.grant_access('agent', 'cases', 'support', '2 seconds', 'quick look')});
+	SELECT personalize.grant_access('agent', 'cases', 'support', '2 seconds', 'quick look');
+	SELECT personalize.grant_access('clerk', 'cases', 'support', '2 seconds', 'never used')});
 $node->safe_psql('shop', $agent_count);
-ok($node->poll_query_until('shop', q{SELECT count(*) = 1 FROM personalize.access_history
-	WHERE action = 'expire' AND reason IS NULL}), 'the worker records the expiry in the ledger');
+ok($node->poll_query_until('shop', q{SELECT count(*) = 2 FROM personalize.access_history
+	WHERE action = 'expire' AND reason IS NULL}), 'the worker records the expiries in the ledger');
 # a statement counts one grant that let it read rows, the one that ends
 # first: the first read had only the hour-long grant, the second both
 ok($node->poll_query_until('shop', q{SELECT string_agg(reason || '=' || uses, ',' ORDER BY grant_id)
-	FROM personalize.access_grant}, 'case 7=1,quick look=1'),
+	FROM personalize.access_grant}, 'case 7=1,quick look=1,never used=0'),
 	'and writes how often each grant was used');
+is($node->safe_psql('shop', q{SELECT string_agg(finding, '; ') FROM personalize.review()
+	WHERE finding ~ 'ended unused'}),
+	'access grant 3 to clerk on public.cases for purpose "support" ended unused',
+	'review() reports the grant nobody used');
 is($node->safe_psql('shop', $agent_count), '36', 'the hour-long grant still serves');
 
 done_testing();
