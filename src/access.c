@@ -140,6 +140,7 @@ typedef struct AccessUseCopy
  * pushed out of the ring.
  */
 #define KEPT_WRITERS		64
+StaticAssertDecl(KEPT_WRITERS <= 64, "KeptRead.running has a bit per ring entry");
 
 typedef struct KeptWriter
 {
