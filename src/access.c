@@ -394,7 +394,7 @@ AccessInit(void)
 {
 	DefineCustomIntVariable("personalize.max_grant_duration",
 							gettext_noop("The longest time an access grant may last."),
-							gettext_noop("grant_access() and approve_access() refuse a longer valid_for."),
+							gettext_noop("grant_access(), request_access() and approve_access() refuse a longer valid_for."),
 							&max_grant_duration_s,
 							8 * 3600,
 							1,
