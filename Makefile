@@ -33,7 +33,8 @@ OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 # pg_dump registrations sit together in its file).
 SQL_SOURCES = $(addprefix sql/src/,header.sql monthday.sql categories.sql \
 	purposes.sql consent.sql intent.sql subjects.sql classify.sql views.sql \
-	match.sql proxies.sql retention.sql access.sql review.sql upgrades.sql footer.sql)
+	match.sql proxies.sql retention.sql access.sql ledgers.sql partners.sql review.sql \
+	upgrades.sql footer.sql)
 DATA_built = build/$(EXTENSION)--$(EXTVERSION).sql
 # Released install scripts (frozen: never edited once released) and upgrade
 # scripts.  A released version's built script must equal its frozen copy
@@ -41,7 +42,7 @@ DATA_built = build/$(EXTENSION)--$(EXTVERSION).sql
 DATA = $(filter-out sql/$(EXTENSION)--$(EXTVERSION).sql,$(sort $(wildcard sql/$(EXTENSION)--*.sql)))
 
 # pg_regress tests (test/sql, test/expected), in order
-REGRESS = upgrade monthday consent lawful_basis intent subject subject_keys classify views access proxies retention match security security_view_rule null_args
+REGRESS = upgrade monthday consent lawful_basis intent subject subject_keys classify views access ledgers partners proxies retention match security security_view_rule null_args
 REGRESS_OPTS = --inputdir=test
 # isolation specs (test/isolation/specs, test/isolation/expected)
 ISOLATION = monthday_unique consent_withdraw lawful_objection access_grants consent_view forget_grant purge_concurrency match_catalog match_consent

@@ -312,7 +312,11 @@ CREATE TABLE @extschema@.access_event (
 	valid_until timestamptz,
 	grant_id    bigint,
 	request_id  bigint,
-	occurred_at timestamptz NOT NULL DEFAULT now()
+	occurred_at timestamptz NOT NULL DEFAULT now(),
+	-- the hash chain (sql/src/ledgers.sql, src/ledger.c)
+	chain_seq   bigint NOT NULL,
+	prev_hash   bytea NOT NULL,
+	entry_hash  bytea NOT NULL
 );
 CREATE INDEX access_event_grant_idx ON @extschema@.access_event (grant_id);
 COMMENT ON TABLE @extschema@.access_event IS
@@ -586,3 +590,563 @@ REVOKE ALL ON FUNCTION
 	@extschema@._review_grant_unused(),
 	@extschema@._review_grant_renewed()
 FROM PUBLIC;
+
+-- hash-chained ledgers (sql/src/ledgers.sql)
+--
+-- Consent history gets its chain columns, and the entries it already holds
+-- are chained in the order they were written (event_id), before the
+-- columns become NOT NULL; purge runs already logged enter the new purge
+-- ledger in the order they ran.
+ALTER TABLE @extschema@.consent_event
+	ADD COLUMN chain_seq bigint,
+	ADD COLUMN prev_hash bytea,
+	ADD COLUMN entry_hash bytea;
+CREATE FUNCTION @extschema@._ledger_rechain(ledger text, order_by name) RETURNS bigint
+	AS 'MODULE_PATHNAME', 'personalize_ledger_rechain'
+	LANGUAGE C STRICT;
+SELECT @extschema@._ledger_rechain('consent', 'event_id');
+DROP FUNCTION @extschema@._ledger_rechain(text, name);
+ALTER TABLE @extschema@.consent_event
+	ALTER COLUMN chain_seq SET NOT NULL,
+	ALTER COLUMN prev_hash SET NOT NULL,
+	ALTER COLUMN entry_hash SET NOT NULL;
+
+CREATE FUNCTION @extschema@._ledger_chain() RETURNS trigger
+	AS 'MODULE_PATHNAME', 'personalize_ledger_chain'
+	LANGUAGE C;
+
+-- The ledgers, in the order verify_ledgers() reports them.
+CREATE FUNCTION @extschema@._ledger_names() RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT ARRAY['consent', 'access', 'custody', 'purge']::pg_catalog.text[] $$;
+
+CREATE UNIQUE INDEX consent_event_chain_key ON @extschema@.consent_event (chain_seq);
+CREATE TRIGGER consent_event_chain
+	BEFORE INSERT ON @extschema@.consent_event
+	FOR EACH ROW EXECUTE FUNCTION @extschema@._ledger_chain('consent');
+
+CREATE UNIQUE INDEX access_event_chain_key ON @extschema@.access_event (chain_seq);
+CREATE TRIGGER access_event_chain
+	BEFORE INSERT ON @extschema@.access_event
+	FOR EACH ROW EXECUTE FUNCTION @extschema@._ledger_chain('access');
+
+-- The purge ledger: one entry per purge run that deleted rows or failed,
+-- written when the run ends (purge_run, which the purge log view shows, is
+-- the working copy and is trimmed after personalize.purge_log_keep; this
+-- ledger is kept).  Counts and names, never the data nor an error message
+-- (which can quote a row).
+CREATE TABLE @extschema@.purge_event (
+	run_id             bigint NOT NULL,
+	table_name         text NOT NULL,
+	started_at         timestamptz NOT NULL,
+	finished_at        timestamptz,
+	rows_deleted       bigint NOT NULL,
+	batches            integer NOT NULL,
+	partitions_dropped integer NOT NULL,
+	outcome            text NOT NULL,
+	started_by         text NOT NULL,
+	recorded_at        timestamptz NOT NULL DEFAULT now(),
+	chain_seq          bigint NOT NULL,
+	prev_hash          bytea NOT NULL,
+	entry_hash         bytea NOT NULL
+);
+CREATE UNIQUE INDEX purge_event_chain_key ON @extschema@.purge_event (chain_seq);
+COMMENT ON TABLE @extschema@.purge_event IS
+	'every purge run that deleted rows or failed, once it ended; append-only and hash-chained, never trimmed';
+CREATE TRIGGER purge_event_chain
+	BEFORE INSERT ON @extschema@.purge_event
+	FOR EACH ROW EXECUTE FUNCTION @extschema@._ledger_chain('purge');
+CREATE TRIGGER purge_event_append_only
+	BEFORE UPDATE OR DELETE ON @extschema@.purge_event
+	FOR EACH ROW EXECUTE FUNCTION @extschema@._ledger_guard();
+CREATE TRIGGER purge_event_no_truncate
+	BEFORE TRUNCATE ON @extschema@.purge_event
+	FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._ledger_guard();
+
+-- A run enters the ledger when it ends.  Not while a superuser restores a
+-- dump (check_function_bodies = off): the ledger's own rows come with it.
+CREATE FUNCTION @extschema@._purge_run_ended() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF NOT current_setting('check_function_bodies')::boolean
+	   AND (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = session_user) THEN
+		RETURN NULL;
+	END IF;
+	INSERT INTO @extschema@.purge_event
+	       (run_id, table_name, started_at, finished_at, rows_deleted, batches,
+	        partitions_dropped, outcome, started_by)
+	VALUES (NEW.run_id, NEW.relid::text, NEW.started_at, NEW.finished_at, NEW.rows_deleted,
+	        NEW.batches, NEW.partitions_dropped, NEW.outcome, NEW.started_by);
+	RETURN NULL;
+END
+$$;
+CREATE TRIGGER purge_run_ended
+	AFTER INSERT OR UPDATE OF outcome ON @extschema@.purge_run
+	FOR EACH ROW WHEN (NEW.outcome <> 'running')
+	EXECUTE FUNCTION @extschema@._purge_run_ended();
+
+CREATE VIEW @extschema@.purge_history AS
+	SELECT e.run_id, e.table_name, e.started_at, e.finished_at, e.rows_deleted,
+	       e.batches, e.partitions_dropped, e.outcome, e.started_by
+	  FROM @extschema@.purge_event e;
+COMMENT ON VIEW @extschema@.purge_history IS
+	'every purge run that deleted rows or failed, kept for good (the purge ledger)';
+
+-- Verification.
+CREATE FUNCTION @extschema@._verify_ledger(
+	ledger text, digest_entries bigint, digest_head bytea,
+	OUT entries bigint, OUT head text, OUT intact boolean,
+	OUT broken_at bigint, OUT problem text)
+	AS 'MODULE_PATHNAME', 'personalize_verify_ledger'
+	LANGUAGE C STABLE;
+
+CREATE FUNCTION @extschema@._ledger_head(ledger text, OUT entries bigint, OUT head text)
+	AS 'MODULE_PATHNAME', 'personalize_ledger_head'
+	LANGUAGE C STABLE STRICT;
+
+-- A digest is what ledger_digest() returns; anything else is refused
+-- before a chain is read.
+CREATE FUNCTION @extschema@._check_ledger_digest(digest jsonb) RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	problem text;
+	k text;
+	v jsonb;
+BEGIN
+	IF digest IS NULL THEN
+		RETURN;
+	END IF;
+	IF jsonb_typeof(digest) <> 'object'
+	   OR digest->>'format' IS DISTINCT FROM 'personalize ledger digest' THEN
+		problem := 'It is not an object with "format": "personalize ledger digest".';
+	ELSIF digest->'version' IS DISTINCT FROM '1'::jsonb THEN
+		problem := format('Its version %s is not one this version of personalize writes.',
+		                  coalesce(digest->>'version', 'null'));
+	ELSIF jsonb_typeof(digest->'ledgers') IS DISTINCT FROM 'object' THEN
+		problem := 'It has no "ledgers" object.';
+	ELSE
+		FOR k, v IN SELECT e.key, e.value FROM jsonb_each(digest->'ledgers') e LOOP
+			IF NOT k = ANY (@extschema@._ledger_names()) THEN
+				problem := format('It names a ledger "%s", which does not exist.', k);
+			ELSIF jsonb_typeof(v) IS DISTINCT FROM 'object'
+			      OR jsonb_typeof(v->'entries') IS DISTINCT FROM 'number'
+			      OR v->>'entries' !~ '^[0-9]{1,18}$' THEN
+				problem := format('The entries of ledger "%s" are not a whole number.', k);
+			ELSIF (v->>'entries')::bigint = 0 AND v->'head' IS DISTINCT FROM 'null'::jsonb THEN
+				problem := format('Ledger "%s" has no entries, so its head must be null.', k);
+			ELSIF (v->>'entries')::bigint > 0
+			      AND (jsonb_typeof(v->'head') IS DISTINCT FROM 'string'
+			           OR v->>'head' !~ '^[0-9a-f]{64}$') THEN
+				problem := format('The head of ledger "%s" is not 64 hexadecimal digits.', k);
+			END IF;
+			EXIT WHEN problem IS NOT NULL;
+		END LOOP;
+	END IF;
+	IF problem IS NOT NULL THEN
+		RAISE EXCEPTION 'invalid ledger digest'
+			USING ERRCODE = 'invalid_parameter_value', DETAIL = problem,
+			      HINT = 'Pass a value that personalize.ledger_digest() returned, unchanged.';
+	END IF;
+END
+$$;
+
+CREATE FUNCTION @extschema@.ledger_digest() RETURNS jsonb
+LANGUAGE sql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT jsonb_build_object(
+		'format', 'personalize ledger digest',
+		'version', 1,
+		'database', current_database(),
+		'taken_at', now(),
+		'ledgers', (SELECT jsonb_object_agg(n.name, jsonb_build_object('entries', h.entries, 'head', h.head))
+		              FROM unnest(@extschema@._ledger_names()) AS n(name),
+		                   LATERAL @extschema@._ledger_head(n.name) h))
+$$;
+COMMENT ON FUNCTION @extschema@.ledger_digest() IS
+	'each ledger''s length and head hash, to keep outside the database and pass to verify_ledgers() later';
+
+CREATE FUNCTION @extschema@.verify_ledgers(digest jsonb DEFAULT NULL)
+RETURNS TABLE (ledger text, entries bigint, head text, intact boolean,
+               broken_at bigint, problem text)
+LANGUAGE plpgsql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM @extschema@._check_ledger_digest(digest);
+	RETURN QUERY
+		SELECT n.name, v.entries, v.head, v.intact, v.broken_at, v.problem
+		  FROM unnest(@extschema@._ledger_names()) WITH ORDINALITY AS n(name, ord),
+		       LATERAL @extschema@._verify_ledger(
+		           n.name,
+		           (digest->'ledgers'->n.name->>'entries')::bigint,
+		           decode(digest->'ledgers'->n.name->>'head', 'hex')) v
+		 ORDER BY n.ord;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.verify_ledgers(jsonb) IS
+	'walk every ledger''s hash chain and name the first broken link; with a digest from ledger_digest(), also find a chain cut short or rewritten';
+
+REVOKE ALL ON FUNCTION
+	@extschema@._ledger_chain(),
+	@extschema@._ledger_names(),
+	@extschema@._check_ledger_digest(jsonb),
+	@extschema@._purge_run_ended(),
+	@extschema@._verify_ledger(text, bigint, bytea),
+	@extschema@._ledger_head(text),
+	@extschema@.ledger_digest(),
+	@extschema@.verify_ledgers(jsonb)
+FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.purge_event', '');
+
+INSERT INTO @extschema@.purge_event
+       (run_id, table_name, started_at, finished_at, rows_deleted, batches,
+        partitions_dropped, outcome, started_by, recorded_at)
+SELECT r.run_id, r.relid::pg_catalog.text, r.started_at, r.finished_at, r.rows_deleted, r.batches,
+       r.partitions_dropped, r.outcome, r.started_by, r.finished_at
+  FROM @extschema@.purge_run r
+ WHERE r.outcome OPERATOR(pg_catalog.<>) 'running'
+ ORDER BY r.run_id;
+
+-- partners, custody and the record of processing (sql/src/partners.sql)
+CREATE TABLE @extschema@.partner (
+	partner_id    integer GENERATED BY DEFAULT AS IDENTITY CONSTRAINT partner_pkey PRIMARY KEY,
+	name          text NOT NULL CONSTRAINT partner_name_key UNIQUE,
+	agreement     text NOT NULL,
+	valid_from    timestamptz NOT NULL DEFAULT now(),
+	valid_until   timestamptz NOT NULL,
+	ended_at      timestamptz,
+	registered_by name NOT NULL DEFAULT session_user,
+	CONSTRAINT partner_window_check CHECK (valid_until > valid_from)
+);
+COMMENT ON TABLE @extschema@.partner IS
+	'partners that may receive data under a governance agreement; written by register_partner and end_partner';
+
+CREATE TABLE @extschema@.partner_purpose (
+	partner_id integer NOT NULL REFERENCES @extschema@.partner (partner_id) ON DELETE CASCADE,
+	purpose_id integer NOT NULL REFERENCES @extschema@.purpose (purpose_id),
+	CONSTRAINT partner_purpose_pkey PRIMARY KEY (partner_id, purpose_id)
+);
+CREATE TABLE @extschema@.partner_category (
+	partner_id integer NOT NULL REFERENCES @extschema@.partner (partner_id) ON DELETE CASCADE,
+	category   text NOT NULL REFERENCES @extschema@.data_category (name),
+	CONSTRAINT partner_category_pkey PRIMARY KEY (partner_id, category)
+);
+
+-- The custody log: one entry per share() call.  The subjects who left are
+-- keyed pseudonyms (the forget() key), so the log names nobody, and yet
+-- forget() and recipients() find the partners that received a subject's
+-- data.  Append-only and hash-chained (sql/src/ledgers.sql).
+CREATE TABLE @extschema@.custody_event (
+	custody_id   bigint GENERATED BY DEFAULT AS IDENTITY CONSTRAINT custody_event_pkey PRIMARY KEY,
+	partner      text NOT NULL,
+	agreement    text NOT NULL,
+	table_name   text NOT NULL,
+	columns      text[] NOT NULL,
+	categories   text[] NOT NULL,
+	purposes     text[] NOT NULL,
+	row_count    bigint NOT NULL,
+	digest       text NOT NULL,
+	subjects     text[] NOT NULL,
+	requested_by name NOT NULL,
+	occurred_at  timestamptz NOT NULL DEFAULT now(),
+	chain_seq    bigint NOT NULL,
+	prev_hash    bytea NOT NULL,
+	entry_hash   bytea NOT NULL
+);
+CREATE UNIQUE INDEX custody_event_chain_key ON @extschema@.custody_event (chain_seq);
+CREATE INDEX custody_event_subjects_idx ON @extschema@.custody_event USING gin (subjects);
+COMMENT ON TABLE @extschema@.custody_event IS
+	'every share() call: partner, agreement, table, columns, categories, rows, digest, pseudonymized subjects; append-only and hash-chained';
+CREATE TRIGGER custody_event_chain
+	BEFORE INSERT ON @extschema@.custody_event
+	FOR EACH ROW EXECUTE FUNCTION @extschema@._ledger_chain('custody');
+CREATE TRIGGER custody_event_append_only
+	BEFORE UPDATE OR DELETE ON @extschema@.custody_event
+	FOR EACH ROW EXECUTE FUNCTION @extschema@._ledger_guard();
+CREATE TRIGGER custody_event_no_truncate
+	BEFORE TRUNCATE ON @extschema@.custody_event
+	FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._ledger_guard();
+
+-- May the partner receive a column classified with category?  Only a
+-- classified column (never an unclassified one, whatever
+-- personalize.unclassified_columns says), whose category the agreement
+-- covers: the agreement names it, or an ancestor at least as sensitive; and
+-- special-category data only if one of the partner's purposes names it too.
+CREATE FUNCTION @extschema@._partner_column_allowed(partner_id integer, category text) RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT _partner_column_allowed.category IS NOT NULL
+	   AND EXISTS (
+		SELECT 1
+		  FROM @extschema@.partner_category pc
+		  JOIN @extschema@.data_category named ON named.name = pc.category
+		  JOIN @extschema@.data_category col ON col.name = _partner_column_allowed.category
+		 WHERE pc.partner_id = _partner_column_allowed.partner_id
+		   AND (col.name = named.name OR starts_with(col.name, named.name || '.'))
+		   AND @extschema@._sensitivity_rank(named.sensitivity)
+		       >= @extschema@._sensitivity_rank(col.sensitivity))
+	   AND (NOT EXISTS (SELECT 1 FROM @extschema@.data_category d
+	                     WHERE d.name = _partner_column_allowed.category AND d.sensitivity = 'special')
+	        OR EXISTS (SELECT 1 FROM @extschema@.partner_purpose pp
+	                    WHERE pp.partner_id = _partner_column_allowed.partner_id
+	                      AND @extschema@._column_allowed(pp.purpose_id, _partner_column_allowed.category)))
+$$;
+
+CREATE FUNCTION @extschema@.register_partner(
+	name text,
+	agreement text,
+	purposes text[],
+	categories text[],
+	valid_until timestamptz)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	new_id integer;
+	old record;
+	unknown text;
+	special text;
+	purpose_ids integer[];
+BEGIN
+	IF name IS NULL THEN
+		RAISE EXCEPTION 'partner must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF name OPERATOR(pg_catalog.=) '' OR name OPERATOR(pg_catalog.<>) btrim(name)
+	   OR name OPERATOR(pg_catalog.~) '[[:cntrl:]]' THEN
+		RAISE EXCEPTION 'invalid partner name "%"', name
+			USING ERRCODE = 'invalid_parameter_value',
+			      DETAIL = 'A partner name is not empty, has no control characters and no white space at either end.';
+	END IF;
+	IF agreement IS NULL OR btrim(agreement) OPERATOR(pg_catalog.=) '' THEN
+		RAISE EXCEPTION 'partner "%" needs an agreement', name
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'Name the governance agreement the partner signed, for example its contract reference.';
+	END IF;
+	IF coalesce(cardinality(purposes), 0) OPERATOR(pg_catalog.=) 0 THEN
+		RAISE EXCEPTION 'partner "%" needs at least one purpose', name
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'Name the purposes the agreement lets the partner use the data for.';
+	END IF;
+	IF coalesce(cardinality(categories), 0) OPERATOR(pg_catalog.=) 0 THEN
+		RAISE EXCEPTION 'partner "%" needs at least one data category', name
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'Name the data categories the agreement lets the partner receive.';
+	END IF;
+	IF array_position(purposes, NULL) IS NOT NULL THEN
+		RAISE EXCEPTION 'purpose must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF array_position(categories, NULL) IS NOT NULL THEN
+		RAISE EXCEPTION 'data category must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF valid_until IS NULL THEN
+		RAISE EXCEPTION 'the end of the agreement must not be null'
+			USING ERRCODE = 'null_value_not_allowed',
+			      HINT = 'Every agreement ends; pass the date in the contract.';
+	END IF;
+	IF valid_until OPERATOR(pg_catalog.<=) now() THEN
+		RAISE EXCEPTION 'the agreement with partner "%" would already have ended', name
+			USING ERRCODE = 'invalid_parameter_value',
+			      DETAIL = format('It ends at %s.', valid_until);
+	END IF;
+	-- unknown purposes and categories: _purpose_id() and _unknown_category() say which
+	SELECT array_agg(@extschema@._purpose_id(p) ORDER BY p) INTO purpose_ids
+	  FROM (SELECT DISTINCT p FROM unnest(purposes) p) d;
+	SELECT c INTO unknown FROM unnest(categories) c
+	 WHERE NOT EXISTS (SELECT 1 FROM @extschema@.data_category d WHERE d.name OPERATOR(pg_catalog.=) c)
+	 LIMIT 1;
+	IF FOUND THEN
+		PERFORM @extschema@._unknown_category(unknown);
+	END IF;
+	SELECT c INTO special FROM unnest(categories) c
+	  JOIN @extschema@.data_category d ON d.name OPERATOR(pg_catalog.=) c
+	 WHERE d.sensitivity OPERATOR(pg_catalog.=) 'special'
+	   AND NOT EXISTS (SELECT 1 FROM unnest(purpose_ids) pid
+	                    WHERE @extschema@._column_allowed(pid, c))
+	 ORDER BY c LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'partner "%" may not receive special category data "%"', name, special
+			USING ERRCODE = 'invalid_parameter_value',
+			      DETAIL = 'None of its purposes names that category.',
+			      HINT = 'Leave the category out of the agreement, or give the partner a purpose that names it.';
+	END IF;
+
+	SELECT p.partner_id, p.ended_at, p.valid_until INTO old
+	  FROM @extschema@.partner p WHERE p.name OPERATOR(pg_catalog.=) register_partner.name
+	   FOR UPDATE;
+	IF FOUND THEN
+		IF old.ended_at IS NULL AND old.valid_until OPERATOR(pg_catalog.>) now() THEN
+			RAISE EXCEPTION 'partner "%" already has an agreement in force', name
+				USING ERRCODE = 'duplicate_object',
+				      HINT = 'End it with personalize.end_partner() before registering a new one.';
+		END IF;
+		-- a new agreement with a partner whose last one ended
+		DELETE FROM @extschema@.partner p WHERE p.partner_id OPERATOR(pg_catalog.=) old.partner_id;
+	END IF;
+	INSERT INTO @extschema@.partner (name, agreement, valid_until)
+	VALUES (name, agreement, valid_until)
+	RETURNING partner_id INTO new_id;
+	INSERT INTO @extschema@.partner_purpose (partner_id, purpose_id)
+	SELECT new_id, pid FROM unnest(purpose_ids) pid;
+	INSERT INTO @extschema@.partner_category (partner_id, category)
+	SELECT DISTINCT new_id, c FROM unnest(categories) c;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.register_partner(text, text, text[], text[], timestamptz) IS
+	'register a partner under a governance agreement: the purposes it may use data for, the categories it may receive, when the agreement ends';
+
+CREATE FUNCTION @extschema@.end_partner(name text)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	p record;
+BEGIN
+	IF name IS NULL THEN
+		RAISE EXCEPTION 'partner must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	SELECT x.partner_id, x.ended_at INTO p
+	  FROM @extschema@.partner x WHERE x.name OPERATOR(pg_catalog.=) end_partner.name
+	   FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'partner "%" does not exist', name
+			USING ERRCODE = 'undefined_object',
+			      HINT = 'The partners view lists the registered partners.';
+	END IF;
+	IF p.ended_at IS NOT NULL THEN
+		RAISE EXCEPTION 'the agreement with partner "%" has already ended', name
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+			      DETAIL = format('It was ended at %s.', p.ended_at);
+	END IF;
+	UPDATE @extschema@.partner x SET ended_at = now()
+	 WHERE x.partner_id OPERATOR(pg_catalog.=) p.partner_id;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.end_partner(text) IS
+	'end the agreement with a partner now: share() refuses it from then on';
+
+CREATE VIEW @extschema@.partners AS
+	SELECT p.name AS partner, p.agreement,
+	       ARRAY(SELECT pu.name FROM @extschema@.partner_purpose pp
+	               JOIN @extschema@.purpose pu USING (purpose_id)
+	              WHERE pp.partner_id = p.partner_id ORDER BY pu.name) AS purposes,
+	       ARRAY(SELECT pc.category FROM @extschema@.partner_category pc
+	              WHERE pc.partner_id = p.partner_id ORDER BY pc.category) AS categories,
+	       p.valid_from, p.valid_until, p.ended_at,
+	       CASE WHEN p.ended_at IS NOT NULL THEN 'ended'
+	            WHEN p.valid_until <= now() THEN 'expired'
+	            ELSE 'active' END AS state,
+	       p.registered_by
+	  FROM @extschema@.partner p;
+COMMENT ON VIEW @extschema@.partners IS
+	'registered partners, their agreements and whether each is active, ended or expired';
+
+CREATE FUNCTION @extschema@.share(partner text, source regclass)
+RETURNS SETOF jsonb
+	AS 'MODULE_PATHNAME', 'personalize_share'
+	LANGUAGE C CALLED ON NULL INPUT;
+COMMENT ON FUNCTION @extschema@.share(text, regclass) IS
+	'the rows of a registered table a partner may receive, one jsonb each: subjects whose data may be used for one of its purposes, columns its agreement covers; writes a custody record';
+
+CREATE VIEW @extschema@.custody_log AS
+	SELECT c.custody_id, c.partner, c.agreement, c.table_name, c.columns, c.categories,
+	       c.purposes, c.row_count, cardinality(c.subjects) AS subjects, c.digest,
+	       c.requested_by, c.occurred_at
+	  FROM @extschema@.custody_event c;
+COMMENT ON VIEW @extschema@.custody_log IS
+	'every share() call: who received which columns of which table, how many rows, the SHA-256 of what left, who asked and when';
+
+-- The partners that received a subject's data, from the custody log.
+CREATE FUNCTION @extschema@._recipients_by_pseudonym(pseudonym text)
+RETURNS TABLE (partner text, agreement text, tables text[], categories text[],
+               shares bigint, first_shared_at timestamptz, last_shared_at timestamptz)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT c.partner, c.agreement,
+	       array_agg(DISTINCT c.table_name ORDER BY c.table_name),
+	       ARRAY(SELECT DISTINCT x FROM unnest(array_agg(c.categories)) x ORDER BY x),
+	       count(*), min(c.occurred_at), max(c.occurred_at)
+	  FROM @extschema@.custody_event c
+	 WHERE c.subjects @> ARRAY[pseudonym]
+	 GROUP BY c.partner, c.agreement
+	 ORDER BY c.partner, c.agreement
+$$;
+
+CREATE FUNCTION @extschema@.recipients(subject text)
+RETURNS TABLE (partner text, agreement text, tables text[], categories text[],
+               shares bigint, first_shared_at timestamptz, last_shared_at timestamptz)
+LANGUAGE sql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT r.* FROM @extschema@._recipients_by_pseudonym(@extschema@.subject_pseudonym(subject)) r
+$$;
+COMMENT ON FUNCTION @extschema@.recipients(text) IS
+	'the partners that received a subject''s data, from the custody log (GDPR Art. 15(1)(c))';
+
+-- How many subjects the data of each purpose may be used for now
+-- (src/partner.c): the subjects of the registered tables and of the
+-- consent ledger, each read as its owner.  Only for a role that may read
+-- record_of_processing.
+CREATE FUNCTION @extschema@._subjects_now(OUT purpose_id integer, OUT subjects bigint)
+RETURNS SETOF record
+	AS 'MODULE_PATHNAME', 'personalize_subjects_now'
+	LANGUAGE C STABLE;
+
+-- The record of processing activities (GDPR Art. 30).
+CREATE VIEW @extschema@.record_of_processing AS
+	SELECT p.name AS purpose, p.description, p.value_exchange, p.lawful_basis,
+	       ARRAY(SELECT pc.category FROM @extschema@.purpose_category pc
+	              WHERE pc.purpose_id = p.purpose_id ORDER BY pc.category) AS categories,
+	       ARRAY(SELECT DISTINCT format('%s: %s', t.relid,
+	                                    CASE WHEN r.relid IS NULL THEN 'no retention rule'
+	                                         ELSE format('kept %s after %I%s', r.keep, r.time_column,
+	                                                     ' when ' || r.condition) END)
+	               FROM @extschema@.subject_table t
+	               JOIN pg_catalog.pg_seclabel l
+	                 ON l.objoid = t.relid::pg_catalog.oid
+	                AND l.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass
+	                AND l.objsubid > 0 AND l.provider = 'personalize'
+	               LEFT JOIN @extschema@.retention_rule r ON r.relid = t.relid
+	              WHERE EXISTS (SELECT 1 FROM @extschema@.purpose_category pc
+	                             WHERE pc.purpose_id = p.purpose_id
+	                               AND (l.label = pc.category OR starts_with(l.label, pc.category || '.')))
+	              ORDER BY 1) AS retention,
+	       ARRAY(SELECT x.name FROM @extschema@.partner x
+	               JOIN @extschema@.partner_purpose pp ON pp.partner_id = x.partner_id
+	              WHERE pp.purpose_id = p.purpose_id
+	                AND x.ended_at IS NULL AND x.valid_until > now()
+	              ORDER BY x.name) AS partners,
+	       s.subjects AS subjects_now
+	  FROM @extschema@.purpose p
+	  LEFT JOIN @extschema@._subjects_now() s ON s.purpose_id = p.purpose_id;
+COMMENT ON VIEW @extschema@.record_of_processing IS
+	'GDPR Art. 30: each purpose with its lawful basis, categories, the retention of the tables that hold them, the partners that may receive them and how many subjects it may use now';
+
+GRANT SELECT ON @extschema@.partners TO PUBLIC;
+REVOKE ALL ON FUNCTION
+	@extschema@._partner_column_allowed(integer, text),
+	@extschema@.register_partner(text, text, text[], text[], timestamptz),
+	@extschema@.end_partner(text),
+	@extschema@.share(text, regclass),
+	@extschema@._recipients_by_pseudonym(text),
+	@extschema@.recipients(text)
+FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.partner', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.partner_partner_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.partner_purpose', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.partner_category', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.custody_event', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.custody_event_custody_id_seq', '');

@@ -148,7 +148,7 @@ PersonalizeRelid(const char *relname)
 		const char *name;
 		Oid			relid;
 		Oid			nspid;
-	}			known[24];
+	}			known[40];
 	static int	nknown = 0;
 	int			slot = -1;
 	Oid			nspid;

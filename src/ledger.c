@@ -3,12 +3,41 @@
  * ledger.c
  *	  Append-only ledgers and the keyed pseudonyms of erased subjects.
  *
- * Consent history (and, later, the access, custody and purge ledgers) may
- * only grow.  A trigger refuses UPDATE, DELETE and TRUNCATE for every role,
- * the owner and superusers included; the one exception is forget(), which
- * replaces an erased subject's key by a keyed pseudonym.  It opens that
- * exception with LedgerBeginErasure(), a backend-local flag that no SQL can
- * set, and only for UPDATE.
+ * Four ledgers may only grow: consent history (consent_event), the access
+ * ledger (access_event), the custody log (custody_event) and the purge
+ * ledger (purge_event).  A trigger refuses UPDATE, DELETE and TRUNCATE for
+ * every role, the owner and superusers included; the one exception is
+ * forget(), which replaces an erased subject's key by a keyed pseudonym.  It
+ * opens that exception with LedgerBeginErasure(), a backend-local flag that
+ * no SQL can set, and only for UPDATE.
+ *
+ * A superuser can still switch the trigger off.  So every ledger is also a
+ * hash chain: a BEFORE INSERT trigger (personalize_ledger_chain) gives each
+ * entry its position (chain_seq, from 1), the hash of the entry before it
+ * (prev_hash) and its own hash (entry_hash):
+ *
+ *	entry_hash = SHA-256(prev_hash || "personalize ledger 1" NUL ledger NUL
+ *						 chain_seq || canonical content)
+ *
+ * The canonical content is every non-null column but the three chain
+ * columns, by name, in column order, each value in a form that no setting
+ * changes (integers, times and floats as 8 big-endian bytes, text as its
+ * bytes); a column added later and left null leaves old hashes as they
+ * were.  The chain is kept linear by a lock per ledger, held by the writer
+ * until its transaction ends: the next writer reads the head only after the
+ * previous one committed or rolled back.
+ *
+ * forget() keeps the chains verifiable because consent history is hashed
+ * with the subject's pseudonym, never with the key itself: an entry written
+ * for subject 42 hashes "pseudonym:<HMAC(key, 42)>", and after forget()
+ * rewrote the row to that pseudonym it hashes the same bytes.  So erasure
+ * needs no redaction record and no rehashing, and an entry that names the
+ * subject is checked the same way before and after.
+ *
+ * verify_ledgers() walks each chain in order and names the first broken
+ * link; with a digest from ledger_digest() (each chain's length and head)
+ * it also finds a chain cut short at its end, or rewritten from the start
+ * by someone who recomputed every hash.
  *
  * The pseudonym is HMAC-SHA256(key, subject), hex-encoded with a
  * "pseudonym:" prefix; the key lives in personalize.pseudonym_key, readable
@@ -25,22 +54,64 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
 #include "commands/trigger.h"
-#include "common/hmac.h"
+#include "common/cryptohash.h"
+#include "executor/spi.h"
 #include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "port/pg_bswap.h"
+#include "storage/lmgr.h"
+#include "storage/lock.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "storage/itemptr.h"
 
 #include "common.h"
 #include "ledger.h"
+#include "names.h"
 #include "subject.h"
 
 PG_FUNCTION_INFO_V1(personalize_ledger_guard);
 PG_FUNCTION_INFO_V1(personalize_subject_pseudonym);
+PG_FUNCTION_INFO_V1(personalize_ledger_chain);
+PG_FUNCTION_INFO_V1(personalize_verify_ledger);
+PG_FUNCTION_INFO_V1(personalize_ledger_head);
+PG_FUNCTION_INFO_V1(personalize_ledger_rechain);
 
 #define PSEUDONYM_PREFIX "pseudonym:"
 #define SHA256_LEN 32
+#define SHA256_BLOCK 64
+#define CHAIN_DOMAIN "personalize ledger 1"
+
+/* the ledgers, in the order verify_ledgers() reports them */
+typedef struct LedgerDef
+{
+	const char *name;			/* as SQL names it */
+	const char *relname;
+	const char *indexname;		/* unique, on chain_seq */
+	const char *subject_column; /* hashed as its pseudonym, or NULL */
+} LedgerDef;
+
+static const LedgerDef ledger_defs[] = {
+	{"consent", REL_CONSENT_EVENT, IDX_CONSENT_EVENT_CHAIN, "subject"},
+	{"access", REL_ACCESS_EVENT, IDX_ACCESS_EVENT_CHAIN, NULL},
+	{"custody", REL_CUSTODY_EVENT, IDX_CUSTODY_EVENT_CHAIN, NULL},
+	{"purge", REL_PURGE_EVENT, IDX_PURGE_EVENT_CHAIN, NULL},
+};
+
+/* the chain's columns, kept out of the hashed content */
+#define COL_CHAIN_SEQ	"chain_seq"
+#define COL_PREV_HASH	"prev_hash"
+#define COL_ENTRY_HASH	"entry_hash"
 
 /* >0 while forget() rewrites ledger rows in this backend */
 static int	erasure_depth = 0;
@@ -95,43 +166,158 @@ personalize_ledger_guard(PG_FUNCTION_ARGS)
 
 /*
  * Read the pseudonym key, creating it on first use, as the extension's
- * owner (nobody else may read it).
+ * owner (nobody else may read it).  Returns NULL when there is none and
+ * create is false; *created tells whether this call made it.
  */
 static bytea *
-pseudonym_key(void)
+pseudonym_key(bool create, bool *created)
 {
 	bool		isnull;
 	Datum		key;
 
+	*created = false;
 	/* two statements: the second sees a key a concurrent first use made */
-	(void) ExtExecute("INSERT INTO personalize.pseudonym_key (key)"
-					  " SELECT pg_catalog.decode(pg_catalog.replace("
-					  "  pg_catalog.gen_random_uuid()::pg_catalog.text OPERATOR(pg_catalog.||)"
-					  "  pg_catalog.gen_random_uuid()::pg_catalog.text, '-', ''), 'hex')"
-					  " ON CONFLICT DO NOTHING",
-					  0, NULL, NULL, NULL, false, NULL, NULL);
+	if (create)
+		*created = ExtExecute("INSERT INTO personalize.pseudonym_key (key)"
+							  " SELECT pg_catalog.decode(pg_catalog.replace("
+							  "  pg_catalog.gen_random_uuid()::pg_catalog.text OPERATOR(pg_catalog.||)"
+							  "  pg_catalog.gen_random_uuid()::pg_catalog.text, '-', ''), 'hex')"
+							  " ON CONFLICT DO NOTHING",
+							  0, NULL, NULL, NULL, false, NULL, NULL) > 0;
+	/* not read-only: the snapshot must see the key just made */
 	key = ExtValue("SELECT key FROM personalize.pseudonym_key",
-				   0, NULL, NULL, NULL, false, &isnull);
+				   0, NULL, NULL, NULL, !create, &isnull);
 	if (isnull)
-		elog(ERROR, "could not read the pseudonym key");
+	{
+		if (create)
+			elog(ERROR, "could not read the pseudonym key");
+		return NULL;
+	}
 	return DatumGetByteaPP(key);
 }
 
 /*
- * HMAC-SHA256 of data under key, into out[SHA256_LEN].
+ * The key, as HMAC's inner and outer pads (RFC 2104).  A key read from a
+ * committed row is kept for the backend's life, per extension: it never
+ * changes once made (pg_dump keeps it).  One this transaction made is not
+ * kept, as the transaction may still roll back.
  */
-static void
-hmac_sha256(const uint8 *key, size_t keylen, const uint8 *data, size_t len,
-			uint8 *out)
+static struct
 {
-	pg_hmac_ctx *ctx = pg_hmac_create(PG_SHA256);
+	Oid			extoid;			/* InvalidOid: nothing kept */
+	uint8		ipad[SHA256_BLOCK];
+	uint8		opad[SHA256_BLOCK];
+}			kept_key;
 
-	if (ctx == NULL ||
-		pg_hmac_init(ctx, key, keylen) < 0 ||
-		pg_hmac_update(ctx, data, len) < 0 ||
-		pg_hmac_final(ctx, out, SHA256_LEN) < 0)
-		elog(ERROR, "could not compute HMAC-SHA256");
-	pg_hmac_free(ctx);
+struct PseudonymHasher
+{
+	pg_cryptohash_ctx *sha;
+	bool		have_key;
+	uint8		ipad[SHA256_BLOCK];
+	uint8		opad[SHA256_BLOCK];
+};
+
+static void
+sha256_two(pg_cryptohash_ctx *ctx, const void *a, size_t alen,
+		   const void *b, size_t blen, uint8 *out)
+{
+	if (pg_cryptohash_init(ctx) < 0 ||
+		pg_cryptohash_update(ctx, (const uint8 *) a, alen) < 0 ||
+		(blen > 0 && pg_cryptohash_update(ctx, (const uint8 *) b, blen) < 0) ||
+		pg_cryptohash_final(ctx, out, SHA256_LEN) < 0)
+		elog(ERROR, "could not compute SHA-256: %s", pg_cryptohash_error(ctx));
+}
+
+/*
+ * A hasher for pseudonyms and chain hashes, in the current memory context
+ * and resource owner.  With create, the key is made if there is none, and
+ * may come from the backend's copy; without (verification), it is read from
+ * the table, and a database that has none gives a hasher without a key
+ * (PseudonymHasherHasKey() is false).
+ */
+PseudonymHasher *
+PseudonymHasherCreate(bool create)
+{
+	PseudonymHasher *h = palloc0(sizeof(PseudonymHasher));
+	Oid			extoid = PersonalizeExtensionOid();
+
+	h->sha = pg_cryptohash_create(PG_SHA256);
+	if (h->sha == NULL)
+		elog(ERROR, "out of memory");
+	/* verification (without create) reads the key itself, never a kept copy */
+	if (create && kept_key.extoid == extoid)
+	{
+		memcpy(h->ipad, kept_key.ipad, SHA256_BLOCK);
+		memcpy(h->opad, kept_key.opad, SHA256_BLOCK);
+		h->have_key = true;
+	}
+	else
+	{
+		bool		created;
+		bytea	   *key = pseudonym_key(create, &created);
+
+		if (key != NULL)
+		{
+			uint8		block[SHA256_BLOCK];
+			size_t		keylen = VARSIZE_ANY_EXHDR(key);
+
+			memset(block, 0, SHA256_BLOCK);
+			if (keylen > SHA256_BLOCK)
+				sha256_two(h->sha, VARDATA_ANY(key), keylen, NULL, 0, block);
+			else
+				memcpy(block, VARDATA_ANY(key), keylen);
+			for (int i = 0; i < SHA256_BLOCK; i++)
+			{
+				h->ipad[i] = block[i] ^ 0x36;
+				h->opad[i] = block[i] ^ 0x5c;
+			}
+			h->have_key = true;
+			if (!created)
+			{
+				memcpy(kept_key.ipad, h->ipad, SHA256_BLOCK);
+				memcpy(kept_key.opad, h->opad, SHA256_BLOCK);
+				kept_key.extoid = extoid;
+			}
+		}
+	}
+	return h;
+}
+
+bool
+PseudonymHasherHasKey(PseudonymHasher *h)
+{
+	return h->have_key;
+}
+
+void
+PseudonymHasherFree(PseudonymHasher *h)
+{
+	pg_cryptohash_free(h->sha);
+	pfree(h);
+}
+
+/*
+ * The pseudonym of a subject: "pseudonym:" and HMAC-SHA256(key, subject) in
+ * hex, into out[PSEUDONYM_LEN + 1].
+ */
+void
+PseudonymHex(PseudonymHasher *h, const char *subject, int len, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+	uint8		inner[SHA256_LEN];
+	uint8		mac[SHA256_LEN];
+	int			prefix = strlen(PSEUDONYM_PREFIX);
+
+	Assert(h->have_key);
+	sha256_two(h->sha, h->ipad, SHA256_BLOCK, subject, len, inner);
+	sha256_two(h->sha, h->opad, SHA256_BLOCK, inner, SHA256_LEN, mac);
+	memcpy(out, PSEUDONYM_PREFIX, prefix);
+	for (int i = 0; i < SHA256_LEN; i++)
+	{
+		out[prefix + 2 * i] = hex[mac[i] >> 4];
+		out[prefix + 2 * i + 1] = hex[mac[i] & 0xf];
+	}
+	out[prefix + 2 * SHA256_LEN] = '\0';
 }
 
 /*
@@ -140,17 +326,11 @@ hmac_sha256(const uint8 *key, size_t keylen, const uint8 *data, size_t len,
 char *
 SubjectPseudonym(const char *subject, int len)
 {
-	bytea	   *key = pseudonym_key();
-	uint8		mac[SHA256_LEN];
-	char	   *result;
-	int			prefix = strlen(PSEUDONYM_PREFIX);
+	PseudonymHasher *h = PseudonymHasherCreate(true);
+	char	   *result = palloc(PSEUDONYM_LEN + 1);
 
-	hmac_sha256((const uint8 *) VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key),
-				(const uint8 *) subject, len, mac);
-	result = palloc(prefix + 2 * SHA256_LEN + 1);
-	memcpy(result, PSEUDONYM_PREFIX, prefix);
-	for (int i = 0; i < SHA256_LEN; i++)
-		sprintf(result + prefix + 2 * i, "%02x", mac[i]);
+	PseudonymHex(h, subject, len, result);
+	PseudonymHasherFree(h);
 	return result;
 }
 
@@ -172,4 +352,700 @@ personalize_subject_pseudonym(PG_FUNCTION_ARGS)
 	SubjectKeyCheckCanonical(VARDATA_ANY(subject), VARSIZE_ANY_EXHDR(subject));
 	PG_RETURN_TEXT_P(cstring_to_text(SubjectPseudonym(VARDATA_ANY(subject),
 													  VARSIZE_ANY_EXHDR(subject))));
+}
+
+/* ---------------------------------------------------------------------
+ * Hash chains
+ * ---------------------------------------------------------------------
+ */
+
+bool
+CustodyLogExists(void)
+{
+	return OidIsValid(get_relname_relid(REL_CUSTODY_EVENT, PersonalizeSchemaOid()));
+}
+
+static const LedgerDef *
+ledger_def(const char *name)
+{
+	for (int i = 0; i < (int) lengthof(ledger_defs); i++)
+		if (strcmp(ledger_defs[i].name, name) == 0)
+			return &ledger_defs[i];
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("ledger \"%s\" does not exist", name),
+			 errhint("The ledgers are consent, access, custody and purge.")));
+	return NULL;				/* keep compiler quiet */
+}
+
+static bool
+is_chain_column(const char *attname)
+{
+	return strcmp(attname, COL_CHAIN_SEQ) == 0 ||
+		strcmp(attname, COL_PREV_HASH) == 0 ||
+		strcmp(attname, COL_ENTRY_HASH) == 0;
+}
+
+/* one column of the canonical content: name NUL, length (4 bytes), bytes */
+static void
+append_field(StringInfo buf, const char *name, const void *data, uint32 len)
+{
+	uint32		be = pg_hton32(len);
+
+	appendBinaryStringInfo(buf, name, strlen(name) + 1);
+	appendBinaryStringInfo(buf, (const char *) &be, sizeof(be));
+	appendBinaryStringInfo(buf, (const char *) data, len);
+}
+
+static void
+append_int8(StringInfo buf, const char *name, int64 v)
+{
+	uint64		be = pg_hton64((uint64) v);
+
+	append_field(buf, name, &be, sizeof(be));
+}
+
+/*
+ * The canonical content of a ledger entry, after the chain's domain, the
+ * ledger's name and the entry's position.  Returns false (and leaves
+ * *problem) when the entry cannot be hashed: it names a subject and there
+ * is no pseudonym key.
+ */
+static bool
+canonical_entry(StringInfo buf, const LedgerDef *def, PseudonymHasher *h,
+				TupleDesc desc, HeapTuple tuple, int64 seq)
+{
+	resetStringInfo(buf);
+	appendBinaryStringInfo(buf, CHAIN_DOMAIN, strlen(CHAIN_DOMAIN) + 1);
+	appendBinaryStringInfo(buf, def->name, strlen(def->name) + 1);
+	append_int8(buf, COL_CHAIN_SEQ, seq);
+
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		const char *name = NameStr(att->attname);
+		bool		isnull;
+		Datum		value;
+
+		/* (a ctid column comes from _ledger_rechain()'s query, never a table) */
+		if (att->attisdropped || is_chain_column(name) || strcmp(name, "ctid") == 0)
+			continue;
+		value = heap_getattr(tuple, i + 1, desc, &isnull);
+		if (isnull)
+			continue;
+		switch (att->atttypid)
+		{
+			case BOOLOID:
+				{
+					char		b = DatumGetBool(value) ? 1 : 0;
+
+					append_field(buf, name, &b, 1);
+					break;
+				}
+			case CHAROID:
+				{
+					char		c = DatumGetChar(value);
+
+					append_field(buf, name, &c, 1);
+					break;
+				}
+			case INT2OID:
+				append_int8(buf, name, DatumGetInt16(value));
+				break;
+			case INT4OID:
+				append_int8(buf, name, DatumGetInt32(value));
+				break;
+			case INT8OID:
+			case TIMESTAMPTZOID:
+			case TIMESTAMPOID:
+				append_int8(buf, name, DatumGetInt64(value));
+				break;
+			case OIDOID:
+			case REGCLASSOID:
+			case REGROLEOID:
+			case REGPROCOID:
+				append_int8(buf, name, (int64) DatumGetObjectId(value));
+				break;
+			case FLOAT8OID:
+				{
+					float8		f = DatumGetFloat8(value);
+					int64		bits;
+
+					memcpy(&bits, &f, sizeof(bits));
+					append_int8(buf, name, bits);
+					break;
+				}
+			case NAMEOID:
+				{
+					const char *n = NameStr(*DatumGetName(value));
+
+					append_field(buf, name, n, strlen(n));
+					break;
+				}
+			case TEXTOID:
+			case VARCHAROID:
+			case BPCHAROID:
+			case BYTEAOID:
+				{
+					struct varlena *v = PG_DETOAST_DATUM_PACKED(value);
+					const char *data = VARDATA_ANY(v);
+					int			len = VARSIZE_ANY_EXHDR(v);
+					int			plen = strlen(PSEUDONYM_PREFIX);
+
+					if (def->subject_column != NULL &&
+						strcmp(name, def->subject_column) == 0 &&
+						!(len >= plen && memcmp(data, PSEUDONYM_PREFIX, plen) == 0))
+					{
+						char		pseudonym[PSEUDONYM_LEN + 1];
+
+						if (!h->have_key)
+							return false;
+						PseudonymHex(h, data, len, pseudonym);
+						append_field(buf, name, pseudonym, PSEUDONYM_LEN);
+					}
+					else
+						append_field(buf, name, data, len);
+					break;
+				}
+			default:
+				{
+					/* arrays and jsonb: their text form depends on no setting */
+					Oid			typoutput;
+					bool		varlena;
+					char	   *str;
+
+					getTypeOutputInfo(att->atttypid, &typoutput, &varlena);
+					str = OidOutputFunctionCall(typoutput, value);
+					append_field(buf, name, str, strlen(str));
+					pfree(str);
+					break;
+				}
+		}
+	}
+	return true;
+}
+
+static bool
+entry_hash(PseudonymHasher *h, StringInfo buf, const LedgerDef *def,
+		   TupleDesc desc, HeapTuple tuple, int64 seq, const uint8 *prev,
+		   uint8 *out)
+{
+	if (!canonical_entry(buf, def, h, desc, tuple, seq))
+		return false;
+	sha256_two(h->sha, prev, SHA256_LEN, buf->data, buf->len, out);
+	return true;
+}
+
+typedef struct ChainCols
+{
+	AttrNumber	seq;
+	AttrNumber	prev;
+	AttrNumber	hash;
+} ChainCols;
+
+static void
+chain_cols(TupleDesc desc, const char *relname, ChainCols *cols)
+{
+	cols->seq = cols->prev = cols->hash = InvalidAttrNumber;
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (att->attisdropped)
+			continue;
+		if (strcmp(NameStr(att->attname), COL_CHAIN_SEQ) == 0 && att->atttypid == INT8OID)
+			cols->seq = att->attnum;
+		else if (strcmp(NameStr(att->attname), COL_PREV_HASH) == 0 && att->atttypid == BYTEAOID)
+			cols->prev = att->attnum;
+		else if (strcmp(NameStr(att->attname), COL_ENTRY_HASH) == 0 && att->atttypid == BYTEAOID)
+			cols->hash = att->attnum;
+	}
+	if (cols->seq == InvalidAttrNumber || cols->prev == InvalidAttrNumber ||
+		cols->hash == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("ledger table \"%s\" has no hash chain", relname),
+				 errdetail("It needs the columns chain_seq bigint, prev_hash bytea and entry_hash bytea."),
+				 errhint("Run ALTER EXTENSION personalize UPDATE.")));
+}
+
+/* a 32-byte hash column; false if null or not 32 bytes long */
+static bool
+hash_value(HeapTuple tuple, TupleDesc desc, AttrNumber attnum, uint8 *out)
+{
+	bool		isnull;
+	Datum		d = heap_getattr(tuple, attnum, desc, &isnull);
+	bytea	   *b;
+
+	if (isnull)
+		return false;
+	b = DatumGetByteaPP(d);
+	if (VARSIZE_ANY_EXHDR(b) != SHA256_LEN)
+		return false;
+	memcpy(out, VARDATA_ANY(b), SHA256_LEN);
+	return true;
+}
+
+/*
+ * The last entry of a chain as snapshot sees it: its position (0 for an
+ * empty chain) and hash (zeros when there is none).
+ */
+static int64
+chain_head(Relation rel, const LedgerDef *def, const ChainCols *cols,
+		   Snapshot snapshot, uint8 *head)
+{
+	Relation	idx = index_open(PersonalizeRelid(def->indexname), AccessShareLock);
+	TupleDesc	desc = RelationGetDescr(rel);
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	int64		seq = 0;
+
+	memset(head, 0, SHA256_LEN);
+	scan = systable_beginscan_ordered(rel, idx, snapshot, 0, NULL);
+	while ((tuple = systable_getnext_ordered(scan, BackwardScanDirection)) != NULL)
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(tuple, cols->seq, desc, &isnull);
+
+		/* nulls sort last: an entry outside the chain (verify reports it) */
+		if (isnull)
+			continue;
+		seq = DatumGetInt64(d);
+		(void) hash_value(tuple, desc, cols->hash, head);
+		break;
+	}
+	systable_endscan_ordered(scan);
+	index_close(idx, AccessShareLock);
+	return seq;
+}
+
+/*
+ * The ledger's append lock, held until the transaction ends, so that the
+ * next writer reads a head that is committed (or sees our entry rolled
+ * back).  An object lock in the extension's own namespace, as SubjectLock.
+ */
+static void
+lock_chain(Relation rel)
+{
+	LOCKTAG		tag;
+
+	SET_LOCKTAG_OBJECT(tag, MyDatabaseId, PersonalizeExtensionOid(),
+					   RelationGetRelid(rel), 1);
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+}
+
+static bool
+restoring(void)
+{
+	/* pg_dump's output sets check_function_bodies = off; see classify.c */
+	return !check_function_bodies && superuser_arg(GetOuterUserId());
+}
+
+/*
+ * BEFORE INSERT trigger on a ledger (argument: the ledger's name): the
+ * entry's position, the previous entry's hash and its own.  A superuser's
+ * restore (pg_dump output) keeps the values it brings: verify_ledgers()
+ * checks them as any others.
+ */
+Datum
+personalize_ledger_chain(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	const LedgerDef *def;
+	Relation	rel;
+	TupleDesc	desc;
+	HeapTuple	tuple;
+	ChainCols	cols;
+	PseudonymHasher *h;
+	StringInfoData buf;
+	uint8		prev[SHA256_LEN];
+	uint8		hash[SHA256_LEN];
+	int64		seq;
+	int			colnos[3];
+	Datum		values[3];
+	bool		nulls[3] = {false, false, false};
+	bytea	   *prev_b;
+	bytea	   *hash_b;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) ||
+		!TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
+		!TRIGGER_FIRED_BY_INSERT(trigdata->tg_event) ||
+		trigdata->tg_trigger->tgnargs != 1)
+		elog(ERROR, "personalize_ledger_chain: not called as a BEFORE INSERT row trigger with one argument");
+	def = ledger_def(trigdata->tg_trigger->tgargs[0]);
+	rel = trigdata->tg_relation;
+	desc = RelationGetDescr(rel);
+	tuple = trigdata->tg_trigtuple;
+	chain_cols(desc, RelationGetRelationName(rel), &cols);
+
+	if (restoring() &&
+		!heap_attisnull(tuple, cols.seq, desc) &&
+		!heap_attisnull(tuple, cols.prev, desc) &&
+		!heap_attisnull(tuple, cols.hash, desc))
+		return PointerGetDatum(tuple);
+
+	lock_chain(rel);
+	/* committed entries and our own, even those of this very statement */
+	seq = chain_head(rel, def, &cols, SnapshotSelf, prev) + 1;
+
+	h = PseudonymHasherCreate(def->subject_column != NULL);
+	initStringInfo(&buf);
+	if (!entry_hash(h, &buf, def, desc, tuple, seq, prev, hash))
+		elog(ERROR, "could not read the pseudonym key");
+	PseudonymHasherFree(h);
+	pfree(buf.data);
+
+	prev_b = palloc(VARHDRSZ + SHA256_LEN);
+	SET_VARSIZE(prev_b, VARHDRSZ + SHA256_LEN);
+	memcpy(VARDATA(prev_b), prev, SHA256_LEN);
+	hash_b = palloc(VARHDRSZ + SHA256_LEN);
+	SET_VARSIZE(hash_b, VARHDRSZ + SHA256_LEN);
+	memcpy(VARDATA(hash_b), hash, SHA256_LEN);
+	colnos[0] = cols.seq;
+	values[0] = Int64GetDatum(seq);
+	colnos[1] = cols.prev;
+	values[1] = PointerGetDatum(prev_b);
+	colnos[2] = cols.hash;
+	values[2] = PointerGetDatum(hash_b);
+	return PointerGetDatum(heap_modify_tuple_by_cols(tuple, desc, 3, colnos, values, nulls));
+}
+
+static text *
+hash_hex(const uint8 *hash)
+{
+	static const char hex[] = "0123456789abcdef";
+	char		str[2 * SHA256_LEN + 1];
+
+	for (int i = 0; i < SHA256_LEN; i++)
+	{
+		str[2 * i] = hex[hash[i] >> 4];
+		str[2 * i + 1] = hex[hash[i] & 0xf];
+	}
+	str[2 * SHA256_LEN] = '\0';
+	return cstring_to_text(str);
+}
+
+/*
+ * _verify_ledger(ledger text, digest_entries bigint, digest_head bytea,
+ *		OUT entries bigint, OUT head text, OUT intact boolean,
+ *		OUT broken_at bigint, OUT problem text)
+ *
+ * Walk one chain in order, as the statement's snapshot sees it, and report
+ * the first broken link: a missing or repeated position, an entry that does
+ * not name the hash of the one before it, an entry whose content does not
+ * give its hash, or an entry outside the chain.  With a digest (entries and
+ * head from ledger_digest()), the entry at that position must still carry
+ * that head.
+ */
+Datum
+personalize_verify_ledger(PG_FUNCTION_ARGS)
+{
+	const LedgerDef *def;
+	bool		have_digest;
+	int64		digest_entries = 0;
+	uint8		digest_head[SHA256_LEN];
+	TupleDesc	resdesc;
+	Relation	rel;
+	Relation	idx;
+	TupleDesc	desc;
+	ChainCols	cols;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	PseudonymHasher *h;
+	StringInfoData buf;
+	uint8		prev[SHA256_LEN];
+	uint8		stored[SHA256_LEN];
+	uint8		computed[SHA256_LEN];
+	uint8		at_digest[SHA256_LEN];
+	bool		seen_digest = false;
+	int64		expected = 1;
+	int64		last = 0;
+	int64		outside = 0;
+	int64		broken_at = 0;
+	char	   *problem = NULL;
+	Datum		result[5];
+	bool		nulls[5] = {false, false, false, false, false};
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("ledger must not be null")));
+	def = ledger_def(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	have_digest = !PG_ARGISNULL(1);
+	if (have_digest)
+	{
+		digest_entries = PG_GETARG_INT64(1);
+		memset(digest_head, 0, SHA256_LEN);
+		if (!PG_ARGISNULL(2))
+		{
+			bytea	   *b = PG_GETARG_BYTEA_PP(2);
+
+			if (VARSIZE_ANY_EXHDR(b) != SHA256_LEN)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("a ledger's head must be %d bytes long", SHA256_LEN)));
+			memcpy(digest_head, VARDATA_ANY(b), SHA256_LEN);
+		}
+	}
+	if (get_call_result_type(fcinfo, NULL, &resdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+
+	rel = table_open(PersonalizeRelid(def->relname), AccessShareLock);
+	desc = RelationGetDescr(rel);
+	chain_cols(desc, RelationGetRelationName(rel), &cols);
+	idx = index_open(PersonalizeRelid(def->indexname), AccessShareLock);
+	h = PseudonymHasherCreate(false);
+	initStringInfo(&buf);
+	memset(prev, 0, SHA256_LEN);
+
+	scan = systable_beginscan_ordered(rel, idx, GetActiveSnapshot(), 0, NULL);
+	while ((tuple = systable_getnext_ordered(scan, ForwardScanDirection)) != NULL)
+	{
+		bool		isnull;
+		Datum		d;
+		int64		seq;
+		uint8		link[SHA256_LEN];
+
+		CHECK_FOR_INTERRUPTS();
+		d = heap_getattr(tuple, cols.seq, desc, &isnull);
+		if (isnull)
+		{
+			/* nulls come last: rows written with the trigger switched off */
+			if (outside++ == 0 && problem == NULL)
+			{
+				broken_at = expected;
+				problem = psprintf("an entry after entry " INT64_FORMAT " is outside the chain: it has no position", last);
+			}
+			continue;
+		}
+		seq = DatumGetInt64(d);
+		if (!hash_value(tuple, desc, cols.hash, stored))
+			memset(stored, 0, SHA256_LEN);
+		if (have_digest && seq == digest_entries && !seen_digest)
+		{
+			memcpy(at_digest, stored, SHA256_LEN);
+			seen_digest = true;
+		}
+		if (problem == NULL)
+		{
+			if (seq < expected)
+			{
+				broken_at = seq;
+				problem = psprintf("entry " INT64_FORMAT " appears more than once", seq);
+			}
+			else if (seq > expected)
+			{
+				broken_at = expected;
+				if (seq == expected + 1)
+					problem = psprintf("entry " INT64_FORMAT " is missing", expected);
+				else
+					problem = psprintf("entries " INT64_FORMAT " to " INT64_FORMAT " are missing",
+									   expected, seq - 1);
+			}
+			else if (!hash_value(tuple, desc, cols.prev, link) ||
+					 memcmp(link, prev, SHA256_LEN) != 0)
+			{
+				broken_at = seq;
+				problem = seq == 1 ?
+					psprintf("entry 1 does not start the chain: its previous hash is not zero") :
+					psprintf("entry " INT64_FORMAT " does not link to entry " INT64_FORMAT ": its previous hash differs",
+							 seq, seq - 1);
+			}
+			else if (!entry_hash(h, &buf, def, desc, tuple, seq, prev, computed))
+			{
+				broken_at = seq;
+				problem = psprintf("entry " INT64_FORMAT " cannot be checked: the pseudonym key is missing", seq);
+			}
+			else if (memcmp(computed, stored, SHA256_LEN) != 0)
+			{
+				broken_at = seq;
+				problem = psprintf("entry " INT64_FORMAT " was altered: its content does not match its hash", seq);
+			}
+		}
+		memcpy(prev, stored, SHA256_LEN);
+		expected = Max(expected, seq + 1);
+		last = Max(last, seq);
+	}
+	systable_endscan_ordered(scan);
+	index_close(idx, AccessShareLock);
+	table_close(rel, AccessShareLock);
+	PseudonymHasherFree(h);
+
+	if (problem == NULL && have_digest && digest_entries > 0)
+	{
+		if (digest_entries > last)
+		{
+			broken_at = last + 1;
+			problem = psprintf("the chain ends at entry " INT64_FORMAT ", but the digest names entry " INT64_FORMAT ": entries were removed from its end",
+							   last, digest_entries);
+		}
+		else if (!seen_digest || memcmp(at_digest, digest_head, SHA256_LEN) != 0)
+		{
+			broken_at = digest_entries;
+			problem = psprintf("entry " INT64_FORMAT " differs from the digest: the chain was rewritten up to there",
+							   digest_entries);
+		}
+	}
+
+	result[0] = Int64GetDatum(last);
+	if (last > 0)
+		result[1] = PointerGetDatum(hash_hex(prev));
+	else
+		nulls[1] = true;
+	result[2] = BoolGetDatum(problem == NULL);
+	result[3] = Int64GetDatum(broken_at);
+	nulls[3] = problem == NULL;
+	if (problem)
+		result[4] = CStringGetTextDatum(problem);
+	else
+		nulls[4] = true;
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(resdesc, result, nulls)));
+}
+
+/*
+ * _ledger_head(ledger text, OUT entries bigint, OUT head text): the chain's
+ * length and last hash, as the statement's snapshot sees them.
+ */
+Datum
+personalize_ledger_head(PG_FUNCTION_ARGS)
+{
+	const LedgerDef *def;
+	TupleDesc	resdesc;
+	Relation	rel;
+	ChainCols	cols;
+	uint8		head[SHA256_LEN];
+	int64		seq;
+	Datum		result[2];
+	bool		nulls[2] = {false, false};
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("ledger must not be null")));
+	def = ledger_def(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	if (get_call_result_type(fcinfo, NULL, &resdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	rel = table_open(PersonalizeRelid(def->relname), AccessShareLock);
+	chain_cols(RelationGetDescr(rel), RelationGetRelationName(rel), &cols);
+	seq = chain_head(rel, def, &cols, GetActiveSnapshot(), head);
+	table_close(rel, AccessShareLock);
+	result[0] = Int64GetDatum(seq);
+	if (seq > 0)
+		result[1] = PointerGetDatum(hash_hex(head));
+	else
+		nulls[1] = true;
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(resdesc, result, nulls)));
+}
+
+typedef struct Rechain
+{
+	const LedgerDef *def;
+	PseudonymHasher *h;
+	StringInfoData buf;
+	uint8		prev[SHA256_LEN];
+	int64		seq;
+	List	   *ctids;			/* ItemPointer, in chain order */
+	List	   *hashes;			/* bytea */
+	List	   *prevs;			/* bytea */
+} Rechain;
+
+static bytea *
+hash_bytea(const uint8 *hash)
+{
+	bytea	   *b = palloc(VARHDRSZ + SHA256_LEN);
+
+	SET_VARSIZE(b, VARHDRSZ + SHA256_LEN);
+	memcpy(VARDATA(b), hash, SHA256_LEN);
+	return b;
+}
+
+static void
+rechain_row(HeapTuple tuple, TupleDesc desc, void *arg)
+{
+	Rechain    *rc = (Rechain *) arg;
+	uint8		hash[SHA256_LEN];
+	bool		isnull;
+	ItemPointer tid = palloc(sizeof(ItemPointerData));
+
+	/* the first column is the row's ctid, the rest the ledger's columns */
+	*tid = *((ItemPointer) DatumGetPointer(SPI_getbinval(tuple, desc, 1, &isnull)));
+	rc->seq++;
+	if (!entry_hash(rc->h, &rc->buf, rc->def, desc, tuple, rc->seq, rc->prev, hash))
+		elog(ERROR, "could not read the pseudonym key");
+	rc->ctids = lappend(rc->ctids, tid);
+	rc->prevs = lappend(rc->prevs, hash_bytea(rc->prev));
+	rc->hashes = lappend(rc->hashes, hash_bytea(hash));
+	memcpy(rc->prev, hash, SHA256_LEN);
+}
+
+/*
+ * _ledger_rechain(ledger text, order_by name): chain the entries a ledger
+ * held before it was chained (ALTER EXTENSION UPDATE from 0.1.0), in the
+ * order of the named column.  Only an extension script may call it.
+ */
+Datum
+personalize_ledger_rechain(PG_FUNCTION_ARGS)
+{
+	Rechain		rc;
+	Name		order_by;
+	int			n;
+	Datum	   *tids;
+	Datum	   *prevs;
+	Datum	   *hashes;
+	Datum		values[3];
+	Oid			argtypes[3] = {TIDARRAYOID, BYTEAARRAYOID, BYTEAARRAYOID};
+	int			i = 0;
+	ListCell   *a,
+			   *b,
+			   *c;
+
+	if (!creating_extension)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("%s may only be called by an extension script", "_ledger_rechain()")));
+	memset(&rc, 0, sizeof(rc));
+	rc.def = ledger_def(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	order_by = PG_GETARG_NAME(1);
+	rc.h = PseudonymHasherCreate(rc.def->subject_column != NULL);
+	initStringInfo(&rc.buf);
+	(void) ExtExecute(psprintf("SELECT t.ctid, t.* FROM personalize.%s t ORDER BY t.%s",
+							   quote_identifier(rc.def->relname),
+							   quote_identifier(NameStr(*order_by))),
+					  0, NULL, NULL, NULL, true, rechain_row, &rc);
+	n = list_length(rc.ctids);
+	if (n == 0)
+		PG_RETURN_INT64(0);
+	tids = palloc(sizeof(Datum) * n);
+	prevs = palloc(sizeof(Datum) * n);
+	hashes = palloc(sizeof(Datum) * n);
+	forthree(a, rc.ctids, b, rc.prevs, c, rc.hashes)
+	{
+		tids[i] = PointerGetDatum(lfirst(a));
+		prevs[i] = PointerGetDatum(lfirst(b));
+		hashes[i] = PointerGetDatum(lfirst(c));
+		i++;
+	}
+	values[0] = PointerGetDatum(construct_array(tids, n, TIDOID, sizeof(ItemPointerData),
+												false, TYPALIGN_SHORT));
+	values[1] = PointerGetDatum(construct_array(prevs, n, BYTEAOID, -1, false, TYPALIGN_INT));
+	values[2] = PointerGetDatum(construct_array(hashes, n, BYTEAOID, -1, false, TYPALIGN_INT));
+	LedgerBeginErasure();
+	PG_TRY();
+	{
+		(void) ExtExecute(psprintf("UPDATE personalize.%s t"
+								   "   SET chain_seq = u.seq, prev_hash = u.prev, entry_hash = u.hash"
+								   "  FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2),"
+								   "                  pg_catalog.unnest($3)) WITH ORDINALITY AS u(tid, prev, hash, seq)"
+								   " WHERE t.ctid OPERATOR(pg_catalog.=) u.tid",
+								   quote_identifier(rc.def->relname)),
+						  3, argtypes, values, NULL, false, NULL, NULL);
+	}
+	PG_FINALLY();
+	{
+		LedgerEndErasure();
+	}
+	PG_END_TRY();
+	PseudonymHasherFree(rc.h);
+	PG_RETURN_INT64((int64) n);
 }

@@ -23,4 +23,21 @@ extern void LedgerEndErasure(void);
 /* the keyed pseudonym of a subject, palloc'd; reads the key as the owner */
 extern char *SubjectPseudonym(const char *subject, int len);
 
+/*
+ * Many pseudonyms at the cost of one key read: a hasher made in the current
+ * memory context and resource owner (so within one transaction).  Without
+ * create (verification), the key is read afresh, and a database that has
+ * none yet gives a hasher without one.
+ */
+#define PSEUDONYM_LEN (10 + 64)	/* "pseudonym:" and 64 hex digits */
+typedef struct PseudonymHasher PseudonymHasher;
+extern PseudonymHasher *PseudonymHasherCreate(bool create);
+extern bool PseudonymHasherHasKey(PseudonymHasher *h);
+extern void PseudonymHex(PseudonymHasher *h, const char *subject, int len,
+						 char *out);
+extern void PseudonymHasherFree(PseudonymHasher *h);
+
+/* does the custody log exist (a database at 0.2.0 or later)? */
+extern bool CustodyLogExists(void);
+
 #endif							/* PERSONALIZE_LEDGER_H */

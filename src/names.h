@@ -43,4 +43,17 @@
 #define REL_ACCESS_GRANT		"access_grant"
 #define IDX_ACCESS_GRANT_WINDOW	"access_grant_window_idx"	/* (relid, valid_until) */
 
+/*
+ * hash-chained ledgers (sql/src/ledgers.sql, 0.2.0): each has a unique index
+ * on its chain position, which the chain trigger and verify_ledgers() read
+ */
+#define REL_CONSENT_EVENT		"consent_event"
+#define IDX_CONSENT_EVENT_CHAIN	"consent_event_chain_key"	/* (chain_seq) */
+#define REL_ACCESS_EVENT		"access_event"
+#define IDX_ACCESS_EVENT_CHAIN	"access_event_chain_key"	/* (chain_seq) */
+#define REL_CUSTODY_EVENT		"custody_event"
+#define IDX_CUSTODY_EVENT_CHAIN	"custody_event_chain_key"	/* (chain_seq) */
+#define REL_PURGE_EVENT			"purge_event"
+#define IDX_PURGE_EVENT_CHAIN	"purge_event_chain_key"	/* (chain_seq) */
+
 #endif							/* PERSONALIZE_NAMES_H */

@@ -351,16 +351,6 @@ subject_argument(FunctionCallInfo fcinfo, int argno)
  */
 
 /* a registered table, resolved against the catalogs */
-typedef struct SubjectTable
-{
-	Oid			relid;
-	Oid			owner;
-	char	   *qualname;		/* schema-qualified, quoted where needed */
-	char	   *colname;
-	AttrNumber	attnum;
-	Oid			typid;			/* the column's type, domains resolved */
-	char	   *eqop;			/* OPERATOR(schema.=) for that type */
-} SubjectTable;
 
 /*
  * The equality operator of a type, as OPERATOR(schema.=), or NULL if the
@@ -567,6 +557,28 @@ load_subject_tables(void)
 			result = lappend(result, t);
 	}
 	return result;
+}
+
+/*
+ * One registered table, or NULL if relid is not registered.
+ */
+SubjectTable *
+SubjectTableGet(Oid relid)
+{
+	List	   *rows = NIL;
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1];
+	RegistryRow *r;
+
+	values[0] = ObjectIdGetDatum(relid);
+	(void) ExtExecute("SELECT relid::pg_catalog.oid, subject_column::pg_catalog.text"
+					  "  FROM personalize.subject_table"
+					  " WHERE relid OPERATOR(pg_catalog.=) $1::pg_catalog.regclass",
+					  1, argtypes, values, NULL, true, registry_row, &rows);
+	if (rows == NIL)
+		return NULL;
+	r = (RegistryRow *) linitial(rows);
+	return resolve_subject_table(r->relid, r->column);
 }
 
 /*
@@ -828,10 +840,11 @@ personalize_export_subject(PG_FUNCTION_ARGS)
 	int			i = 0;
 	Datum		result;
 	bool		isnull;
-	Oid			argtypes[3] = {TEXTOID, TEXTARRAYOID, JSONBARRAYOID};
+	Oid			argtypes[4] = {TEXTOID, TEXTARRAYOID, JSONBARRAYOID, TEXTOID};
 	bool		lawful;
+	bool		custody = CustodyLogExists();
 	char	   *sql;
-	Datum		values[3];
+	Datum		values[4];
 
 	tables = load_subject_tables();
 	check_table_access(tables, false, "export", "export_subject");
@@ -909,11 +922,20 @@ personalize_export_subject(PG_FUNCTION_ARGS)
 		"     ORDER BY s.at, s.signal_id), '[]')"
 		"   FROM personalize.signal s WHERE s.subject OPERATOR(pg_catalog.=) $1),"
 		" 'tables', (SELECT COALESCE(pg_catalog.jsonb_object_agg(n, r), '{}')"
-		"   FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3)) AS u(n, r)))",
+		"   FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3)) AS u(n, r))%s)",
 		lawful ? "may_process" : "has_consent",
 		lawful ? ", 'lawful_basis', c.lawful_basis" : "",
-		lawful ? " 'lawful_basis', p.lawful_basis," : "");
-	result = ExtValue(sql, 3, argtypes, values, NULL, true, &isnull);
+		lawful ? " 'lawful_basis', p.lawful_basis," : "",
+		/* the partners that received the subject's data (Art. 15(1)(c)) */
+		custody ?
+		", 'recipients', (SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object("
+		"     'partner', r.partner, 'agreement', r.agreement, 'tables', r.tables,"
+		"     'categories', r.categories, 'shares', r.shares,"
+		"     'first_shared_at', r.first_shared_at, 'last_shared_at', r.last_shared_at)), '[]')"
+		"   FROM personalize._recipients_by_pseudonym($4) r)" : "");
+	values[3] = custody ? CStringGetTextDatum(SubjectPseudonym(VARDATA_ANY(subject),
+															   VARSIZE_ANY_EXHDR(subject))) : (Datum) 0;
+	result = ExtValue(sql, custody ? 4 : 3, argtypes, values, NULL, true, &isnull);
 	PG_RETURN_DATUM(result);
 }
 
@@ -936,6 +958,7 @@ personalize_forget(PG_FUNCTION_ARGS)
 	Datum		result;
 	bool		isnull;
 	char	   *pseudonym;
+	bool		custody;
 	Oid			argtypes[5] = {TEXTOID, TEXTOID, TEXTARRAYOID, INT8ARRAYOID, INT8OID};
 	Datum		values[5];
 
@@ -993,7 +1016,13 @@ personalize_forget(PG_FUNCTION_ARGS)
 	}
 	PG_END_TRY();
 
-	result = ExtValue(
+	/*
+	 * The partners that received the subject's data must be told of the
+	 * erasure (GDPR Art. 19): in a database at 0.2.0 or later, from the
+	 * custody log, which names subjects by their pseudonym only.
+	 */
+	custody = CustodyLogExists();
+	result = ExtValue(psprintf(
 		"WITH i AS (DELETE FROM personalize.intent WHERE subject OPERATOR(pg_catalog.=) $1 RETURNING 1),"
 		" s AS (DELETE FROM personalize.signal WHERE subject OPERATOR(pg_catalog.=) $1 RETURNING 1),"
 		" c AS (DELETE FROM personalize.consent WHERE subject OPERATOR(pg_catalog.=) $1 RETURNING 1),"
@@ -1008,7 +1037,12 @@ personalize_forget(PG_FUNCTION_ARGS)
 		"  'signals', (SELECT pg_catalog.count(*) FROM s),"
 		"  'consents', (SELECT pg_catalog.count(*) FROM c),"
 		"  'consent_events_pseudonymized', $5,"
-		"  'forget_event_id', (SELECT event_id FROM e))",
+		"  'forget_event_id', (SELECT event_id FROM e)%s)",
+		custody ?
+		", 'partners_to_notify', (SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object("
+		"     'partner', r.partner, 'agreement', r.agreement, 'tables', r.tables,"
+		"     'categories', r.categories, 'last_shared_at', r.last_shared_at)), '[]')"
+		"   FROM personalize._recipients_by_pseudonym($2) r)" : ""),
 		5, argtypes, values, NULL, false, &isnull);
 	PG_RETURN_DATUM(result);
 }

@@ -13,6 +13,8 @@
 #ifndef PERSONALIZE_SUBJECT_H
 #define PERSONALIZE_SUBJECT_H
 
+#include "access/attnum.h"
+
 /*
  * The rules of a subject key, in one place.  A key is text that is not
  * empty, contains no control character and neither begins nor ends with
@@ -44,5 +46,23 @@ extern void SubjectLock(const char *key, int len, bool exclusive);
  * cast a user could have defined.
  */
 extern char *SubjectArgument(const char *qualifier, const char *column, Oid typid);
+
+/*
+ * A registered table, as the paths that read or erase it as its owner need
+ * it.  SubjectTableGet() returns NULL when the table is not registered, and
+ * an error when it no longer is the table it was registered as.
+ */
+typedef struct SubjectTable
+{
+	Oid			relid;
+	Oid			owner;
+	char	   *qualname;		/* schema-qualified, quoted where needed */
+	char	   *colname;
+	AttrNumber	attnum;
+	Oid			typid;			/* the column's type, domains resolved */
+	char	   *eqop;			/* OPERATOR(schema.=) for that type */
+} SubjectTable;
+
+extern SubjectTable *SubjectTableGet(Oid relid);
 
 #endif							/* PERSONALIZE_SUBJECT_H */

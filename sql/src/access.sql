@@ -107,7 +107,11 @@ CREATE TABLE @extschema@.access_event (
 	valid_until timestamptz,
 	grant_id    bigint,
 	request_id  bigint,
-	occurred_at timestamptz NOT NULL DEFAULT now()
+	occurred_at timestamptz NOT NULL DEFAULT now(),
+	-- the hash chain (sql/src/ledgers.sql, src/ledger.c)
+	chain_seq   bigint NOT NULL,
+	prev_hash   bytea NOT NULL,
+	entry_hash  bytea NOT NULL
 );
 CREATE INDEX access_event_grant_idx ON @extschema@.access_event (grant_id);
 COMMENT ON TABLE @extschema@.access_event IS

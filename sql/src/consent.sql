@@ -33,6 +33,10 @@ CREATE TABLE @extschema@.consent_event (
 	expires_at  timestamptz,
 	occurred_at timestamptz NOT NULL DEFAULT now(),
 	recorded_by name NOT NULL DEFAULT session_user,
+	-- the hash chain (sql/src/ledgers.sql, src/ledger.c)
+	chain_seq   bigint NOT NULL,
+	prev_hash   bytea NOT NULL,
+	entry_hash  bytea NOT NULL,
 	CONSTRAINT consent_event_purpose_check
 		CHECK ((action = 'forget') = (purpose_id IS NULL))
 );

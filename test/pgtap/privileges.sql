@@ -10,11 +10,13 @@ SELECT tables_are('personalize', ARRAY[
 	'pseudonym_key', 'tag', 'intent', 'signal', 'subject_table', 'consent_view',
 	'personal_data_name', 'retention_rule', 'purge_run',
 	'offers', 'offer_tags', 'match_catalog_version',
-	'protected_table', 'access_approver', 'access_request', 'access_grant', 'access_event'],
+	'protected_table', 'access_approver', 'access_request', 'access_grant', 'access_event',
+	'purge_event', 'partner', 'partner_purpose', 'partner_category', 'custody_event'],
 	'the schema has exactly the documented tables');
 SELECT views_are('personalize', ARRAY['consents', 'consent_history', 'classified_columns',
 	'consent_views', 'purge_log', 'retention_rules', 'review_check', 'maintenance_duty',
-	'access_grants', 'access_requests', 'access_history'],
+	'access_grants', 'access_requests', 'access_history', 'purge_history',
+	'partners', 'custody_log', 'record_of_processing'],
 	'the schema has exactly the documented views');
 SELECT has_function('personalize', 'has_consent', ARRAY['text', 'text'], 'has_consent(text, text)');
 SELECT has_function('personalize', 'has_consent', ARRAY['bigint', 'text'], 'has_consent(bigint, text)');
@@ -56,7 +58,8 @@ SELECT is_empty($$
 	                     'define_tag', 'state_intent', 'clear_intent', 'record_signal',
 	                     'register_table', 'unregister_table', 'export_subject', 'forget',
 	                     'subject_pseudonym', 'set_retention', 'drop_retention', 'purge',
-	                     'run_purge', 'run_maintenance')
+	                     'run_purge', 'run_maintenance', 'register_partner', 'end_partner',
+	                     'share', 'recipients', 'verify_ledgers', 'ledger_digest')
 $$, 'writers and personal-data readers are not executable by PUBLIC');
 SELECT is_empty($$
 	SELECT p.oid::regprocedure::text FROM pg_proc p
@@ -64,7 +67,8 @@ SELECT is_empty($$
 	   AND p.proname NOT IN ('_view_source_columns',   -- consent_views needs it
 	                         '_maintenance_duties',    -- maintenance_duty needs it
 	                         '_match_subject_column',  -- match_exposure (runs as its caller) needs it
-	                         '_access_visible')        -- access_grants and access_requests need it
+	                         '_access_visible',        -- access_grants and access_requests need it
+	                         '_subjects_now')          -- record_of_processing needs it (and checks it)
 	   AND has_function_privilege('public', p.oid, 'EXECUTE')
 $$, 'internal functions are not executable by PUBLIC');
 SELECT is_empty($$
@@ -74,7 +78,7 @@ SELECT is_empty($$
 	                         'classified_columns', 'consent_view', 'consent_views',
 	                         'personal_data_name', 'review_check',
 	                         'retention_rules', 'maintenance_duty',
-	                         'access_grants', 'access_requests')
+	                         'access_grants', 'access_requests', 'partners')
 	   AND (has_table_privilege('public', c.oid, 'SELECT')
 	        OR has_table_privilege('public', c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE'))
 $$, 'consent, history, intents, signals and the key are not readable or writable by PUBLIC');
