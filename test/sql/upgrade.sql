@@ -23,7 +23,8 @@ SELECT define_purpose('newsletter', 'a weekly mail with offers', 'offers for wha
 SELECT grant_consent('42', 'newsletter', 'signup form') > 0 AS granted,
        withdraw_consent('7', 'newsletter', 'mail footer') > 0 AS withdrawn;
 CREATE TABLE customers (customer_id bigint PRIMARY KEY, email text, seen_at timestamptz);
-INSERT INTO customers VALUES (42, 'ann@example.com', now()), (7, 'bob@example.com', now());
+INSERT INTO customers VALUES (42, 'ann@example.com', now()), (7, 'bob@example.com', now()),
+	(99, 'gone@example.com', now() - interval '1 year');
 SELECT register_table('customers', 'customer_id');
 SELECT classify('customers', 'email', 'user.contact.email');
 SELECT classify('customers', 'customer_id', 'user.unique_id');
@@ -85,6 +86,12 @@ SELECT a.grantee::regrole, a.privilege_type
        (SELECT i.grantee, i.privilege_type
           FROM pg_init_privs ip, aclexplode(ip.initprivs) i
          WHERE ip.objoid = p.oid AND ip.classoid = 'pg_proc'::regclass);
+-- the ledgers are hash chains: the consent history 0.1.0 wrote, in the
+-- order it was written, and its purge log's runs in the new purge ledger
+SELECT chain_seq, event_id, subject, action FROM consent_event ORDER BY chain_seq;
+SELECT table_name, rows_deleted, outcome FROM purge_history;
+SELECT ledger, entries, intact, problem FROM verify_ledgers();
+SELECT to_regprocedure('_ledger_rechain(text, name)') AS chaining_helper_is_gone;
 -- what 0.2.0 adds works on the updated database
 SELECT protect('customers');
 SELECT count(*) AS policies FROM pg_policies WHERE tablename = 'customers';
