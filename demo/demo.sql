@@ -292,3 +292,58 @@ RESET ROLE;
 SELECT * FROM run_maintenance() \g /dev/null
 SELECT event_id, action, actor, grantee, purpose, valid_until - valid_from AS valid_for, reason
   FROM access_history WHERE action NOT IN ('protect', 'add_approver') ORDER BY event_id;
+
+\echo
+\echo '--- 10. Partners get only what the agreement covers, and we know where it went ---'
+\echo 'An advertising partner signs a data processing agreement: it may use data for'
+\echo 'partner ads, and receive customer ids and e-mail addresses, for a year.'
+SELECT define_purpose('partner_ads', 'ads for our offers, shown by our advertising partner',
+                      'a 10% voucher', '{user.unique_id, user.contact.email}') \g /dev/null
+SELECT register_partner('Acme Ads', 'DPA-2026-017', '{partner_ads}',
+                        '{user.unique_id, user.contact.email}', now() + interval '1 year') \g /dev/null
+SELECT partner, agreement, purposes, categories, state FROM partners;
+\echo 'Bruno and Freya agree to partner ads; nobody else did.'
+SELECT grant_consent(c, 'partner_ads', 'checkout') FROM unnest(ARRAY['2', '6']) c \g /dev/null
+\echo 'The nightly export job may call share(), and nothing else:'
+CREATE ROLE demo_export;
+GRANT EXECUTE ON FUNCTION share(text, regclass) TO demo_export;
+SET ROLE demo_export;
+SELECT * FROM share('Acme Ads', 'customers');
+\set ON_ERROR_STOP off
+SELECT name FROM customers;
+\set ON_ERROR_STOP on
+RESET ROLE;
+\echo 'The custody log records what left, for whom and under which agreement,'
+\echo 'with a SHA-256 the partner can check; the subjects are pseudonyms:'
+SELECT custody_id, partner, agreement, table_name, columns, row_count, subjects,
+       left(digest, 16) || '...' AS digest, requested_by
+  FROM custody_log;
+\echo 'Bruno asks to be forgotten. forget() names the partners that must be told:'
+SELECT jsonb_pretty(forget('2') -> 'partners_to_notify' #- '{0,last_shared_at}') AS partners_to_notify;
+
+\echo 'The record of processing (GDPR Art. 30), live:'
+SELECT purpose, lawful_basis, categories, retention, partners, subjects_now
+  FROM record_of_processing ORDER BY purpose;
+\echo
+\echo 'An agreement that ended stops every share:'
+SELECT end_partner('Acme Ads') \g /dev/null
+\set ON_ERROR_STOP off
+SELECT * FROM share('Acme Ads', 'customers');
+\set ON_ERROR_STOP on
+
+\echo
+\echo '--- 11. Ledgers nobody can rewrite unnoticed ---'
+\echo 'Consent history, the access ledger, the custody log and the purge ledger are'
+\echo 'hash chains. The auditor keeps a digest outside the database:'
+SELECT ledger_digest() AS digest \gset
+SELECT key AS ledger, value->'entries' AS entries, left(value->>'head', 16) || '...' AS head
+  FROM jsonb_each(:'digest'::jsonb -> 'ledgers') ORDER BY key;
+\echo 'and verifies every chain against it:'
+SELECT ledger, entries, intact FROM verify_ledgers(:'digest');
+\echo 'A superuser switches the guard off and edits one consent event:'
+BEGIN;
+ALTER TABLE consent_event DISABLE TRIGGER consent_event_append_only;
+UPDATE consent_event SET source = 'paper form' WHERE chain_seq = 3;
+SELECT ledger, intact, broken_at, problem FROM verify_ledgers(:'digest') WHERE NOT intact;
+ROLLBACK;
+\echo '(rolled back; the ledgers are intact again)'

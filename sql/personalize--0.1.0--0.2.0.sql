@@ -143,7 +143,6 @@ BEGIN
 			      DETAIL = format('The expiry is %s.', expires_at),
 			      HINT = 'Pass a future time, or NULL for consent until withdrawn.';
 	END IF;
-	eid := @extschema@._record_consent(subject, purpose, 'grant', 'g', source, expires_at);
 	SELECT p.lawful_basis INTO basis FROM @extschema@.purpose p
 	 WHERE p.name OPERATOR(pg_catalog.=) purpose;
 	IF basis OPERATOR(pg_catalog.<>) 'consent' THEN
@@ -167,6 +166,9 @@ BEGIN
 		RAISE NOTICE 'consent to "%" has no effect while consent to "%" is withdrawn', purpose, blocked
 			USING HINT = format('Withdrawing a broader purpose covers the narrower ones; grant "%s" again to allow "%s".', blocked, purpose);
 	END IF;
+	-- recorded last: the consent ledger's append lock is then held only
+	-- from here to the end of the transaction (src/ledger.c)
+	eid := @extschema@._record_consent(subject, purpose, 'grant', 'g', source, expires_at);
 	RETURN eid;
 END
 $$;

@@ -209,24 +209,135 @@ static struct
 	uint8		opad[SHA256_BLOCK];
 }			kept_key;
 
-struct PseudonymHasher
-{
-	pg_cryptohash_ctx *sha;
-	bool		have_key;
-	uint8		ipad[SHA256_BLOCK];
-	uint8		opad[SHA256_BLOCK];
-};
+/* ---------------------------------------------------------------------
+ * SHA-256
+ *
+ * A chain entry costs one SHA-256 of its content and, for consent history,
+ * an HMAC of its subject: two more.  verify_ledgers() does that for every
+ * entry, so the per-call overhead matters more than the compression.  With
+ * OpenSSL (as PostgreSQL is built on Debian and most platforms), the digest
+ * is fetched once per backend, the contexts are reused, and the HMAC starts
+ * from the key's inner and outer states, computed once per key; this is
+ * several times faster than pg_cryptohash's create/init/final per digest,
+ * which looks the algorithm up each time.  Without OpenSSL, pg_cryptohash
+ * (PostgreSQL's own SHA-256) does the same work.
+ * ---------------------------------------------------------------------
+ */
+#ifdef USE_OPENSSL
+#include <openssl/evp.h>
+
+/*
+ * Allocated once per backend and kept: no digest call in between can throw
+ * (the ereports come after a failed call), so nothing leaks on error.
+ */
+static EVP_MD *sha256_md = NULL;
+static EVP_MD_CTX *sha256_work = NULL;
+static EVP_MD_CTX *sha256_inner = NULL;	/* the key's ipad, absorbed */
+static EVP_MD_CTX *sha256_outer = NULL;	/* the key's opad, absorbed */
+static uint8 sha256_pads_of[SHA256_BLOCK];	/* the ipad the two were made from */
+static bool sha256_pads_valid = false;
 
 static void
-sha256_two(pg_cryptohash_ctx *ctx, const void *a, size_t alen,
-		   const void *b, size_t blen, uint8 *out)
+sha256_failed(void)
 {
-	if (pg_cryptohash_init(ctx) < 0 ||
+	ereport(ERROR,
+			(errcode(ERRCODE_INTERNAL_ERROR),
+			 errmsg("could not compute SHA-256 with OpenSSL")));
+}
+
+static void
+sha256_setup(void)
+{
+	if (sha256_md != NULL)
+		return;
+	sha256_work = EVP_MD_CTX_new();
+	sha256_inner = EVP_MD_CTX_new();
+	sha256_outer = EVP_MD_CTX_new();
+	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+	if (sha256_md == NULL || sha256_work == NULL || sha256_inner == NULL || sha256_outer == NULL)
+		sha256_failed();
+}
+
+static void
+sha256_two(const void *a, size_t alen, const void *b, size_t blen, uint8 *out)
+{
+	sha256_setup();
+	if (!EVP_DigestInit_ex2(sha256_work, sha256_md, NULL) ||
+		!EVP_DigestUpdate(sha256_work, a, alen) ||
+		(blen > 0 && !EVP_DigestUpdate(sha256_work, b, blen)) ||
+		!EVP_DigestFinal_ex(sha256_work, out, NULL))
+		sha256_failed();
+}
+
+/* HMAC-SHA256 from the key's pads (RFC 2104), the pad states kept */
+static void
+hmac_sha256(const uint8 *ipad, const uint8 *opad, const void *data, size_t len, uint8 *out)
+{
+	uint8		inner[SHA256_LEN];
+
+	sha256_setup();
+	if (!sha256_pads_valid || memcmp(sha256_pads_of, ipad, SHA256_BLOCK) != 0)
+	{
+		sha256_pads_valid = false;
+		if (!EVP_DigestInit_ex2(sha256_inner, sha256_md, NULL) ||
+			!EVP_DigestUpdate(sha256_inner, ipad, SHA256_BLOCK) ||
+			!EVP_DigestInit_ex2(sha256_outer, sha256_md, NULL) ||
+			!EVP_DigestUpdate(sha256_outer, opad, SHA256_BLOCK))
+			sha256_failed();
+		memcpy(sha256_pads_of, ipad, SHA256_BLOCK);
+		sha256_pads_valid = true;
+	}
+	if (!EVP_MD_CTX_copy_ex(sha256_work, sha256_inner) ||
+		!EVP_DigestUpdate(sha256_work, data, len) ||
+		!EVP_DigestFinal_ex(sha256_work, inner, NULL) ||
+		!EVP_MD_CTX_copy_ex(sha256_work, sha256_outer) ||
+		!EVP_DigestUpdate(sha256_work, inner, SHA256_LEN) ||
+		!EVP_DigestFinal_ex(sha256_work, out, NULL))
+		sha256_failed();
+}
+
+#else							/* !USE_OPENSSL */
+
+static void
+sha256_two(const void *a, size_t alen, const void *b, size_t blen, uint8 *out)
+{
+	pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
+
+	if (ctx == NULL ||
+		pg_cryptohash_init(ctx) < 0 ||
 		pg_cryptohash_update(ctx, (const uint8 *) a, alen) < 0 ||
 		(blen > 0 && pg_cryptohash_update(ctx, (const uint8 *) b, blen) < 0) ||
 		pg_cryptohash_final(ctx, out, SHA256_LEN) < 0)
 		elog(ERROR, "could not compute SHA-256: %s", pg_cryptohash_error(ctx));
+	pg_cryptohash_free(ctx);
 }
+
+static void
+hmac_sha256(const uint8 *ipad, const uint8 *opad, const void *data, size_t len, uint8 *out)
+{
+	uint8		inner[SHA256_LEN];
+	pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
+
+	if (ctx == NULL ||
+		pg_cryptohash_init(ctx) < 0 ||
+		pg_cryptohash_update(ctx, ipad, SHA256_BLOCK) < 0 ||
+		pg_cryptohash_update(ctx, (const uint8 *) data, len) < 0 ||
+		pg_cryptohash_final(ctx, inner, SHA256_LEN) < 0 ||
+		pg_cryptohash_init(ctx) < 0 ||
+		pg_cryptohash_update(ctx, opad, SHA256_BLOCK) < 0 ||
+		pg_cryptohash_update(ctx, inner, SHA256_LEN) < 0 ||
+		pg_cryptohash_final(ctx, out, SHA256_LEN) < 0)
+		elog(ERROR, "could not compute SHA-256: %s", pg_cryptohash_error(ctx));
+	pg_cryptohash_free(ctx);
+}
+#endif							/* USE_OPENSSL */
+
+struct PseudonymHasher
+{
+	bool		have_key;
+	uint8		ipad[SHA256_BLOCK];
+	uint8		opad[SHA256_BLOCK];
+};
 
 /*
  * A hasher for pseudonyms and chain hashes, in the current memory context
@@ -241,9 +352,6 @@ PseudonymHasherCreate(bool create)
 	PseudonymHasher *h = palloc0(sizeof(PseudonymHasher));
 	Oid			extoid = PersonalizeExtensionOid();
 
-	h->sha = pg_cryptohash_create(PG_SHA256);
-	if (h->sha == NULL)
-		elog(ERROR, "out of memory");
 	/* verification (without create) reads the key itself, never a kept copy */
 	if (create && kept_key.extoid == extoid)
 	{
@@ -263,7 +371,7 @@ PseudonymHasherCreate(bool create)
 
 			memset(block, 0, SHA256_BLOCK);
 			if (keylen > SHA256_BLOCK)
-				sha256_two(h->sha, VARDATA_ANY(key), keylen, NULL, 0, block);
+				sha256_two(VARDATA_ANY(key), keylen, NULL, 0, block);
 			else
 				memcpy(block, VARDATA_ANY(key), keylen);
 			for (int i = 0; i < SHA256_BLOCK; i++)
@@ -292,7 +400,6 @@ PseudonymHasherHasKey(PseudonymHasher *h)
 void
 PseudonymHasherFree(PseudonymHasher *h)
 {
-	pg_cryptohash_free(h->sha);
 	pfree(h);
 }
 
@@ -304,13 +411,11 @@ void
 PseudonymHex(PseudonymHasher *h, const char *subject, int len, char *out)
 {
 	static const char hex[] = "0123456789abcdef";
-	uint8		inner[SHA256_LEN];
 	uint8		mac[SHA256_LEN];
 	int			prefix = strlen(PSEUDONYM_PREFIX);
 
 	Assert(h->have_key);
-	sha256_two(h->sha, h->ipad, SHA256_BLOCK, subject, len, inner);
-	sha256_two(h->sha, h->opad, SHA256_BLOCK, inner, SHA256_LEN, mac);
+	hmac_sha256(h->ipad, h->opad, subject, len, mac);
 	memcpy(out, PSEUDONYM_PREFIX, prefix);
 	for (int i = 0; i < SHA256_LEN; i++)
 	{
@@ -406,32 +511,79 @@ append_int8(StringInfo buf, const char *name, int64 v)
 }
 
 /*
- * The canonical content of a ledger entry, after the chain's domain, the
- * ledger's name and the entry's position.  Returns false (and leaves
- * *problem) when the entry cannot be hashed: it names a subject and there
- * is no pseudonym key.
+ * Reads the entries of one ledger: which columns are content (all but the
+ * chain's, in column order), each entry's columns deformed once.
  */
-static bool
-canonical_entry(StringInfo buf, const LedgerDef *def, PseudonymHasher *h,
-				TupleDesc desc, HeapTuple tuple, int64 seq)
+typedef struct EntryReader
 {
-	resetStringInfo(buf);
-	appendBinaryStringInfo(buf, CHAIN_DOMAIN, strlen(CHAIN_DOMAIN) + 1);
-	appendBinaryStringInfo(buf, def->name, strlen(def->name) + 1);
-	append_int8(buf, COL_CHAIN_SEQ, seq);
+	const LedgerDef *def;
+	PseudonymHasher *h;
+	TupleDesc	desc;
+	int			ncols;
+	int		   *cols;			/* content columns, as indexes into desc */
+	bool	   *subject;		/* is this the subject column? */
+	Datum	   *values;			/* the entry loaded last */
+	bool	   *nulls;
+	StringInfoData buf;
+} EntryReader;
 
+static EntryReader *
+entry_reader(const LedgerDef *def, TupleDesc desc, PseudonymHasher *h)
+{
+	EntryReader *r = palloc0(sizeof(EntryReader));
+
+	r->def = def;
+	r->h = h;
+	r->desc = desc;
+	r->cols = palloc(sizeof(int) * desc->natts);
+	r->subject = palloc(sizeof(bool) * desc->natts);
+	r->values = palloc(sizeof(Datum) * desc->natts);
+	r->nulls = palloc(sizeof(bool) * desc->natts);
+	initStringInfo(&r->buf);
 	for (int i = 0; i < desc->natts; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, i);
 		const char *name = NameStr(att->attname);
-		bool		isnull;
-		Datum		value;
 
 		/* (a ctid column comes from _ledger_rechain()'s query, never a table) */
 		if (att->attisdropped || is_chain_column(name) || strcmp(name, "ctid") == 0)
 			continue;
-		value = heap_getattr(tuple, i + 1, desc, &isnull);
-		if (isnull)
+		r->subject[r->ncols] = def->subject_column != NULL &&
+			strcmp(name, def->subject_column) == 0;
+		r->cols[r->ncols++] = i;
+	}
+	return r;
+}
+
+static void
+entry_load(EntryReader *r, HeapTuple tuple)
+{
+	heap_deform_tuple(tuple, r->desc, r->values, r->nulls);
+}
+
+/*
+ * The canonical content of the loaded entry, after the chain's domain, the
+ * ledger's name and the entry's position.  Returns false when the entry
+ * cannot be hashed: it names a subject and there is no pseudonym key.
+ */
+static bool
+canonical_entry(EntryReader *r, int64 seq)
+{
+	StringInfo	buf = &r->buf;
+
+	resetStringInfo(buf);
+	appendBinaryStringInfo(buf, CHAIN_DOMAIN, strlen(CHAIN_DOMAIN) + 1);
+	appendBinaryStringInfo(buf, r->def->name, strlen(r->def->name) + 1);
+	append_int8(buf, COL_CHAIN_SEQ, seq);
+
+	for (int c = 0; c < r->ncols; c++)
+	{
+		int			i = r->cols[c];
+		Form_pg_attribute att = TupleDescAttr(r->desc, i);
+		const char *name = NameStr(att->attname);
+		Datum		value = r->values[i];
+
+		if (r->nulls[i])
 			continue;
 		switch (att->atttypid)
 		{
@@ -444,9 +596,9 @@ canonical_entry(StringInfo buf, const LedgerDef *def, PseudonymHasher *h,
 				}
 			case CHAROID:
 				{
-					char		c = DatumGetChar(value);
+					char		ch = DatumGetChar(value);
 
-					append_field(buf, name, &c, 1);
+					append_field(buf, name, &ch, 1);
 					break;
 				}
 			case INT2OID:
@@ -492,19 +644,20 @@ canonical_entry(StringInfo buf, const LedgerDef *def, PseudonymHasher *h,
 					int			len = VARSIZE_ANY_EXHDR(v);
 					int			plen = strlen(PSEUDONYM_PREFIX);
 
-					if (def->subject_column != NULL &&
-						strcmp(name, def->subject_column) == 0 &&
+					if (r->subject[c] &&
 						!(len >= plen && memcmp(data, PSEUDONYM_PREFIX, plen) == 0))
 					{
 						char		pseudonym[PSEUDONYM_LEN + 1];
 
-						if (!h->have_key)
+						if (!r->h->have_key)
 							return false;
-						PseudonymHex(h, data, len, pseudonym);
+						PseudonymHex(r->h, data, len, pseudonym);
 						append_field(buf, name, pseudonym, PSEUDONYM_LEN);
 					}
 					else
 						append_field(buf, name, data, len);
+					if ((Pointer) v != DatumGetPointer(value))
+						pfree(v);
 					break;
 				}
 			default:
@@ -525,14 +678,13 @@ canonical_entry(StringInfo buf, const LedgerDef *def, PseudonymHasher *h,
 	return true;
 }
 
+/* the hash of the loaded entry at position seq after prev */
 static bool
-entry_hash(PseudonymHasher *h, StringInfo buf, const LedgerDef *def,
-		   TupleDesc desc, HeapTuple tuple, int64 seq, const uint8 *prev,
-		   uint8 *out)
+entry_hash(EntryReader *r, int64 seq, const uint8 *prev, uint8 *out)
 {
-	if (!canonical_entry(buf, def, h, desc, tuple, seq))
+	if (!canonical_entry(r, seq))
 		return false;
-	sha256_two(h->sha, prev, SHA256_LEN, buf->data, buf->len, out);
+	sha256_two(prev, SHA256_LEN, r->buf.data, r->buf.len, out);
 	return true;
 }
 
@@ -580,6 +732,21 @@ hash_value(HeapTuple tuple, TupleDesc desc, AttrNumber attnum, uint8 *out)
 	if (isnull)
 		return false;
 	b = DatumGetByteaPP(d);
+	if (VARSIZE_ANY_EXHDR(b) != SHA256_LEN)
+		return false;
+	memcpy(out, VARDATA_ANY(b), SHA256_LEN);
+	return true;
+}
+
+/* a 32-byte hash column of the loaded entry; false if null or not 32 bytes */
+static bool
+loaded_hash(EntryReader *r, AttrNumber attnum, uint8 *out)
+{
+	bytea	   *b;
+
+	if (r->nulls[attnum - 1])
+		return false;
+	b = DatumGetByteaPP(r->values[attnum - 1]);
 	if (VARSIZE_ANY_EXHDR(b) != SHA256_LEN)
 		return false;
 	memcpy(out, VARDATA_ANY(b), SHA256_LEN);
@@ -657,7 +824,7 @@ personalize_ledger_chain(PG_FUNCTION_ARGS)
 	HeapTuple	tuple;
 	ChainCols	cols;
 	PseudonymHasher *h;
-	StringInfoData buf;
+	EntryReader *r;
 	uint8		prev[SHA256_LEN];
 	uint8		hash[SHA256_LEN];
 	int64		seq;
@@ -690,11 +857,11 @@ personalize_ledger_chain(PG_FUNCTION_ARGS)
 	seq = chain_head(rel, def, &cols, SnapshotSelf, prev) + 1;
 
 	h = PseudonymHasherCreate(def->subject_column != NULL);
-	initStringInfo(&buf);
-	if (!entry_hash(h, &buf, def, desc, tuple, seq, prev, hash))
+	r = entry_reader(def, desc, h);
+	entry_load(r, tuple);
+	if (!entry_hash(r, seq, prev, hash))
 		elog(ERROR, "could not read the pseudonym key");
 	PseudonymHasherFree(h);
-	pfree(buf.data);
 
 	prev_b = palloc(VARHDRSZ + SHA256_LEN);
 	SET_VARSIZE(prev_b, VARHDRSZ + SHA256_LEN);
@@ -753,7 +920,7 @@ personalize_verify_ledger(PG_FUNCTION_ARGS)
 	SysScanDesc scan;
 	HeapTuple	tuple;
 	PseudonymHasher *h;
-	StringInfoData buf;
+	EntryReader *r;
 	uint8		prev[SHA256_LEN];
 	uint8		stored[SHA256_LEN];
 	uint8		computed[SHA256_LEN];
@@ -796,20 +963,18 @@ personalize_verify_ledger(PG_FUNCTION_ARGS)
 	chain_cols(desc, RelationGetRelationName(rel), &cols);
 	idx = index_open(PersonalizeRelid(def->indexname), AccessShareLock);
 	h = PseudonymHasherCreate(false);
-	initStringInfo(&buf);
+	r = entry_reader(def, desc, h);
 	memset(prev, 0, SHA256_LEN);
 
 	scan = systable_beginscan_ordered(rel, idx, GetActiveSnapshot(), 0, NULL);
 	while ((tuple = systable_getnext_ordered(scan, ForwardScanDirection)) != NULL)
 	{
-		bool		isnull;
-		Datum		d;
 		int64		seq;
 		uint8		link[SHA256_LEN];
 
 		CHECK_FOR_INTERRUPTS();
-		d = heap_getattr(tuple, cols.seq, desc, &isnull);
-		if (isnull)
+		entry_load(r, tuple);
+		if (r->nulls[cols.seq - 1])
 		{
 			/* nulls come last: rows written with the trigger switched off */
 			if (outside++ == 0 && problem == NULL)
@@ -819,8 +984,8 @@ personalize_verify_ledger(PG_FUNCTION_ARGS)
 			}
 			continue;
 		}
-		seq = DatumGetInt64(d);
-		if (!hash_value(tuple, desc, cols.hash, stored))
+		seq = DatumGetInt64(r->values[cols.seq - 1]);
+		if (!loaded_hash(r, cols.hash, stored))
 			memset(stored, 0, SHA256_LEN);
 		if (have_digest && seq == digest_entries && !seen_digest)
 		{
@@ -843,7 +1008,7 @@ personalize_verify_ledger(PG_FUNCTION_ARGS)
 					problem = psprintf("entries " INT64_FORMAT " to " INT64_FORMAT " are missing",
 									   expected, seq - 1);
 			}
-			else if (!hash_value(tuple, desc, cols.prev, link) ||
+			else if (!loaded_hash(r, cols.prev, link) ||
 					 memcmp(link, prev, SHA256_LEN) != 0)
 			{
 				broken_at = seq;
@@ -852,7 +1017,7 @@ personalize_verify_ledger(PG_FUNCTION_ARGS)
 					psprintf("entry " INT64_FORMAT " does not link to entry " INT64_FORMAT ": its previous hash differs",
 							 seq, seq - 1);
 			}
-			else if (!entry_hash(h, &buf, def, desc, tuple, seq, prev, computed))
+			else if (!entry_hash(r, seq, prev, computed))
 			{
 				broken_at = seq;
 				problem = psprintf("entry " INT64_FORMAT " cannot be checked: the pseudonym key is missing", seq);
@@ -942,7 +1107,7 @@ typedef struct Rechain
 {
 	const LedgerDef *def;
 	PseudonymHasher *h;
-	StringInfoData buf;
+	EntryReader *reader;		/* made for the query's first row */
 	uint8		prev[SHA256_LEN];
 	int64		seq;
 	List	   *ctids;			/* ItemPointer, in chain order */
@@ -971,7 +1136,10 @@ rechain_row(HeapTuple tuple, TupleDesc desc, void *arg)
 	/* the first column is the row's ctid, the rest the ledger's columns */
 	*tid = *((ItemPointer) DatumGetPointer(SPI_getbinval(tuple, desc, 1, &isnull)));
 	rc->seq++;
-	if (!entry_hash(rc->h, &rc->buf, rc->def, desc, tuple, rc->seq, rc->prev, hash))
+	if (rc->reader == NULL)
+		rc->reader = entry_reader(rc->def, desc, rc->h);
+	entry_load(rc->reader, tuple);
+	if (!entry_hash(rc->reader, rc->seq, rc->prev, hash))
 		elog(ERROR, "could not read the pseudonym key");
 	rc->ctids = lappend(rc->ctids, tid);
 	rc->prevs = lappend(rc->prevs, hash_bytea(rc->prev));
@@ -1008,7 +1176,6 @@ personalize_ledger_rechain(PG_FUNCTION_ARGS)
 	rc.def = ledger_def(text_to_cstring(PG_GETARG_TEXT_PP(0)));
 	order_by = PG_GETARG_NAME(1);
 	rc.h = PseudonymHasherCreate(rc.def->subject_column != NULL);
-	initStringInfo(&rc.buf);
 	(void) ExtExecute(psprintf("SELECT t.ctid, t.* FROM personalize.%s t ORDER BY t.%s",
 							   quote_identifier(rc.def->relname),
 							   quote_identifier(NameStr(*order_by))),
