@@ -164,43 +164,62 @@ personalize_ledger_guard(PG_FUNCTION_ARGS)
 	PG_RETURN_NULL();			/* keep compiler quiet */
 }
 
-/*
- * Read the pseudonym key, creating it on first use, as the extension's
- * owner (nobody else may read it).  Returns NULL when there is none and
- * create is false; *created tells whether this call made it.
- */
-static bytea *
-pseudonym_key(bool create, bool *created)
+typedef struct KeyRow
 {
-	bool		isnull;
-	Datum		key;
+	bool		found;
+	bytea	   *key;
+	bool		committed;		/* written by a transaction other than ours */
+} KeyRow;
 
-	*created = false;
-	/* two statements: the second sees a key a concurrent first use made */
-	if (create)
-		*created = ExtExecute("INSERT INTO personalize.pseudonym_key (key)"
-							  " SELECT pg_catalog.decode(pg_catalog.replace("
-							  "  pg_catalog.gen_random_uuid()::pg_catalog.text OPERATOR(pg_catalog.||)"
-							  "  pg_catalog.gen_random_uuid()::pg_catalog.text, '-', ''), 'hex')"
-							  " ON CONFLICT DO NOTHING",
-							  0, NULL, NULL, NULL, false, NULL, NULL) > 0;
-	/* not read-only: the snapshot must see the key just made */
-	key = ExtValue("SELECT key FROM personalize.pseudonym_key",
-				   0, NULL, NULL, NULL, !create, &isnull);
+static void
+key_row(HeapTuple tuple, TupleDesc desc, void *arg)
+{
+	KeyRow	   *k = (KeyRow *) arg;
+	bool		isnull;
+	Datum		d = SPI_getbinval(tuple, desc, 1, &isnull);
+
 	if (isnull)
-	{
-		if (create)
-			elog(ERROR, "could not read the pseudonym key");
-		return NULL;
-	}
-	return DatumGetByteaPP(key);
+		return;
+	k->found = true;
+	k->key = DatumGetByteaPCopy(d);
+	k->committed = !TransactionIdIsCurrentTransactionId(
+		DatumGetTransactionId(SPI_getbinval(tuple, desc, 2, &isnull)));
+}
+
+/*
+ * Read the pseudonym key as the extension's owner (nobody else may read
+ * it); with create, make it first if there is none.  Reading comes first,
+ * so that a database that has its key (a standby, too) is never written
+ * to.  Returns false when there is no key (and create is false).
+ */
+static bool
+pseudonym_key(bool create, KeyRow *k)
+{
+	static const char *select = "SELECT key, xmin FROM personalize.pseudonym_key";
+
+	memset(k, 0, sizeof(KeyRow));
+	(void) ExtExecute(select, 0, NULL, NULL, NULL, true, key_row, k);
+	if (k->found || !create)
+		return k->found;
+	/* a concurrent first use may make it too: the read after sees theirs */
+	(void) ExtExecute("INSERT INTO personalize.pseudonym_key (key)"
+					  " SELECT pg_catalog.decode(pg_catalog.replace("
+					  "  pg_catalog.gen_random_uuid()::pg_catalog.text OPERATOR(pg_catalog.||)"
+					  "  pg_catalog.gen_random_uuid()::pg_catalog.text, '-', ''), 'hex')"
+					  " ON CONFLICT DO NOTHING",
+					  0, NULL, NULL, NULL, false, NULL, NULL);
+	/* not read-only: the snapshot must see the key just made */
+	(void) ExtExecute(select, 0, NULL, NULL, NULL, false, key_row, k);
+	if (!k->found)
+		elog(ERROR, "could not read the pseudonym key");
+	return true;
 }
 
 /*
  * The key, as HMAC's inner and outer pads (RFC 2104).  A key read from a
- * committed row is kept for the backend's life, per extension: it never
- * changes once made (pg_dump keeps it).  One this transaction made is not
- * kept, as the transaction may still roll back.
+ * row another transaction wrote is kept for the backend's life, per
+ * extension: it never changes once made (pg_dump keeps it).  One this
+ * transaction made is not kept, as the transaction may still roll back.
  */
 static struct
 {
@@ -241,7 +260,7 @@ static void
 sha256_failed(void)
 {
 	ereport(ERROR,
-			(errcode(ERRCODE_INTERNAL_ERROR),
+			(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
 			 errmsg("could not compute SHA-256 with OpenSSL")));
 }
 
@@ -361,11 +380,11 @@ PseudonymHasherCreate(bool create)
 	}
 	else
 	{
-		bool		created;
-		bytea	   *key = pseudonym_key(create, &created);
+		KeyRow		k;
 
-		if (key != NULL)
+		if (pseudonym_key(create, &k))
 		{
+			bytea	   *key = k.key;
 			uint8		block[SHA256_BLOCK];
 			size_t		keylen = VARSIZE_ANY_EXHDR(key);
 
@@ -380,7 +399,7 @@ PseudonymHasherCreate(bool create)
 				h->opad[i] = block[i] ^ 0x5c;
 			}
 			h->have_key = true;
-			if (!created)
+			if (k.committed)
 			{
 				memcpy(kept_key.ipad, h->ipad, SHA256_BLOCK);
 				memcpy(kept_key.opad, h->opad, SHA256_BLOCK);
@@ -435,6 +454,25 @@ SubjectPseudonym(const char *subject, int len)
 	char	   *result = palloc(PSEUDONYM_LEN + 1);
 
 	PseudonymHex(h, subject, len, result);
+	PseudonymHasherFree(h);
+	return result;
+}
+
+/*
+ * The same, or NULL when the database has no key yet (then no pseudonym
+ * was ever written): for readers, which must not write (a standby).
+ */
+char *
+SubjectPseudonymIfKey(const char *subject, int len)
+{
+	PseudonymHasher *h = PseudonymHasherCreate(false);
+	char	   *result = NULL;
+
+	if (h->have_key)
+	{
+		result = palloc(PSEUDONYM_LEN + 1);
+		PseudonymHex(h, subject, len, result);
+	}
 	PseudonymHasherFree(h);
 	return result;
 }
@@ -524,7 +562,8 @@ typedef struct EntryReader
 	bool	   *subject;		/* is this the subject column? */
 	Datum	   *values;			/* the entry loaded last */
 	bool	   *nulls;
-	StringInfoData buf;
+	StringInfoData buf;			/* the canonical content built last */
+	int			seq_offset;		/* where in buf the position's 8 bytes are */
 } EntryReader;
 
 static EntryReader *
@@ -575,6 +614,7 @@ canonical_entry(EntryReader *r, int64 seq)
 	appendBinaryStringInfo(buf, CHAIN_DOMAIN, strlen(CHAIN_DOMAIN) + 1);
 	appendBinaryStringInfo(buf, r->def->name, strlen(r->def->name) + 1);
 	append_int8(buf, COL_CHAIN_SEQ, seq);
+	r->seq_offset = buf->len - (int) sizeof(uint64);
 
 	for (int c = 0; c < r->ncols; c++)
 	{
@@ -676,6 +716,19 @@ canonical_entry(EntryReader *r, int64 seq)
 		}
 	}
 	return true;
+}
+
+/*
+ * Put another position into the content built last: the chain trigger
+ * builds the content (and hashes the subject's pseudonym) before it takes
+ * the ledger's lock, and learns the position only under it.
+ */
+static void
+entry_set_seq(EntryReader *r, int64 seq)
+{
+	uint64		be = pg_hton64((uint64) seq);
+
+	memcpy(r->buf.data + r->seq_offset, &be, sizeof(be));
 }
 
 /* the hash of the loaded entry at position seq after prev */
@@ -852,16 +905,22 @@ personalize_ledger_chain(PG_FUNCTION_ARGS)
 		!heap_attisnull(tuple, cols.hash, desc))
 		return PointerGetDatum(tuple);
 
-	lock_chain(rel);
-	/* committed entries and our own, even those of this very statement */
-	seq = chain_head(rel, def, &cols, SnapshotSelf, prev) + 1;
-
+	/*
+	 * The content first, the pseudonym included: the less work under the
+	 * lock, the less the next writer waits.
+	 */
 	h = PseudonymHasherCreate(def->subject_column != NULL);
 	r = entry_reader(def, desc, h);
 	entry_load(r, tuple);
-	if (!entry_hash(r, seq, prev, hash))
+	if (!canonical_entry(r, 0))
 		elog(ERROR, "could not read the pseudonym key");
 	PseudonymHasherFree(h);
+
+	lock_chain(rel);
+	/* committed entries and our own, even those of this very statement */
+	seq = chain_head(rel, def, &cols, SnapshotSelf, prev) + 1;
+	entry_set_seq(r, seq);
+	sha256_two(prev, SHA256_LEN, r->buf.data, r->buf.len, hash);
 
 	prev_b = palloc(VARHDRSZ + SHA256_LEN);
 	SET_VARSIZE(prev_b, VARHDRSZ + SHA256_LEN);

@@ -22,6 +22,8 @@ extern void LedgerEndErasure(void);
 
 /* the keyed pseudonym of a subject, palloc'd; reads the key as the owner */
 extern char *SubjectPseudonym(const char *subject, int len);
+/* or NULL when there is no key yet; never writes */
+extern char *SubjectPseudonymIfKey(const char *subject, int len);
 
 /*
  * Many pseudonyms at the cost of one key read: a hasher made in the current

@@ -843,8 +843,10 @@ personalize_export_subject(PG_FUNCTION_ARGS)
 	Oid			argtypes[4] = {TEXTOID, TEXTARRAYOID, JSONBARRAYOID, TEXTOID};
 	bool		lawful;
 	bool		custody = CustodyLogExists();
+	char	   *pseudonym;
 	char	   *sql;
 	Datum		values[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
 
 	tables = load_subject_tables();
 	check_table_access(tables, false, "export", "export_subject");
@@ -933,9 +935,12 @@ personalize_export_subject(PG_FUNCTION_ARGS)
 		"     'categories', r.categories, 'shares', r.shares,"
 		"     'first_shared_at', r.first_shared_at, 'last_shared_at', r.last_shared_at)), '[]')"
 		"   FROM personalize._recipients_by_pseudonym($4) r)" : "");
-	values[3] = custody ? CStringGetTextDatum(SubjectPseudonym(VARDATA_ANY(subject),
-															   VARSIZE_ANY_EXHDR(subject))) : (Datum) 0;
-	result = ExtValue(sql, custody ? 4 : 3, argtypes, values, NULL, true, &isnull);
+	/* without a key nothing was ever shared: no recipients (and no write) */
+	pseudonym = custody ? SubjectPseudonymIfKey(VARDATA_ANY(subject),
+												VARSIZE_ANY_EXHDR(subject)) : NULL;
+	values[3] = pseudonym ? CStringGetTextDatum(pseudonym) : (Datum) 0;
+	nulls[3] = pseudonym ? ' ' : 'n';
+	result = ExtValue(sql, custody ? 4 : 3, argtypes, values, nulls, true, &isnull);
 	PG_RETURN_DATUM(result);
 }
 

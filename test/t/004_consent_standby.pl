@@ -90,4 +90,19 @@ is($out, ' has_consent=true (consent table now says withdrawn) has_consent=false
 	'on the primary, the reused call site sees the withdrawal');
 $old->query_safe('COMMIT');
 $_->quit for ($old, $w, $r);
+
+# the readers of the ledgers only read, so they work on a standby too
+$primary->wait_for_catchup($standby);
+my $verify = q{SELECT string_agg(ledger || ':' || entries || ':' || intact, ',' ORDER BY ledger)
+                 FROM personalize.verify_ledgers()};
+is($standby->safe_psql('postgres', $verify), $primary->safe_psql('postgres', $verify),
+	'verify_ledgers() on the standby agrees with the primary');
+is($standby->safe_psql('postgres', q{
+	SELECT bool_and(intact) FROM personalize.verify_ledgers(personalize.ledger_digest())}), 't',
+	'ledger_digest() on the standby');
+is($standby->safe_psql('postgres', q{
+	SELECT jsonb_array_length(personalize.export_subject('alice') -> 'recipients')}), '0',
+	'export_subject() on the standby, with its recipients');
+is($standby->safe_psql('postgres', q{SELECT count(*) FROM personalize.recipients('alice')}), '0',
+	'recipients() on the standby');
 done_testing();
