@@ -1,11 +1,15 @@
 #!/bin/bash
 # Benchmark: what the hash chains cost.
 #
-#   writes   pgbench TPS of grant_consent() and withdraw_consent() on random
-#            subjects, in a database at 0.1.0 (the consent history without
-#            a chain: the released code path) and in one at the current
-#            version (every event hashed and linked under the ledger's
-#            append lock), 1 client and 2 clients; the cost ratio is
+#   writes   grant_consent() and withdraw_consent() on subjects that
+#            already have a consent row, in a database at 0.1.0 (the
+#            consent history without a chain: the released code path) and
+#            in one at the current version (every event hashed and linked
+#            under the ledger's append lock): the time per write of one
+#            session making 5000 writes in a procedure, each committed
+#            (no client round trip, which on this machine varies more than
+#            the write costs), and pgbench TPS with 1 and 2 clients; the
+#            cost ratio is time(current) / time(0.1.0), or
 #            TPS(0.1.0) / TPS(current).  (The throwaway cluster runs with
 #            fsync = off, so commits cost no flush: the lock's wait for a
 #            concurrent writer's commit is not in these figures.)
@@ -59,6 +63,34 @@ tps() {
 	rm -f "$f"
 }
 median() { sort -n | awk '{a[NR] = $1} END {m = (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2; printf "%.1f\n", m}'; }
+
+# the cost of one write, without a client in the loop: a procedure that
+# makes N writes, each in its own transaction (COMMIT after each)
+for db in "$old_db" "$new_db"; do
+	PGDATABASE=$db q "CREATE PROCEDURE bench_writes(fn text, n integer) LANGUAGE plpgsql AS \$\$
+	  BEGIN
+	    FOR i IN 1 .. n LOOP
+	      EXECUTE format('SELECT personalize.%I(\$1, ''marketing'', ''bench'')', fn)
+	        USING (1 + (i * 7919) % $subjects)::text;
+	      COMMIT;
+	    END LOOP;
+	  END \$\$"
+done
+writes=${WRITES:-5000}
+printf '\n%-30s %12s %12s %12s\n' "us per write, 1 session" "$old_version" "chained" "cost ratio"
+for fn in grant_consent withdraw_consent; do
+	old=()
+	new=()
+	for ((r = 0; r < rounds; r++)); do
+		old+=("$(PGDATABASE=$old_db time_query 1 "CALL bench_writes('$fn', $writes)")")
+		new+=("$(PGDATABASE=$new_db time_query 1 "CALL bench_writes('$fn', $writes)")")
+	done
+	a=$(printf '%s\n' "${old[@]}" | median)
+	b=$(printf '%s\n' "${new[@]}" | median)
+	printf '%-30s %12.1f %12.1f %11sx\n' "$fn" "$(awk -v t="$a" -v n="$writes" 'BEGIN {print t * 1000 / n}')" \
+		"$(awk -v t="$b" -v n="$writes" 'BEGIN {print t * 1000 / n}')" "$(ratio "$b" "$a")"
+	echo "  (rounds, ms for $writes: $old_version ${old[*]}; chained ${new[*]})"
+done
 
 printf '\n%-30s %12s %12s %12s\n' "pgbench TPS" "$old_version" "chained" "cost ratio"
 for fn in grant_consent withdraw_consent; do

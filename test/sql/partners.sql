@@ -198,6 +198,15 @@ SET ROLE regress_shop;
 ALTER TABLE customers DISABLE ROW LEVEL SECURITY, NO FORCE ROW LEVEL SECURITY;
 DROP POLICY everyone ON customers;
 RESET ROLE;
+-- a protected table, even one whose policies bind its owner, is read in
+-- full: the agreement and the customers' consent decide what leaves
+SET ROLE regress_shop;
+SELECT protect('customers', force => true);
+RESET ROLE;
+SELECT count(*) AS rows FROM share('Acme Ads', 'customers');
+SET ROLE regress_shop;
+SELECT unprotect('customers');
+RESET ROLE;
 
 --
 -- Privileges: a partner-export role calls share() and reads nothing else
