@@ -57,6 +57,7 @@
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "commands/trigger.h"
@@ -246,6 +247,18 @@ static struct
 #include <openssl/evp.h>
 
 /*
+ * OpenSSL 3 fetches an algorithm's implementation by name, and an init with
+ * the fetched one skips the lookup; 1.1 has neither and needs none.
+ */
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L
+#define PERSONALIZE_SHA256_MD() EVP_MD_fetch(NULL, "SHA256", NULL)
+#define PersonalizeDigestInit(ctx, md) EVP_DigestInit_ex2((ctx), (md), NULL)
+#else
+#define PERSONALIZE_SHA256_MD() ((EVP_MD *) EVP_sha256())
+#define PersonalizeDigestInit(ctx, md) EVP_DigestInit_ex((ctx), (md), NULL)
+#endif
+
+/*
  * Allocated once per backend and kept: no digest call in between can throw
  * (the ereports come after a failed call), so nothing leaks on error.
  */
@@ -272,7 +285,7 @@ sha256_setup(void)
 	sha256_work = EVP_MD_CTX_new();
 	sha256_inner = EVP_MD_CTX_new();
 	sha256_outer = EVP_MD_CTX_new();
-	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+	sha256_md = PERSONALIZE_SHA256_MD();
 	if (sha256_md == NULL || sha256_work == NULL || sha256_inner == NULL || sha256_outer == NULL)
 		sha256_failed();
 }
@@ -281,7 +294,7 @@ static void
 sha256_two(const void *a, size_t alen, const void *b, size_t blen, uint8 *out)
 {
 	sha256_setup();
-	if (!EVP_DigestInit_ex2(sha256_work, sha256_md, NULL) ||
+	if (!PersonalizeDigestInit(sha256_work, sha256_md) ||
 		!EVP_DigestUpdate(sha256_work, a, alen) ||
 		(blen > 0 && !EVP_DigestUpdate(sha256_work, b, blen)) ||
 		!EVP_DigestFinal_ex(sha256_work, out, NULL))
@@ -298,9 +311,9 @@ hmac_sha256(const uint8 *ipad, const uint8 *opad, const void *data, size_t len, 
 	if (!sha256_pads_valid || memcmp(sha256_pads_of, ipad, SHA256_BLOCK) != 0)
 	{
 		sha256_pads_valid = false;
-		if (!EVP_DigestInit_ex2(sha256_inner, sha256_md, NULL) ||
+		if (!PersonalizeDigestInit(sha256_inner, sha256_md) ||
 			!EVP_DigestUpdate(sha256_inner, ipad, SHA256_BLOCK) ||
-			!EVP_DigestInit_ex2(sha256_outer, sha256_md, NULL) ||
+			!PersonalizeDigestInit(sha256_outer, sha256_md) ||
 			!EVP_DigestUpdate(sha256_outer, opad, SHA256_BLOCK))
 			sha256_failed();
 		memcpy(sha256_pads_of, ipad, SHA256_BLOCK);
