@@ -183,7 +183,7 @@ BEGIN
 	BEGIN
 		EXECUTE 'ALTER ROLE regress_shop SUPERUSER';
 	EXCEPTION WHEN OTHERS THEN
-		INSERT INTO public.reads VALUES ('refused: ' || SQLERRM, NULL);
+		INSERT INTO public.reads VALUES ('refused: ' || SQLSTATE, NULL);
 	END;
 	RETURN true;
 END
