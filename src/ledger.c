@@ -536,6 +536,18 @@ ledger_def(const char *name)
 	return NULL;				/* keep compiler quiet */
 }
 
+/*
+ * The hasher a ledger's entries need: with the key for the ledger that
+ * names subjects, without one (and without reading it) for the others.
+ */
+static PseudonymHasher *
+ledger_hasher(const LedgerDef *def, bool create)
+{
+	if (def->subject_column != NULL)
+		return PseudonymHasherCreate(create);
+	return palloc0(sizeof(PseudonymHasher));
+}
+
 static bool
 is_chain_column(const char *attname)
 {
@@ -924,7 +936,7 @@ personalize_ledger_chain(PG_FUNCTION_ARGS)
 	 * The content first, the pseudonym included: the less work under the
 	 * lock, the less the next writer waits.
 	 */
-	h = PseudonymHasherCreate(def->subject_column != NULL);
+	h = ledger_hasher(def, true);
 	r = entry_reader(def, desc, h);
 	entry_load(r, tuple);
 	if (!canonical_entry(r, 0))
@@ -1036,7 +1048,7 @@ personalize_verify_ledger(PG_FUNCTION_ARGS)
 	desc = RelationGetDescr(rel);
 	chain_cols(desc, RelationGetRelationName(rel), &cols);
 	idx = index_open(PersonalizeRelid(def->indexname), AccessShareLock);
-	h = PseudonymHasherCreate(false);
+	h = ledger_hasher(def, false);
 	r = entry_reader(def, desc, h);
 	memset(prev, 0, SHA256_LEN);
 
@@ -1249,7 +1261,7 @@ personalize_ledger_rechain(PG_FUNCTION_ARGS)
 	memset(&rc, 0, sizeof(rc));
 	rc.def = ledger_def(text_to_cstring(PG_GETARG_TEXT_PP(0)));
 	order_by = PG_GETARG_NAME(1);
-	rc.h = PseudonymHasherCreate(rc.def->subject_column != NULL);
+	rc.h = ledger_hasher(rc.def, true);
 	(void) ExtExecute(psprintf("SELECT t.ctid, t.* FROM personalize.%s t ORDER BY t.%s",
 							   quote_identifier(rc.def->relname),
 							   quote_identifier(NameStr(*order_by))),
