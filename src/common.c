@@ -296,6 +296,40 @@ RoleExecute(Oid role, const char *sql, int nargs, Oid *argtypes, Datum *values,
 }
 
 uint64
+RoleExecuteCursor(Oid role, const char *sql, int nargs, Oid *argtypes, Datum *values,
+				  const char *nulls, ExtRowFn row_fn, void *arg)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	RunAs		ra;
+	Portal		portal;
+	uint64		processed = 0;
+
+	BeginRunAs(&ra, role);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	portal = SPI_cursor_open_with_args(NULL, sql, nargs, argtypes, values, nulls,
+									   true, CURSOR_OPT_NO_SCROLL);
+	for (;;)
+	{
+		MemoryContext spicxt;
+
+		SPI_cursor_fetch(portal, true, 1000);
+		if (SPI_processed == 0)
+			break;
+		spicxt = MemoryContextSwitchTo(cxt);
+		for (uint64 i = 0; i < SPI_processed; i++)
+			row_fn(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, arg);
+		MemoryContextSwitchTo(spicxt);
+		processed += SPI_processed;
+		SPI_freetuptable(SPI_tuptable);
+	}
+	SPI_cursor_close(portal);
+	SPI_finish();
+	EndRunAs(&ra);
+	return processed;
+}
+
+uint64
 ExtExecute(const char *sql, int nargs, Oid *argtypes, Datum *values,
 		   const char *nulls, bool read_only, ExtRowFn row_fn, void *arg)
 {

@@ -83,6 +83,14 @@ extern uint64 RoleExecute(Oid role, const char *sql, int nargs, Oid *argtypes,
 						  ExtRowFn row_fn, void *arg);
 
 /*
+ * The same for a query whose rows may not fit in memory: read through a
+ * cursor, a thousand rows at a time, each passed to row_fn (read-only).
+ */
+extern uint64 RoleExecuteCursor(Oid role, const char *sql, int nargs, Oid *argtypes,
+								Datum *values, const char *nulls,
+								ExtRowFn row_fn, void *arg);
+
+/*
  * The same as the extension's owner, for fixed, fully qualified statements
  * on the extension's own tables, which no caller may touch directly.
  */

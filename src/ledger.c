@@ -442,14 +442,18 @@ PseudonymHasherFree(PseudonymHasher *h)
  * hex, into out[PSEUDONYM_LEN + 1].
  */
 void
-PseudonymHex(PseudonymHasher *h, const char *subject, int len, char *out)
+PseudonymMac(PseudonymHasher *h, const char *subject, int len, uint8 *mac)
 {
-	static const char hex[] = "0123456789abcdef";
-	uint8		mac[SHA256_LEN];
-	int			prefix = strlen(PSEUDONYM_PREFIX);
-
 	Assert(h->have_key);
 	hmac_sha256(h->ipad, h->opad, subject, len, mac);
+}
+
+void
+PseudonymHexFromMac(const uint8 *mac, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+	int			prefix = strlen(PSEUDONYM_PREFIX);
+
 	memcpy(out, PSEUDONYM_PREFIX, prefix);
 	for (int i = 0; i < SHA256_LEN; i++)
 	{
@@ -457,6 +461,15 @@ PseudonymHex(PseudonymHasher *h, const char *subject, int len, char *out)
 		out[prefix + 2 * i + 1] = hex[mac[i] & 0xf];
 	}
 	out[prefix + 2 * SHA256_LEN] = '\0';
+}
+
+void
+PseudonymHex(PseudonymHasher *h, const char *subject, int len, char *out)
+{
+	uint8		mac[SHA256_LEN];
+
+	PseudonymMac(h, subject, len, mac);
+	PseudonymHexFromMac(mac, out);
 }
 
 /*

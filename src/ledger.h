@@ -37,6 +37,11 @@ extern PseudonymHasher *PseudonymHasherCreate(bool create);
 extern bool PseudonymHasherHasKey(PseudonymHasher *h);
 extern void PseudonymHex(PseudonymHasher *h, const char *subject, int len,
 						 char *out);
+/* the same in two steps: the 32-byte HMAC, and its text form */
+#define PSEUDONYM_MAC_LEN 32
+extern void PseudonymMac(PseudonymHasher *h, const char *subject, int len,
+						 uint8 *mac);
+extern void PseudonymHexFromMac(const uint8 *mac, char *out);
 extern void PseudonymHasherFree(PseudonymHasher *h);
 
 /* does the custody log exist (a database at 0.2.0 or later)? */

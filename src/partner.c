@@ -123,7 +123,9 @@ typedef struct Shared
 	PseudonymHasher *hasher;
 	pg_cryptohash_ctx *digest;
 	int64		rows;
-	List	   *subjects;		/* char * pseudonyms */
+	uint8	   *macs;			/* the subjects' HMACs, PSEUDONYM_MAC_LEN each */
+	Size		nmacs;
+	Size		maxmacs;
 } Shared;
 
 /* one row that leaves: (jsonb, subject as text) */
@@ -152,18 +154,22 @@ shared_row(HeapTuple tuple, TupleDesc desc, void *arg)
 	subject = SPI_getvalue(tuple, desc, 2);
 	if (subject != NULL)
 	{
-		char	   *pseudonym = palloc(PSEUDONYM_LEN + 1);
-
-		PseudonymHex(s->hasher, subject, strlen(subject), pseudonym);
-		s->subjects = lappend(s->subjects, pseudonym);
+		if (s->nmacs == s->maxmacs)
+		{
+			s->maxmacs *= 2;
+			s->macs = repalloc_huge(s->macs, s->maxmacs * PSEUDONYM_MAC_LEN);
+		}
+		PseudonymMac(s->hasher, subject, strlen(subject),
+					 s->macs + s->nmacs * PSEUDONYM_MAC_LEN);
+		s->nmacs++;
 		pfree(subject);
 	}
 }
 
 static int
-cmp_strings(const ListCell *a, const ListCell *b)
+cmp_macs(const void *a, const void *b)
 {
-	return strcmp((const char *) lfirst(a), (const char *) lfirst(b));
+	return memcmp(a, b, PSEUDONYM_MAC_LEN);
 }
 
 static ArrayType *
@@ -197,8 +203,6 @@ personalize_share(PG_FUNCTION_ARGS)
 	uint8		hash[SHA256_LEN];
 	char		hex[2 * SHA256_LEN + 1];
 	List	   *unique = NIL;
-	ListCell   *lc;
-	const char *last = NULL;
 	Oid			argtypes[10] = {TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID, TEXTARRAYOID,
 	TEXTARRAYOID, INT8OID, TEXTOID, TEXTARRAYOID, NAMEOID};
 	Datum		values[10];
@@ -287,6 +291,8 @@ personalize_share(PG_FUNCTION_ARGS)
 	s.digest = pg_cryptohash_create(PG_SHA256);
 	if (s.digest == NULL || pg_cryptohash_init(s.digest) < 0)
 		elog(ERROR, "could not start SHA-256");
+	s.maxmacs = 1024;
+	s.macs = palloc(s.maxmacs * PSEUDONYM_MAC_LEN);
 	initStringInfo(&query);
 	appendStringInfo(&query,
 					 "SELECT pg_catalog.to_jsonb(x), pg_catalog.format('%%s', t.%s)"
@@ -297,10 +303,14 @@ personalize_share(PG_FUNCTION_ARGS)
 					 SubjectArgument("t.", quote_identifier(t->colname), t->typid));
 	argtypes[0] = TEXTARRAYOID;
 	values[0] = p.purposes;
-	/* all of a protected table's rows, even when FORCE binds the owner (access.h) */
+	/*
+	 * All of a protected table's rows, even when FORCE binds the owner
+	 * (access.h); through a cursor, so that only the tuplestore (which
+	 * spills to disk past work_mem) holds what is shared.
+	 */
 	AccessBypassBegin(t->relid, NULL);
-	(void) RoleExecute(t->owner, query.data, 1, argtypes, values, NULL, true,
-					   shared_row, &s);
+	(void) RoleExecuteCursor(t->owner, query.data, 1, argtypes, values, NULL,
+							 shared_row, &s);
 	AccessBypassEnd();
 	if (pg_cryptohash_final(s.digest, hash, SHA256_LEN) < 0)
 		elog(ERROR, "could not compute SHA-256: %s", pg_cryptohash_error(s.digest));
@@ -310,15 +320,18 @@ personalize_share(PG_FUNCTION_ARGS)
 		sprintf(hex + 2 * i, "%02x", hash[i]);
 
 	/* the subjects who left, each once, in order */
-	list_sort(s.subjects, cmp_strings);
-	foreach(lc, s.subjects)
+	qsort(s.macs, s.nmacs, PSEUDONYM_MAC_LEN, cmp_macs);
+	for (Size i = 0; i < s.nmacs; i++)
 	{
-		const char *ps = (const char *) lfirst(lc);
+		const uint8 *mac = s.macs + i * PSEUDONYM_MAC_LEN;
+		char		ps[PSEUDONYM_LEN + 1];
 
-		if (last == NULL || strcmp(last, ps) != 0)
-			unique = lappend(unique, (void *) DatumGetPointer(CStringGetTextDatum(ps)));
-		last = ps;
+		if (i > 0 && memcmp(mac - PSEUDONYM_MAC_LEN, mac, PSEUDONYM_MAC_LEN) == 0)
+			continue;
+		PseudonymHexFromMac(mac, ps);
+		unique = lappend(unique, (void *) DatumGetPointer(CStringGetTextDatum(ps)));
 	}
+	pfree(s.macs);
 
 	/* the custody record, as the extension's owner */
 	argtypes[0] = TEXTOID;
