@@ -90,7 +90,6 @@ PG_FUNCTION_INFO_V1(personalize_verify_ledger);
 PG_FUNCTION_INFO_V1(personalize_ledger_head);
 PG_FUNCTION_INFO_V1(personalize_ledger_rechain);
 
-#define PSEUDONYM_PREFIX "pseudonym:"
 #define SHA256_LEN 32
 #define SHA256_BLOCK 64
 #define CHAIN_DOMAIN "personalize ledger 1"

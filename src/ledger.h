@@ -31,7 +31,8 @@ extern char *SubjectPseudonymIfKey(const char *subject, int len);
  * create (verification), the key is read afresh, and a database that has
  * none yet gives a hasher without one.
  */
-#define PSEUDONYM_LEN (10 + 64)	/* "pseudonym:" and 64 hex digits */
+#define PSEUDONYM_PREFIX "pseudonym:"	/* reserved: no customer's key begins so */
+#define PSEUDONYM_LEN (10 + 64)	/* the prefix and 64 hex digits */
 typedef struct PseudonymHasher PseudonymHasher;
 extern PseudonymHasher *PseudonymHasherCreate(bool create);
 extern bool PseudonymHasherHasKey(PseudonymHasher *h);

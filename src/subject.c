@@ -321,6 +321,18 @@ personalize_subject_write(PG_FUNCTION_ARGS)
 				 errhint(KEY_HINT)));
 	subject = PG_GETARG_TEXT_PP(0);
 	SubjectKeyCheck(VARDATA_ANY(subject), VARSIZE_ANY_EXHDR(subject));
+	/*
+	 * The ledgers hash a subject as its pseudonym, and take a key that
+	 * already looks like one as it is (src/ledger.c): a customer's key must
+	 * never look like one.
+	 */
+	if (VARSIZE_ANY_EXHDR(subject) >= (int) strlen(PSEUDONYM_PREFIX) &&
+		memcmp(VARDATA_ANY(subject), PSEUDONYM_PREFIX, strlen(PSEUDONYM_PREFIX)) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("subject keys that begin with \"%s\" are reserved", PSEUDONYM_PREFIX),
+				 errdetail("The ledgers name erased subjects by such keys."),
+				 errhint("Give the customer another key.")));
 	SubjectKeyCheckCanonical(VARDATA_ANY(subject), VARSIZE_ANY_EXHDR(subject));
 	SubjectLock(VARDATA_ANY(subject), VARSIZE_ANY_EXHDR(subject), false);
 	PG_RETURN_VOID();

@@ -134,6 +134,11 @@ SELECT chain_seq, subject = subject_pseudonym('a2') AS pseudonymized
   FROM consent_event WHERE chain_seq IN (2, 7) ORDER BY chain_seq;
 SELECT ledger, entries, intact FROM verify_ledgers(:'digest');
 
+-- a key that looks like a pseudonym is never a customer's: the ledgers
+-- would take it for an erased subject's
+SELECT grant_consent('pseudonym:0123', 'newsletter');
+SELECT state_intent('pseudonym:0123', 'running');
+
 -- the pseudonym is HMAC-SHA256 (RFC 2104) under the key, as SQL computes it
 WITH k AS (SELECT key || decode(repeat('00', 64 - length(key)), 'hex') AS k FROM pseudonym_key),
 pads AS (
