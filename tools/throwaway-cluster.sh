@@ -46,7 +46,7 @@ cluster_stop() {
 # create, in a copy of the source tree that user can read and write;
 # otherwise return, and the caller goes on as itself.  The variables named
 # in PASS_ENV travel along.
-PASS_ENV="KEEP PG_CONFIG REGRESS ISOLATION PGTAP_TESTS TAP_TESTS KINDS SCALE BENCH DURATION BENCH_SECONDS PROVE_FLAGS CLIENTS RUNS LATENCY_SECONDS"
+PASS_ENV="KEEP PG_CONFIG REGRESS ISOLATION PGTAP_TESTS TAP_TESTS KINDS SCALE BENCH DURATION BENCH_SECONDS PROVE_FLAGS CLIENTS RUNS LATENCY_SECONDS ROUNDS TPS_SECONDS WRITES"
 
 run_unprivileged() {
 	local script=$1
