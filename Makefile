@@ -15,6 +15,8 @@
 # start throwaway servers of their own (see README "Development"):
 #
 #   make test            build, install, run every test (also pgTAP)
+#   make test-citus      build, install, run the Citus suite (test/citus) on a
+#                        throwaway coordinator and two workers (needs Citus)
 #   make demo            build, install, run the narrated demo
 #   make bench           run the benchmarks under test/bench/ (SCALE=... to size)
 #   make matrix          build, install and test against each PostgreSQL in
@@ -101,7 +103,7 @@ installcheck-pgtap:
 		echo "pgTAP tests skipped: pg_prove or the pgtap extension is not installed"; \
 	fi
 
-.PHONY: test demo bench matrix prereqs quiet-install
+.PHONY: test test-citus demo bench matrix prereqs quiet-install
 
 # Install build and test dependencies when they are missing (as root), or say
 # exactly what to install (as any other user).
@@ -118,6 +120,12 @@ quiet-install:
 test: prereqs
 	@$(MAKE) --no-print-directory WERROR=1 quiet-install
 	@REGRESS="$(REGRESS)" ISOLATION="$(ISOLATION)" bash test/run-tests
+
+# the Citus suite (test/citus), on a throwaway coordinator and two workers;
+# needs Citus in the PostgreSQL that $(PG_CONFIG) names
+test-citus: prereqs
+	@$(MAKE) --no-print-directory WERROR=1 quiet-install
+	@bash test/citus/run
 
 demo: prereqs
 	@$(MAKE) --no-print-directory quiet-install
