@@ -953,6 +953,7 @@ personalize_protect(PG_FUNCTION_ARGS)
 	force = PG_GETARG_BOOL(1);
 	qualname = table_text(relid);
 	require_owner(relid, "protect");
+	PersonalizeRefuseCitusTable(relid, "protect()");
 	values[0] = ObjectIdGetDatum(relid);
 	if (ExtExecute("SELECT s.subject_column::pg_catalog.text, a.atttypid"
 				   "  FROM personalize.subject_table s"

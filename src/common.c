@@ -14,22 +14,28 @@
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/heapam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_extension.h"
+#include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
+#include "commands/extension.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "parser/parse_relation.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
 #include "utils/resowner.h"
 #include "utils/syscache.h"
 
@@ -233,6 +239,103 @@ RelationOwnerOid(Oid relid)
 	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
 	ReleaseSysCache(tup);
 	return owner;
+}
+
+/* ---------------------------------------------------------------------
+ * Citus
+ *
+ * personalize does not support distributed tables yet.  Under Citus the
+ * extension's tables on a worker node are local copies that the
+ * coordinator's functions never write, and a distributed table's rows live
+ * in shards its name does not reach: a read there would answer wrongly.
+ * These checks turn each such case into an error that names Citus.
+ * ---------------------------------------------------------------------
+ */
+
+/* the first column of the first row of a Citus catalog, or -1 */
+static int64
+citus_catalog_value(const char *relname, const char *colname, Oid key_relid)
+{
+	Oid			relid = get_relname_relid(relname, PG_CATALOG_NAMESPACE);
+	Relation	rel;
+	TableScanDesc scan;
+	HeapTuple	tup;
+	AttrNumber	att;
+	AttrNumber	keyatt = InvalidAttrNumber;
+	int64		result = -1;
+
+	if (!OidIsValid(relid))
+		return -1;
+	rel = table_open(relid, AccessShareLock);
+	att = attnameAttNum(rel, colname, false);
+	if (OidIsValid(key_relid))
+		keyatt = attnameAttNum(rel, "logicalrelid", false);
+	if (att == InvalidAttrNumber || (OidIsValid(key_relid) && keyatt == InvalidAttrNumber))
+	{
+		table_close(rel, AccessShareLock);
+		return -1;
+	}
+	scan = table_beginscan_catalog(rel, 0, NULL);
+	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	{
+		bool		isnull;
+		Datum		d;
+
+		if (keyatt != InvalidAttrNumber)
+		{
+			d = heap_getattr(tup, keyatt, RelationGetDescr(rel), &isnull);
+			if (isnull || DatumGetObjectId(d) != key_relid)
+				continue;
+		}
+		d = heap_getattr(tup, att, RelationGetDescr(rel), &isnull);
+		if (!isnull)
+			result = TupleDescAttr(RelationGetDescr(rel), att - 1)->atttypid == CHAROID ?
+				(int64) DatumGetChar(d) : (int64) DatumGetInt32(d);
+		break;
+	}
+	table_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return result;
+}
+
+void
+PersonalizeRefuseCitusWorker(const char *what)
+{
+	/* once per transaction: the read paths call it for every statement */
+	static LocalTransactionId checked = InvalidLocalTransactionId;
+
+	if (PersonalizeLocalXid() == checked && checked != InvalidLocalTransactionId)
+		return;
+	if (!OidIsValid(get_extension_oid("citus", true)))
+	{
+		checked = PersonalizeLocalXid();
+		return;
+	}
+	/* the coordinator (and a node outside any cluster) is group 0 */
+	if (citus_catalog_value("pg_dist_local_group", "groupid", InvalidOid) <= 0)
+	{
+		checked = PersonalizeLocalXid();
+		return;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("%s cannot run on a Citus worker node", what),
+			 errdetail("On a worker, personalize's tables are local copies that the coordinator's functions do not write: the answer would be wrong."),
+			 errhint("Call it on the coordinator, in queries on tables the coordinator holds; personalize does not support distributed tables yet.")));
+}
+
+void
+PersonalizeRefuseCitusTable(Oid relid, const char *what)
+{
+	if (!OidIsValid(get_extension_oid("citus", true)))
+		return;
+	if (citus_catalog_value("pg_dist_partition", "partmethod", relid) >= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("%s does not support the Citus table \"%s\"", what,
+						get_rel_name(relid)),
+				 errdetail("Its rows live in shards on the Citus nodes, which personalize does not read or change yet."),
+				 errhint("Keep the table local to the coordinator (undistribute_table()), or leave it out of personalize.")));
 }
 
 /* ---------------------------------------------------------------------

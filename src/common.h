@@ -42,6 +42,16 @@ extern AttrNumber PersonalizeAttnum(Oid relid, const char *colname);
 /* the owner of a relation; an error if it does not exist */
 extern Oid	RelationOwnerOid(Oid relid);
 
+/* ---------- Citus: never a wrong answer ---------- */
+
+/*
+ * An error that names Citus when what (a function's name) runs on a Citus
+ * worker node, or is asked to act on a distributed or reference table.
+ * Without the citus extension in the database, nothing is checked.
+ */
+extern void PersonalizeRefuseCitusWorker(const char *what);
+extern void PersonalizeRefuseCitusTable(Oid relid, const char *what);
+
 /* ---------- running as another role ---------- */
 
 /*

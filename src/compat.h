@@ -80,4 +80,12 @@
 extern bool PersonalizeInputSafe(Oid typinput, const char *str, Oid typioparam,
 								 int32 typmod, Datum *result);
 
+/* the local id of the current top-level transaction: in PGPROC.vxid from 17 */
+#include "storage/proc.h"
+#if PG_VERSION_NUM >= 170000
+#define PersonalizeLocalXid() (MyProc->vxid.lxid)
+#else
+#define PersonalizeLocalXid() (MyProc->lxid)
+#endif
+
 #endif							/* PERSONALIZE_COMPAT_H */

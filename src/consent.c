@@ -1123,6 +1123,8 @@ static void
 site_reset(ConsentSite *site, MemoryContext fn_mcxt, Snapshot snap,
 		   TimestampTz stmt_start)
 {
+	/* never an answer from a Citus worker's local copies */
+	PersonalizeRefuseCitusWorker("a consent or access check");
 	MemoryContextReset(site->cxt);
 	site->npurposes = 0;
 	site->next_evict = 0;

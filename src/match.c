@@ -99,7 +99,6 @@
 #include "utils/timestamp.h"
 
 #include "common.h"
-#include "common.h"
 #include "consent.h"
 #include "match.h"
 #include "match_internal.h"
@@ -340,6 +339,7 @@ personalize_match(PG_FUNCTION_ARGS)
 				 errmsg("exclude_purchased must not be null")));
 	exclude_purchased = PG_GETARG_BOOL(3);
 
+	PersonalizeRefuseCitusWorker("match()");
 	InitMaterializedSRF(fcinfo, 0);
 
 	callcxt = AllocSetContextCreate(CurrentMemoryContext, "personalize match",

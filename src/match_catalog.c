@@ -52,7 +52,6 @@
 #include "utils/timestamp.h"
 
 #include "common.h"
-#include "common.h"
 #include "match_internal.h"
 
 PG_FUNCTION_INFO_V1(personalize_match_cache_info);

@@ -482,6 +482,7 @@ personalize_set_retention(PG_FUNCTION_ARGS)
 				 errmsg("cannot set a retention rule on \"%s\"", get_rel_name(relid)),
 				 errdetail("Rules apply to ordinary and partitioned tables, not to views, system catalogs or temporary tables.")));
 	check_rule_owner(relid);
+	PersonalizeRefuseCitusTable(relid, "set_retention()");
 	(void) time_column_type(relid, column, NULL);
 
 	/* the real cutoff decides: months and years are not 30 and 360 days */
@@ -1102,6 +1103,7 @@ run_begin(PurgeRun *run)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("table with OID %u of a retention rule does not exist", rule->relid)));
+	PersonalizeRefuseCitusTable(rule->relid, "the purge");
 	run->time_type = time_column_type(rule->relid, rule->time_column, NULL);
 	run->owner = RelationOwnerOid(rule->relid);
 	if (rule->condition)

@@ -476,6 +476,7 @@ resolve_subject_table(Oid relid, const char *colname)
 				(errmsg("registered table with OID %u no longer exists; skipped", relid)));
 		return NULL;
 	}
+	PersonalizeRefuseCitusTable(relid, "personalize");
 	t = palloc0(sizeof(SubjectTable));
 	t->relid = relid;
 	t->owner = RelationOwnerOid(relid);
@@ -722,6 +723,7 @@ personalize_register_table(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("must be owner of table %s", relname),
 				 errhint("Ask the table's owner to register it.")));
+	PersonalizeRefuseCitusTable(relid, "register_table()");
 
 	tup = SearchSysCacheAttName(relid, NameStr(*column));
 	if (!HeapTupleIsValid(tup))

@@ -158,6 +158,7 @@ personalize_create_consent_view(PG_FUNCTION_ARGS)
 	qualified_source = quote_qualified_identifier(get_namespace_name(get_rel_namespace(source)),
 												  relname);
 
+	PersonalizeRefuseCitusTable(source, "create_consent_view()");
 	if (pg_class_aclcheck(source, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),

@@ -1,0 +1,49 @@
+--
+-- personalize does not support distributed tables yet.  Until it does,
+-- every path that would read a Citus table, or run on a worker node, stops
+-- with an error that names Citus: never a wrong answer.
+--
+\set SHOW_CONTEXT never
+SET search_path = public, personalize;
+SET personalize.review_ddl = off;
+SET client_min_messages = warning;
+SELECT define_purpose('marketing', 'emails about offers', 'early access to sales',
+                      '{user.contact.email}');
+RESET client_min_messages;
+CREATE TABLE orders (order_id bigint, customer_id bigint, total numeric,
+                     ordered_at timestamptz NOT NULL DEFAULT now(),
+                     PRIMARY KEY (customer_id, order_id));
+INSERT INTO orders (order_id, customer_id, total) SELECT g, g % 100, 1 FROM generate_series(1, 1000) g;
+SELECT count(grant_consent(g::text, 'marketing')) FROM generate_series(0, 49) g;
+
+-- a table local to the coordinator works as on any server
+SELECT count(*) AS consenting_orders FROM orders WHERE has_consent(customer_id, 'marketing');
+
+-- a distributed table: the filter runs on the workers, which refuse
+SELECT create_distributed_table('orders', 'customer_id');
+SELECT count(*) FROM orders WHERE has_consent(customer_id, 'marketing');
+SELECT count(*) FROM orders WHERE may_process(customer_id, 'marketing');
+SELECT register_table('orders', 'customer_id');
+SELECT set_retention('orders', 'ordered_at', '90 days');
+SELECT create_consent_view('marketing_orders', 'orders', 'marketing');
+
+-- a table registered (with a rule) before it was distributed
+CREATE TABLE visits (customer_id bigint, seen_at timestamptz NOT NULL DEFAULT now());
+INSERT INTO visits SELECT g % 10, now() - interval '200 days' FROM generate_series(1, 100) g;
+SELECT register_table('visits', 'customer_id');
+SELECT set_retention('visits', 'seen_at', '90 days');
+SELECT create_distributed_table('visits', 'customer_id');
+SELECT export_subject('1');
+SELECT forget('1');
+SELECT purge('visits');
+SELECT protect('visits');
+SELECT count(*) AS visits_kept FROM visits;
+
+-- a reference table
+CREATE TABLE regions (customer_id bigint PRIMARY KEY, region text);
+SELECT create_reference_table('regions');
+SELECT register_table('regions', 'customer_id');
+
+-- nothing was recorded by the refusals: one purpose, 50 grants
+SELECT count(*) AS events FROM consent_event;
+SELECT count(*) AS registered FROM subject_table;
