@@ -23,6 +23,9 @@ SELECT count(*) AS consenting_orders FROM orders WHERE has_consent(customer_id, 
 SELECT create_distributed_table('orders', 'customer_id');
 SELECT count(*) FROM orders WHERE has_consent(customer_id, 'marketing');
 SELECT count(*) FROM orders WHERE may_process(customer_id, 'marketing');
+-- match() for the customers of a distributed table runs on their shard
+SELECT m.offer_id FROM orders o CROSS JOIN LATERAL match(o.customer_id::text, 1) m
+ WHERE o.customer_id = 1;
 SELECT register_table('orders', 'customer_id');
 SELECT set_retention('orders', 'ordered_at', '90 days');
 SELECT create_consent_view('marketing_orders', 'orders', 'marketing');
