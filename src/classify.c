@@ -156,17 +156,6 @@ category_name_valid(const char *s)
 	return !segment_start;
 }
 
-/*
- * Is this a restore that may skip the checks?  pg_dump's output sets
- * check_function_bodies = off; only a superuser (who could switch the
- * checks off anyway) is trusted with that.
- */
-static bool
-trusted_restore(void)
-{
-	return !check_function_bodies && superuser_arg(GetOuterUserId());
-}
-
 static void defer_check(PendingKind kind, Oid relid, AttrNumber attnum,
 						const char *category);
 
@@ -243,7 +232,7 @@ classify_object_relabel(const ObjectAddress *object, const char *seclabel)
 					 3, argtypes, values, nulls, true) == NULL)
 	{
 		/* a restore loads the categories users defined after the labels */
-		if (trusted_restore())
+		if (PersonalizeTrustedRestore())
 			return;
 		if (!check_function_bodies)
 		{
@@ -353,7 +342,7 @@ personalize_added_columns(PG_FUNCTION_ARGS)
 Datum
 personalize_review_ddl_level(PG_FUNCTION_ARGS)
 {
-	if (trusted_restore())
+	if (PersonalizeTrustedRestore())
 		PG_RETURN_TEXT_P(cstring_to_text("off"));
 	PG_RETURN_TEXT_P(cstring_to_text(review_ddl_options[review_ddl].name));
 }

@@ -42,6 +42,9 @@ extern AttrNumber PersonalizeAttnum(Oid relid, const char *colname);
 /* the owner of a relation; an error if it does not exist */
 extern Oid	RelationOwnerOid(Oid relid);
 
+/* a superuser's restore of pg_dump output (check_function_bodies = off) */
+extern bool PersonalizeTrustedRestore(void);
+
 /* ---------- Citus: never a wrong answer ---------- */
 
 /*

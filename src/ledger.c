@@ -450,15 +450,10 @@ PseudonymMac(PseudonymHasher *h, const char *subject, int len, uint8 *mac)
 void
 PseudonymHexFromMac(const uint8 *mac, char *out)
 {
-	static const char hex[] = "0123456789abcdef";
 	int			prefix = strlen(PSEUDONYM_PREFIX);
 
 	memcpy(out, PSEUDONYM_PREFIX, prefix);
-	for (int i = 0; i < SHA256_LEN; i++)
-	{
-		out[prefix + 2 * i] = hex[mac[i] >> 4];
-		out[prefix + 2 * i + 1] = hex[mac[i] & 0xf];
-	}
+	hex_encode((const char *) mac, SHA256_LEN, out + prefix);
 	out[prefix + 2 * SHA256_LEN] = '\0';
 }
 
@@ -893,13 +888,6 @@ lock_chain(Relation rel)
 	(void) LockAcquire(&tag, ExclusiveLock, false, false);
 }
 
-static bool
-restoring(void)
-{
-	/* pg_dump's output sets check_function_bodies = off; see classify.c */
-	return !check_function_bodies && superuser_arg(GetOuterUserId());
-}
-
 /*
  * BEFORE INSERT trigger on a ledger (argument: the ledger's name): the
  * entry's position, the previous entry's hash and its own.  A superuser's
@@ -938,7 +926,7 @@ personalize_ledger_chain(PG_FUNCTION_ARGS)
 	tuple = trigdata->tg_trigtuple;
 	chain_cols(desc, RelationGetRelationName(rel), &cols);
 
-	if (restoring() &&
+	if (PersonalizeTrustedRestore() &&
 		!heap_attisnull(tuple, cols.seq, desc) &&
 		!heap_attisnull(tuple, cols.prev, desc) &&
 		!heap_attisnull(tuple, cols.hash, desc))
@@ -979,14 +967,9 @@ personalize_ledger_chain(PG_FUNCTION_ARGS)
 static text *
 hash_hex(const uint8 *hash)
 {
-	static const char hex[] = "0123456789abcdef";
 	char		str[2 * SHA256_LEN + 1];
 
-	for (int i = 0; i < SHA256_LEN; i++)
-	{
-		str[2 * i] = hex[hash[i] >> 4];
-		str[2 * i + 1] = hex[hash[i] & 0xf];
-	}
+	hex_encode((const char *) hash, SHA256_LEN, str);
 	str[2 * SHA256_LEN] = '\0';
 	return cstring_to_text(str);
 }

@@ -316,8 +316,8 @@ personalize_share(PG_FUNCTION_ARGS)
 		elog(ERROR, "could not compute SHA-256: %s", pg_cryptohash_error(s.digest));
 	pg_cryptohash_free(s.digest);
 	PseudonymHasherFree(s.hasher);
-	for (int i = 0; i < SHA256_LEN; i++)
-		sprintf(hex + 2 * i, "%02x", hash[i]);
+	hex_encode((const char *) hash, SHA256_LEN, hex);
+	hex[2 * SHA256_LEN] = '\0';
 
 	/* the subjects who left, each once, in order */
 	qsort(s.macs, s.nmacs, PSEUDONYM_MAC_LEN, cmp_macs);
