@@ -44,10 +44,10 @@ DATA_built = build/$(EXTENSION)--$(EXTVERSION).sql
 DATA = $(filter-out sql/$(EXTENSION)--$(EXTVERSION).sql,$(sort $(wildcard sql/$(EXTENSION)--*.sql)))
 
 # pg_regress tests (test/sql, test/expected), in order
-REGRESS = upgrade monthday consent lawful_basis intent subject subject_keys classify views access ledgers partners proxies retention match security security_view_rule null_args
+REGRESS = upgrade monthday consent lawful_basis intent subject subject_keys classify views access ledgers partners proxies retention match match_overlay security security_view_rule null_args
 REGRESS_OPTS = --inputdir=test
 # isolation specs (test/isolation/specs, test/isolation/expected)
-ISOLATION = monthday_unique consent_withdraw ledger_chain lawful_objection access_grants consent_view forget_grant purge_concurrency match_catalog match_consent
+ISOLATION = monthday_unique consent_withdraw ledger_chain lawful_objection access_grants consent_view forget_grant purge_concurrency match_catalog match_overlay match_consent
 ISOLATION_OPTS = --inputdir=test/isolation
 # Perl TAP tests (test/t); each starts its own server
 TAP_TESTS = 1

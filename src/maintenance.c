@@ -44,6 +44,8 @@ const MaintenanceDuty MaintenanceDuties[] = {
 	"delete rows older than their table's retention rule"},
 	{"trim_purge_log", "_trim_purge_log",
 	"forget purge runs older than personalize.purge_log_keep"},
+	{"fold_match_changes", "_match_fold",
+	"rebuild the shared offer index once enough offers changed, and prune the change log it covers"},
 };
 const int	NumMaintenanceDuties = lengthof(MaintenanceDuties);
 

@@ -110,6 +110,8 @@ PG_FUNCTION_INFO_V1(personalize_match_stats);
 /* GUCs */
 int			signal_half_life = 14 * 24 * 3600;	/* seconds */
 int			match_cache_mem = 256 * 1024;	/* kB */
+int			match_shared_mem = 1024 * 1024; /* kB */
+int			match_overlay_limit = 10000;	/* offers */
 
 /* ---------- answers counted by kind ---------- */
 
@@ -168,6 +170,8 @@ match_shmem_request(void)
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 	RequestAddinShmemSpace(MAXALIGN(sizeof(MatchStats)));
+	RequestAddinShmemSpace(MatchSharedShmemSize());
+	RequestNamedLWLockTranche("personalize match index", 1);
 }
 
 /*
@@ -190,6 +194,7 @@ match_shmem_startup(void)
 		pg_atomic_init_u64(&stats->no_match, 0);
 		stats->since = GetCurrentTimestamp();
 	}
+	MatchSharedShmemInit();
 	LWLockRelease(AddinShmemInitLock);
 	shared_stats = stats;
 }
@@ -212,14 +217,36 @@ MatchInit(void)
 							NULL, NULL, NULL);
 
 	DefineCustomIntVariable("personalize.match_cache_mem",
-							gettext_noop("Memory a session may keep for its cache of the offer catalog."),
-							gettext_noop("A larger catalog is built for each match() call and freed after it; 0 never keeps it."),
+							gettext_noop("Memory a session may keep for a private index of the offer catalog."),
+							gettext_noop("A private index is kept without shared_preload_libraries, or when the shared one cannot be had; a larger catalog is built for each match() call and freed after it; 0 never keeps it."),
 							&match_cache_mem,
 							256 * 1024,
 							0,
 							MAX_KILOBYTES,
 							PGC_USERSET,
 							GUC_UNIT_KB,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("personalize.match_shared_mem",
+							gettext_noop("Shared memory the shared indexes of the offer catalog may take, all databases together."),
+							gettext_noop("A database whose index does not fit gets a private index in each session, with a WARNING."),
+							&match_shared_mem,
+							1024 * 1024,
+							0,
+							MAX_KILOBYTES,
+							PGC_SIGHUP,
+							GUC_UNIT_KB,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("personalize.match_overlay_limit",
+							gettext_noop("Changed offers match() applies over the catalog index before it rebuilds the index."),
+							gettext_noop("The maintenance pass also rebuilds it once a quarter of this many offers changed."),
+							&match_overlay_limit,
+							10000,
+							0,
+							INT_MAX,
+							PGC_SUSET,
+							0,
 							NULL, NULL, NULL);
 
 	MatchCatalogInit();
@@ -243,8 +270,10 @@ put_row(ReturnSetInfo *rsinfo, const MatchCatalog *cat, int32 o, bool has_score,
 	Datum		values[3];
 	bool		nulls[3] = {false, !has_score, false};
 
-	values[0] = PointerGetDatum(cstring_to_text_with_len(cat->ids + cat->id_off[o],
-														 cat->id_off[o + 1] - cat->id_off[o] - 1));
+	int			len;
+	const char *id = MatchOfferId(cat, o, &len);
+
+	values[0] = PointerGetDatum(cstring_to_text_with_len(id, len));
 	values[1] = Float8GetDatum(score);
 	values[2] = reasons;
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
@@ -261,14 +290,34 @@ put_non_personalized(ReturnSetInfo *rsinfo, const MatchCatalog *cat,
 					 TimestampTz now, const char *why)
 {
 	Datum		reasons = MatchReasonsArray(list_make1((char *) why));
+	const MatchOverlay *ov = cat->ov;
 	int			n = 0;
+	int32		bi = 0;			/* in cat->by_priority */
+	int32		oi = 0;			/* in ov->by_priority */
+	int32		nov = ov ? ov->nby_priority : 0;
 
-	for (int32 i = 0; i < cat->nby_priority && n < k; i++)
+	/* the base's order and the overlay's, merged */
+	while (n < k && (bi < cat->nby_priority || oi < nov))
 	{
-		int32		o = cat->by_priority[i];
+		int32		o;
 
-		if ((i & 4095) == 0)
+		if (((bi + oi) & 4095) == 0)
 			CHECK_FOR_INTERRUPTS();
+		if (oi >= nov)
+			o = cat->by_priority[bi++];
+		else if (bi >= cat->nby_priority)
+			o = cat->noffers + ov->by_priority[oi++];
+		else
+		{
+			int32		b = cat->by_priority[bi];
+			const OverlayOffer *x = &ov->offers[ov->by_priority[oi]];
+
+			if (x->priority > cat->priority[b] ||
+				(x->priority == cat->priority[b] && x->key < MatchOfferKey(cat, b)))
+				o = cat->noffers + ov->by_priority[oi++];
+			else
+				o = cat->by_priority[bi++];
+		}
 		if (!MatchOfferActive(cat, o, now))
 			continue;
 		if (sub != NULL &&

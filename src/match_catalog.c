@@ -4,11 +4,15 @@
  *	  match()'s catalog phase: the relations it reads, the catalog version, and
  *	  the offer catalog as an inverted index, built, kept and invalidated.
  *
- * The catalog cache: see match.c for the rule and its freshness.  The
- * index is built from offers, offer_tags, tag and data_category through the
- * statement's snapshot, kept under CacheMemoryContext when it fits
- * personalize.match_cache_mem, and freed at the transaction end after an
- * invalidation; match_catalog_version says whether it is current.
+ * The catalog index: see match.c for the rule, its freshness and the life
+ * cycle of the index.  The index is built from offers, offer_tags, tag and
+ * data_category through the statement's snapshot, into one flat block of
+ * memory (a "blob" of arrays at offsets, so that it can live in a dynamic
+ * shared memory segment mapped at a different address in each backend);
+ * a MatchCatalog points into it.  MatchCatalogGet() picks the index a
+ * statement uses: the one this backend holds, the shared one, or a new
+ * build, brought up to the statement's catalog version by the overlay of
+ * changed offers (match_overlay.c).
  *
  * Copyright (c) 2026, The personalize authors
  *
@@ -37,6 +41,7 @@
 #include "miscadmin.h"
 #include "port/atomics.h"
 #include "portability/instr_time.h"
+#include "storage/dsm.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
@@ -56,14 +61,63 @@
 
 PG_FUNCTION_INFO_V1(personalize_match_cache_info);
 PG_FUNCTION_INFO_V1(personalize_match_invalidate);
+PG_FUNCTION_INFO_V1(personalize_match_fold);
 
 static MatchRels rels;
 
-/* the kept catalog, or NULL */
+/* the kept catalog (private, or a mapping of the shared one), or NULL */
 static MatchCatalog *cached = NULL;
 
 /* an invalidation arrived: free the kept catalog at transaction end */
 static bool cache_inval_pending = false;
+
+/* what this session's rankings scored and skipped, for match_cache_info() */
+static uint64 ranked_blocks = 0;
+static uint64 ranked_blocks_skipped = 0;
+static uint64 ranked_postings = 0;
+static uint64 ranked_postings_skipped = 0;
+
+/*
+ * The flat layout of a catalog: a header, then each array at a MAXALIGNed
+ * offset.  Nothing in it is a pointer.
+ */
+typedef enum CatalogPart
+{
+	CP_IDS,
+	CP_ID_OFF,
+	CP_STARTS,
+	CP_ENDS,
+	CP_PRIORITY,
+	CP_ENABLED,
+	CP_BY_PRIORITY,
+	CP_TAG_TEXT,				/* names and labels, NUL-terminated */
+	CP_TAG_OFF,					/* 2 * ntags offsets into CP_TAG_TEXT */
+	CP_TAG_REFUSED,
+	CP_POST_START,
+	CP_POSTINGS,
+	CP_BLOCK_POST,
+	CP_BLOCK_MAX,
+	CP_NPARTS
+} CatalogPart;
+
+#define CATALOG_BLOB_MAGIC	0x50534D43	/* "PSMC" */
+
+typedef struct CatalogBlob
+{
+	uint32		magic;
+	Oid			version_relid;
+	int64		version;
+	int32		noffers;
+	int32		nby_priority;
+	int32		ntags;
+	int32		refused_tags;
+	int32		nblocks;
+	uint64		npostings;
+	double		build_ms;
+	TimestampTz built_at;
+	Size		size;
+	Size		part[CP_NPARTS];
+} CatalogBlob;
 
 /* what the last build in this backend was, for match_cache_info() */
 typedef struct BuildInfo
@@ -86,17 +140,29 @@ static BuildInfo last_build = {false, false, 0, 0, 0, 0, 0, 0, 0, 0, -1};
 /* ---------- invalidation ---------- */
 
 /*
- * Free the kept catalog.
+ * Free a catalog: its context, and its mapping of the shared index.
+ */
+void
+MatchCatalogFree(MatchCatalog *cat)
+{
+	if (cat->seg != NULL)
+		dsm_detach((dsm_segment *) cat->seg);
+	MemoryContextDelete(cat->cxt);
+}
+
+/*
+ * Free the kept catalog, and the overlay that applied to it.
  */
 static void
 cache_free(void)
 {
 	if (cached != NULL)
 	{
-		MemoryContext cxt = cached->cxt;
+		MatchCatalog *cat = cached;
 
 		cached = NULL;
-		MemoryContextDelete(cxt);
+		MatchOverlayForget();
+		MatchCatalogFree(cat);
 	}
 }
 
@@ -113,7 +179,9 @@ match_relcache_callback(Datum arg pg_attribute_unused(), Oid relid)
 	if (rels.valid &&
 		(relid == InvalidOid ||
 		 relid == rels.version_relid || relid == rels.version_pkey ||
+		 relid == rels.change_relid || relid == rels.change_idx ||
 		 relid == rels.offers_relid || relid == rels.offer_tags_relid ||
+		 relid == rels.offers_pkey || relid == rels.offer_tags_pkey ||
 		 relid == rels.tag_relid || relid == rels.category_relid ||
 		 relid == rels.intent_relid || relid == rels.intent_pkey ||
 		 relid == rels.signal_relid || relid == rels.signal_idx))
@@ -144,6 +212,7 @@ MatchCatalogInit(void)
 {
 	CacheRegisterRelcacheCallback(match_relcache_callback, (Datum) 0);
 	RegisterXactCallback(match_xact_callback, NULL);
+	MatchSharedInit();
 }
 
 /* ---------- looking up the relations ---------- */
@@ -161,7 +230,27 @@ MatchRelsGet(void)
 	r.version_relid = PersonalizeRelid(REL_MATCH_VERSION);
 	r.version_pkey = PersonalizeRelid(IDX_MATCH_VERSION_PKEY);
 	r.offers_relid = PersonalizeRelid(REL_OFFERS);
+	r.offers_pkey = PersonalizeRelid(IDX_OFFERS_PKEY);
 	r.offer_tags_relid = PersonalizeRelid(REL_OFFER_TAGS);
+	r.offer_tags_pkey = PersonalizeRelid(IDX_OFFER_TAGS_PKEY);
+
+	/*
+	 * The change log came in 0.3.0: with the SQL of an older version (the
+	 * library is updated before ALTER EXTENSION UPDATE) every catalog change
+	 * rebuilds the index, as it did then.
+	 */
+	r.change_relid = get_relname_relid(REL_MATCH_CHANGE, PersonalizeSchemaOid());
+	if (OidIsValid(r.change_relid))
+	{
+		r.change_idx = PersonalizeRelid(IDX_MATCH_CHANGE_VERSION);
+		r.ch_version = PersonalizeAttnum(r.change_relid, "version");
+		r.ch_offer = PersonalizeAttnum(r.change_relid, "offer_id");
+	}
+	else
+	{
+		r.change_idx = InvalidOid;
+		r.ch_version = r.ch_offer = InvalidAttrNumber;
+	}
 	r.tag_relid = PersonalizeRelid(REL_TAG);
 	r.category_relid = PersonalizeRelid(REL_DATA_CATEGORY);
 	r.intent_relid = PersonalizeRelid(REL_INTENT);
@@ -170,6 +259,8 @@ MatchRelsGet(void)
 	r.signal_idx = PersonalizeRelid(IDX_SIGNAL_SUBJECT);
 	r.v_only_row = PersonalizeAttnum(r.version_relid, "only_row");
 	r.v_version = PersonalizeAttnum(r.version_relid, "version");
+	r.v_horizon = OidIsValid(r.change_relid) ?
+		PersonalizeAttnum(r.version_relid, "horizon") : InvalidAttrNumber;
 	r.o_id = PersonalizeAttnum(r.offers_relid, "offer_id");
 	r.o_priority = PersonalizeAttnum(r.offers_relid, "priority");
 	r.o_starts = PersonalizeAttnum(r.offers_relid, "starts_at");
@@ -201,10 +292,11 @@ MatchRelsGet(void)
 
 /*
  * The catalog version the snapshot sees.  *own is set when our own open
- * transaction wrote it.
+ * transaction wrote it; *horizon is the version after which the change log
+ * is complete (0 before 0.3.0).
  */
-static int64
-catalog_version(const MatchRels *r, Snapshot snap, bool *own)
+int64
+MatchCatalogVersion(const MatchRels *r, Snapshot snap, bool *own, int64 *horizon)
 {
 	Relation	rel;
 	SysScanDesc scan;
@@ -224,6 +316,9 @@ catalog_version(const MatchRels *r, Snapshot snap, bool *own)
 				 errmsg("table \"personalize.match_catalog_version\" has no row"),
 				 errhint("Put it back with a new version: INSERT INTO personalize.match_catalog_version VALUES (true, extract(epoch FROM now())::bigint, now()).")));
 	version = DatumGetInt64(heap_getattr(tup, r->v_version, RelationGetDescr(rel), &isnull));
+	*horizon = 0;
+	if (r->v_horizon != InvalidAttrNumber)
+		*horizon = DatumGetInt64(heap_getattr(tup, r->v_horizon, RelationGetDescr(rel), &isnull));
 	*own = TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(tup->t_data));
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
@@ -279,19 +374,75 @@ MatchFindTag(const MatchCatalog *cat, const char *s, Size len)
 }
 
 /*
+ * The offer reference of an id (an offer of the overlay first), or -1.
+ */
+int32
+MatchFindOfferRef(const MatchCatalog *cat, const char *s, Size len)
+{
+	if (cat->ov != NULL)
+	{
+		int32		i = MatchOverlayFind(cat->ov, s, len);
+
+		if (i >= 0)
+			return cat->ov->offers[i].exists ? cat->noffers + i : -1;
+	}
+	/* a base offer the overlay does not name is not masked */
+	return MatchFindOffer(cat, s, len);
+}
+
+/* the id of an offer reference, not NUL-terminated */
+const char *
+MatchOfferId(const MatchCatalog *cat, int32 o, int *len)
+{
+	if (MatchIsOverlay(cat, o))
+	{
+		const OverlayOffer *x = MatchOverlayOffer(cat, o);
+
+		*len = x->len;
+		return x->id;
+	}
+	*len = cat->id_off[o + 1] - cat->id_off[o] - 1;
+	return cat->ids + cat->id_off[o];
+}
+
+/*
  * The weight with which offer o carries tag t, or 0 if it does not (offer
- * tag weights are positive).  A binary search within the postings of t in
- * o's block, which the block table gives.
+ * tag weights are positive).  For a base offer, a binary search within the
+ * postings of t in o's block, which the block table gives.
  */
 float4
 MatchPostingWeight(const MatchCatalog *cat, int32 t, int32 o)
 {
-	const Posting *list = &cat->postings[cat->post_start[t]];
-	const uint32 *row = &cat->block_post[(Size) t * (cat->nblocks + 1)];
-	int32		b = o / MATCH_BLOCK;
-	uint32		lo = row[b];
-	uint32		hi = row[b + 1];
+	const Posting *list;
+	const uint32 *row;
+	int32		b;
+	uint32		lo;
+	uint32		hi;
 
+	if (MatchIsOverlay(cat, o))
+	{
+		const OverlayOffer *x = MatchOverlayOffer(cat, o);
+		int32		l = 0;
+		int32		h = x->npost - 1;
+
+		while (l <= h)
+		{
+			int32		mid = l + (h - l) / 2;
+
+			if (x->tags[mid] == t)
+				return x->weights[mid];
+			if (x->tags[mid] < t)
+				l = mid + 1;
+			else
+				h = mid - 1;
+		}
+		return 0;
+	}
+	list = &cat->postings[cat->post_start[t]];
+	row = &cat->block_post[(Size) t * (cat->nblocks + 1)];
+	b = o / MATCH_BLOCK;
+	lo = row[b];
+	hi = row[b + 1];
 	while (lo < hi)
 	{
 		uint32		mid = lo + (hi - lo) / 2;
@@ -722,7 +873,8 @@ load_catalog_postings(MatchCatalog *cat, const MatchRels *r, Snapshot snap)
 
 /*
  * Catalog step 4: where each tag's postings cross into each block of
- * MATCH_BLOCK offers.
+ * MATCH_BLOCK offers, and the largest weight of each tag in each block
+ * (the bounds that let a ranking skip what cannot reach its top k).
  */
 static void
 build_block_index(MatchCatalog *cat)
@@ -732,9 +884,11 @@ build_block_index(MatchCatalog *cat)
 
 	cat->nblocks = (cat->noffers + MATCH_BLOCK - 1) / MATCH_BLOCK;
 	cat->block_post = MemoryContextAllocHuge(cxt, (Size) Max(ntags, 1) * (cat->nblocks + 1) * sizeof(uint32));
+	cat->block_max = MemoryContextAllocHuge(cxt, (Size) Max(ntags, 1) * Max(cat->nblocks, 1) * sizeof(float4));
 	for (int32 t = 0; t < ntags; t++)
 	{
 		uint32	   *row = &cat->block_post[(Size) t * (cat->nblocks + 1)];
+		float4	   *max = &cat->block_max[(Size) t * cat->nblocks];
 		uint64		n = cat->post_start[t + 1] - cat->post_start[t];
 		Posting    *p = &cat->postings[cat->post_start[t]];
 		uint64		i = 0;
@@ -745,82 +899,261 @@ build_block_index(MatchCatalog *cat)
 					 errmsg("too many offers carry tag \"%s\" for match()", cat->tag_names[t])));
 		for (int32 b = 0; b <= cat->nblocks; b++)
 		{
+			float4		m = 0;
+
 			while (i < n && p[i].offer < b * MATCH_BLOCK)
+			{
+				m = Max(m, p[i].weight);
 				i++;
+			}
 			row[b] = (uint32) i;
+			if (b > 0)
+				max[b - 1] = m;
 		}
 	}
 }
 
+/* ---------- the flat layout ---------- */
+
+/* the size of each part of the blob of a built catalog */
+static void
+blob_part_sizes(const MatchCatalog *b, Size *sizes)
+{
+	Size		text = 0;
+
+	for (int32 t = 0; t < b->ntags; t++)
+		text += strlen(b->tag_names[t]) + 1 + strlen(b->tag_labels[t]) + 1;
+	sizes[CP_IDS] = b->id_off[b->noffers];
+	sizes[CP_ID_OFF] = (Size) (b->noffers + 1) * sizeof(uint32);
+	sizes[CP_STARTS] = (Size) b->noffers * sizeof(TimestampTz);
+	sizes[CP_ENDS] = (Size) b->noffers * sizeof(TimestampTz);
+	sizes[CP_PRIORITY] = (Size) b->noffers * sizeof(int32);
+	sizes[CP_ENABLED] = (Size) b->noffers * sizeof(bool);
+	sizes[CP_BY_PRIORITY] = (Size) b->nby_priority * sizeof(int32);
+	sizes[CP_TAG_TEXT] = text;
+	sizes[CP_TAG_OFF] = (Size) b->ntags * 2 * sizeof(uint32);
+	sizes[CP_TAG_REFUSED] = (Size) b->ntags * sizeof(bool);
+	sizes[CP_POST_START] = (Size) (b->ntags + 1) * sizeof(uint64);
+	sizes[CP_POSTINGS] = (Size) b->npostings * sizeof(Posting);
+	sizes[CP_BLOCK_POST] = (Size) b->ntags * (b->nblocks + 1) * sizeof(uint32);
+	sizes[CP_BLOCK_MAX] = (Size) b->ntags * b->nblocks * sizeof(float4);
+}
+
+/* the blob's size, with the part offsets in header (if not NULL) */
+static Size
+blob_layout(const MatchCatalog *b, CatalogBlob *header)
+{
+	Size		sizes[CP_NPARTS];
+	Size		off = MAXALIGN(sizeof(CatalogBlob));
+
+	blob_part_sizes(b, sizes);
+	for (int i = 0; i < CP_NPARTS; i++)
+	{
+		if (header)
+			header->part[i] = off;
+		off += MAXALIGN(sizes[i]);
+	}
+	return off;
+}
+
 /*
- * Build the catalog index through the snapshot, in a context of its own
- * under parent, in four steps.
+ * Copy a built catalog into blob (of blob_layout()'s size).
+ */
+static void
+blob_pack(const MatchCatalog *b, char *blob)
+{
+	CatalogBlob *h = (CatalogBlob *) blob;
+	Size		sizes[CP_NPARTS];
+	char	   *text;
+	uint32	   *tag_off;
+	uint32		toff = 0;
+
+	memset(h, 0, sizeof(CatalogBlob));
+	h->magic = CATALOG_BLOB_MAGIC;
+	h->version_relid = b->version_relid;
+	h->version = b->version;
+	h->noffers = b->noffers;
+	h->nby_priority = b->nby_priority;
+	h->ntags = b->ntags;
+	h->refused_tags = b->refused_tags;
+	h->nblocks = b->nblocks;
+	h->npostings = b->npostings;
+	h->size = blob_layout(b, h);
+	blob_part_sizes(b, sizes);
+
+#define PUT(which, src) memcpy(blob + h->part[which], (src), sizes[which])
+	PUT(CP_IDS, b->ids);
+	PUT(CP_ID_OFF, b->id_off);
+	PUT(CP_STARTS, b->starts);
+	PUT(CP_ENDS, b->ends);
+	PUT(CP_PRIORITY, b->priority);
+	PUT(CP_ENABLED, b->enabled);
+	PUT(CP_BY_PRIORITY, b->by_priority);
+	PUT(CP_TAG_REFUSED, b->tag_refused);
+	PUT(CP_POST_START, b->post_start);
+	PUT(CP_POSTINGS, b->postings);
+	PUT(CP_BLOCK_POST, b->block_post);
+	PUT(CP_BLOCK_MAX, b->block_max);
+#undef PUT
+	text = blob + h->part[CP_TAG_TEXT];
+	tag_off = (uint32 *) (blob + h->part[CP_TAG_OFF]);
+	for (int32 t = 0; t < b->ntags; t++)
+	{
+		Size		n = strlen(b->tag_names[t]) + 1;
+		Size		l = strlen(b->tag_labels[t]) + 1;
+
+		tag_off[2 * t] = toff;
+		memcpy(text + toff, b->tag_names[t], n);
+		toff += n;
+		tag_off[2 * t + 1] = toff;
+		memcpy(text + toff, b->tag_labels[t], l);
+		toff += l;
+	}
+}
+
+/*
+ * A catalog over a blob, in a context of its own under parent.  The blob
+ * is not copied: it must outlive the catalog (it is in the catalog's
+ * context, or in a mapped segment).
  */
 static MatchCatalog *
-MatchCatalogLoad(const MatchRels *r, Snapshot snap, int64 version,
-				 MemoryContext parent)
+catalog_view(char *blob, MemoryContext parent)
 {
+	CatalogBlob *h = (CatalogBlob *) blob;
 	MemoryContext cxt;
+	MatchCatalog *cat;
+	char	   *text;
+	uint32	   *tag_off;
+
+	Assert(h->magic == CATALOG_BLOB_MAGIC);
+	cxt = AllocSetContextCreate(parent, "personalize match catalog",
+								ALLOCSET_SMALL_SIZES);
+	cat = MemoryContextAllocZero(cxt, sizeof(MatchCatalog));
+	cat->cxt = cxt;
+	cat->blob = blob;
+	cat->blob_size = h->size;
+	cat->version_relid = h->version_relid;
+	cat->version = h->version;
+	cat->noffers = h->noffers;
+	cat->nby_priority = h->nby_priority;
+	cat->ntags = h->ntags;
+	cat->refused_tags = h->refused_tags;
+	cat->nblocks = h->nblocks;
+	cat->npostings = h->npostings;
+	cat->build_ms = h->build_ms;
+	cat->built_at = h->built_at;
+	cat->mem_bytes = h->size;
+	cat->ids = blob + h->part[CP_IDS];
+	cat->id_off = (uint32 *) (blob + h->part[CP_ID_OFF]);
+	cat->starts = (TimestampTz *) (blob + h->part[CP_STARTS]);
+	cat->ends = (TimestampTz *) (blob + h->part[CP_ENDS]);
+	cat->priority = (int32 *) (blob + h->part[CP_PRIORITY]);
+	cat->enabled = (bool *) (blob + h->part[CP_ENABLED]);
+	cat->by_priority = (int32 *) (blob + h->part[CP_BY_PRIORITY]);
+	cat->tag_refused = (bool *) (blob + h->part[CP_TAG_REFUSED]);
+	cat->post_start = (uint64 *) (blob + h->part[CP_POST_START]);
+	cat->postings = (Posting *) (blob + h->part[CP_POSTINGS]);
+	cat->block_post = (uint32 *) (blob + h->part[CP_BLOCK_POST]);
+	cat->block_max = (float4 *) (blob + h->part[CP_BLOCK_MAX]);
+	cat->tag_names = MemoryContextAlloc(cxt, Max(cat->ntags, 1) * sizeof(char *));
+	cat->tag_labels = MemoryContextAlloc(cxt, Max(cat->ntags, 1) * sizeof(char *));
+	text = blob + h->part[CP_TAG_TEXT];
+	tag_off = (uint32 *) (blob + h->part[CP_TAG_OFF]);
+	for (int32 t = 0; t < cat->ntags; t++)
+	{
+		cat->tag_names[t] = text + tag_off[2 * t];
+		cat->tag_labels[t] = text + tag_off[2 * t + 1];
+	}
+	return cat;
+}
+
+/* a catalog over a shared segment's blob (match_shared.c) */
+MatchCatalog *
+MatchCatalogView(char *blob, MemoryContext parent)
+{
+	return catalog_view(blob, parent);
+}
+
+/* ---------- building ---------- */
+
+/*
+ * Build the catalog index through the snapshot, in four steps, then lay it
+ * out flat: in a new shared segment when shared (if one can be had, else
+ * NULL with a WARNING), else in the new catalog's own context under parent.
+ */
+MatchCatalog *
+MatchCatalogBuild(const MatchRels *r, Snapshot snap, int64 version,
+				  MemoryContext parent, bool shared)
+{
 	MemoryContext scratch;
 	MemoryContext old;
+	MatchCatalog *b;
 	MatchCatalog *cat;
+	char	   *blob;
+	Size		size;
+	void	   *seg = NULL;
 	instr_time	start;
 	instr_time	elapsed;
 
 	INSTR_TIME_SET_CURRENT(start);
-	cxt = AllocSetContextCreate(parent, "personalize match catalog",
-								ALLOCSET_DEFAULT_SIZES);
-	scratch = AllocSetContextCreate(parent, "personalize match catalog build",
+	scratch = AllocSetContextCreate(CurrentMemoryContext, "personalize match catalog build",
 									ALLOCSET_DEFAULT_SIZES);
-	cat = MemoryContextAllocZero(cxt, sizeof(MatchCatalog));
-	cat->cxt = cxt;
-	cat->version_relid = r->version_relid;
-	cat->version = version;
-
-	/* what only the build needs goes to scratch */
 	old = MemoryContextSwitchTo(scratch);
-	load_catalog_tags(cat, r, snap);
-	load_catalog_offers(cat, r, snap);
-	load_catalog_postings(cat, r, snap);
-	build_block_index(cat);
+	b = palloc0(sizeof(MatchCatalog));
+	b->cxt = scratch;
+	b->version_relid = r->version_relid;
+	b->version = version;
+	load_catalog_tags(b, r, snap);
+	load_catalog_offers(b, r, snap);
+	load_catalog_postings(b, r, snap);
+	build_block_index(b);
 	MemoryContextSwitchTo(old);
-	MemoryContextDelete(scratch);
 
+	size = blob_layout(b, NULL);
+	if (shared)
+	{
+		seg = MatchSharedCreate(size, &blob);
+		if (seg == NULL)
+		{
+			MemoryContextDelete(scratch);
+			return NULL;
+		}
+	}
+	else
+	{
+		/* the blob goes in the catalog's context: allocate it there */
+		MemoryContext holder = AllocSetContextCreate(parent, "personalize match catalog blob",
+													 ALLOCSET_SMALL_SIZES);
+
+		blob = MemoryContextAllocHuge(holder, size);
+		blob_pack(b, blob);
+		cat = catalog_view(blob, parent);
+		MemoryContextSetParent(holder, cat->cxt);
+		goto built;
+	}
+	blob_pack(b, blob);
+	cat = catalog_view(blob, parent);
+	cat->seg = seg;
+
+built:
+	MemoryContextDelete(scratch);
 	INSTR_TIME_SET_CURRENT(elapsed);
 	INSTR_TIME_SUBTRACT(elapsed, start);
-	cat->build_ms = INSTR_TIME_GET_MILLISEC(elapsed);
-	cat->built_at = GetCurrentTimestamp();
-	cat->mem_bytes = MemoryContextMemAllocated(cxt, true);
+	((CatalogBlob *) blob)->build_ms = cat->build_ms = INSTR_TIME_GET_MILLISEC(elapsed);
+	((CatalogBlob *) blob)->built_at = cat->built_at = GetCurrentTimestamp();
+	cat->mem_bytes = size;
 	return cat;
 }
 
-/*
- * The catalog as the snapshot sees it: the kept one if it is current,
- * else a new one, kept if it fits in personalize.match_cache_mem.  A
- * catalog that is not kept lives in callcxt, and goes with it.
- */
-MatchCatalog *
-MatchCatalogGet(Snapshot snap, MemoryContext callcxt)
+/* ---------- choosing the index of a statement ---------- */
+
+/* what the last build in this backend was, noted for match_cache_info() */
+static void
+note_build(const MatchCatalog *cat, bool kept)
 {
-	const MatchRels *r = MatchRelsGet();
-	bool		own;
-	int64		version = catalog_version(r, snap, &own);
-	MatchCatalog *cat;
-	bool		keep;
-
-	if (cached != NULL && !own &&
-		cached->version_relid == r->version_relid && cached->version == version)
-		return cached;
-
-	/* a stale catalog is not needed any more: free it before building */
-	cache_free();
-	cache_inval_pending = false;
-	cat = MatchCatalogLoad(r, snap, version, callcxt);
-	keep = !own && cat->mem_bytes <= (Size) match_cache_mem * 1024;
-
 	last_build.valid = true;
-	last_build.kept = keep;
-	last_build.version = version;
+	last_build.kept = kept;
+	last_build.version = cat->version;
 	last_build.noffers = cat->noffers;
 	last_build.ntags = cat->ntags;
 	last_build.npostings = cat->npostings;
@@ -828,12 +1161,38 @@ MatchCatalogGet(Snapshot snap, MemoryContext callcxt)
 	last_build.build_ms = cat->build_ms;
 	last_build.built_at = cat->built_at;
 	last_build.builds++;
+	elog(DEBUG1, "personalize: built the offer catalog, version " INT64_FORMAT
+		 ": %d offers, %d tags, " UINT64_FORMAT " postings, %zu bytes, %.1f ms%s",
+		 cat->version, cat->noffers, cat->ntags, cat->npostings, cat->mem_bytes,
+		 cat->build_ms, cat->seg ? " (shared)" : kept ? "" : " (not kept)");
+}
 
+/* keep cat as this backend's index (freeing the one it replaces) */
+static void
+cache_set(MatchCatalog *cat)
+{
+	if (cached == cat)
+		return;
+	cache_free();
+	MemoryContextSetParent(cat->cxt, CacheMemoryContext);
+	cached = cat;
+}
+
+/*
+ * A catalog built privately: kept when it is committed and fits in
+ * personalize.match_cache_mem, else for this call only (in callcxt), said
+ * once per version with a WARNING.
+ */
+static MatchCatalog *
+build_private(const MatchRels *r, Snapshot snap, int64 version, bool own,
+			  MemoryContext callcxt)
+{
+	MatchCatalog *cat = MatchCatalogBuild(r, snap, version, callcxt, false);
+	bool		keep = !own && cat->mem_bytes <= (Size) match_cache_mem * 1024;
+
+	note_build(cat, keep);
 	if (keep)
-	{
-		MemoryContextSetParent(cat->cxt, CacheMemoryContext);
-		cached = cat;
-	}
+		cache_set(cat);
 	else if (!own && last_build.warned_version != version)
 	{
 		last_build.warned_version = version;
@@ -844,63 +1203,327 @@ MatchCatalogGet(Snapshot snap, MemoryContext callcxt)
 						   (cat->mem_bytes + 1023) / 1024, match_cache_mem),
 				 errhint("Raise personalize.match_cache_mem.")));
 	}
-	elog(DEBUG1, "personalize: built the offer catalog, version " INT64_FORMAT
-		 ": %d offers, %d tags, " UINT64_FORMAT " postings, %zu bytes, %.1f ms%s",
-		 version, cat->noffers, cat->ntags, cat->npostings, cat->mem_bytes,
-		 cat->build_ms, keep ? "" : " (not kept)");
 	return cat;
 }
 
 /*
- * match_cache_info(): this session's catalog cache.
+ * A new base index for a committed version, shared when the library is
+ * preloaded: under the database's build lock, unless another backend built
+ * it meanwhile (then that one is attached).  With wait false, returns NULL
+ * when another backend is building.  Falls back to a private index (with a
+ * WARNING from match_shared.c) when the shared one cannot be had.
+ */
+static MatchCatalog *
+build_base(const MatchRels *r, Snapshot snap, int64 version, MemoryContext callcxt,
+		   bool wait)
+{
+	MatchCatalog *cat;
+	int64		shared_version;
+
+	if (!MatchSharedAvailable())
+		return build_private(r, snap, version, false, callcxt);
+
+	if (wait)
+		MatchSharedBuildLock();
+	else if (!MatchSharedBuildLockTry())
+		return NULL;
+
+	/* built while we waited? */
+	cat = MatchSharedAttach(r, &shared_version);
+	if (cat != NULL && shared_version == version)
+	{
+		MatchSharedBuildUnlock();
+		cache_set(cat);
+		return cat;
+	}
+	if (cat != NULL)
+		MatchCatalogFree(cat);
+	if (cat != NULL && shared_version > version)
+	{
+		/* our snapshot is older than the shared index: for this call only */
+		MatchSharedBuildUnlock();
+		cat = MatchCatalogBuild(r, snap, version, callcxt, false);
+		note_build(cat, false);
+		return cat;
+	}
+
+	cat = MatchCatalogBuild(r, snap, version, callcxt, true);
+	if (cat == NULL)
+	{
+		MatchSharedBuildUnlock();
+		return build_private(r, snap, version, false, callcxt);
+	}
+	note_build(cat, true);
+	MatchSharedPublish(cat);
+	MatchSharedBuildUnlock();
+	cache_set(cat);
+	return cat;
+}
+
+/* can the overlay bring base to the statement's version? */
+static bool
+base_usable(const MatchCatalog *base, const MatchRels *r, int64 version, int64 horizon)
+{
+	return base != NULL && base->version_relid == r->version_relid &&
+		base->version <= version && base->version >= horizon;
+}
+
+/*
+ * The catalog as the snapshot sees it: a base index (this backend's, or
+ * the shared one, or a new build) with the overlay of the offers changed
+ * since it was built.  A catalog that is not kept lives in callcxt, and
+ * goes with it.
+ */
+MatchCatalog *
+MatchCatalogGet(Snapshot snap, MemoryContext callcxt)
+{
+	const MatchRels *r = MatchRelsGet();
+	bool		own;
+	int64		horizon;
+	int64		version = MatchCatalogVersion(r, snap, &own, &horizon);
+	MatchCatalog *base = NULL;
+	const MatchOverlay *ov = NULL;
+
+	if (base_usable(cached, r, version, horizon))
+		base = cached;
+
+	/* a newer shared index than ours that serves this version */
+	if (MatchSharedAvailable() && (base == NULL || base->seg == NULL ||
+								   MatchSharedVersion(r) != base->version))
+	{
+		int64		shared_version;
+		MatchCatalog *cat;
+
+		cat = MatchSharedAttach(r, &shared_version);
+		if (cat != NULL && base_usable(cat, r, version, horizon) &&
+			(base == NULL || cat->version > base->version))
+		{
+			cache_set(cat);
+			base = cat;
+		}
+		else if (cat != NULL)
+			MatchCatalogFree(cat);
+	}
+
+	if (base != NULL &&
+		MatchOverlayGet(base, r, snap, version, own, horizon, callcxt, &ov) == OVERLAY_OK)
+	{
+		/*
+		 * Too many changed offers for an overlay: fold them into a new base
+		 * index, unless another backend is doing it (then the overlay serves
+		 * until it is done).
+		 */
+		if (ov != NULL && ov->n > match_overlay_limit && !own)
+		{
+			MatchCatalog *cat = build_base(r, snap, version, callcxt, false);
+
+			if (cat != NULL)
+			{
+				cat->ov = NULL;
+				return cat;
+			}
+		}
+		base->ov = ov;
+		return base;
+	}
+
+	/*
+	 * No base the change log can bring up to date: build one.  A version
+	 * our own open transaction wrote may be rolled back and reused, so its
+	 * catalog serves this call only.
+	 */
+	if (own)
+	{
+		MatchCatalog *cat = MatchCatalogBuild(r, snap, version, callcxt, false);
+
+		note_build(cat, false);
+		return cat;
+	}
+	base = build_base(r, snap, version, callcxt, true);
+	base->ov = NULL;
+	return base;
+}
+
+/* what a ranking scored and skipped (match_rank.c) */
+void
+MatchNoteRanking(uint64 blocks, uint64 skipped, uint64 postings, uint64 postings_skipped)
+{
+	ranked_blocks += blocks;
+	ranked_blocks_skipped += skipped;
+	ranked_postings += postings;
+	ranked_postings_skipped += postings_skipped;
+	MatchSharedNoteRanking(blocks, skipped);
+}
+
+/* ---------- folding the change log ---------- */
+
+/*
+ * _match_fold() RETURNS bigint: the maintenance duty that keeps the change
+ * log short (see sql/src/match.sql).
+ */
+Datum
+personalize_match_fold(PG_FUNCTION_ARGS pg_attribute_unused())
+{
+	const MatchRels *r = MatchRelsGet();
+	Snapshot	snap = GetActiveSnapshot();
+	bool		own;
+	int64		horizon;
+	int64		version = MatchCatalogVersion(r, snap, &own, &horizon);
+	int64		prune_to;
+	Oid			argtypes[1] = {INT8OID};
+	Datum		args[1];
+	bool		isnull;
+	uint64		deleted;
+
+	if (!OidIsValid(r->change_relid))
+		PG_RETURN_INT64(0);
+
+	if (MatchSharedAvailable())
+	{
+		int64		shared_version = MatchSharedVersion(r);
+
+		if (shared_version < 0)
+			PG_RETURN_INT64(0);	/* no match() since the server started */
+		if (shared_version < version && !own)
+		{
+			int64		changed;
+			int64		waited;
+
+			/* enough offers changed, or the oldest change waited long enough */
+			args[0] = Int64GetDatum(shared_version);
+			changed = DatumGetInt64(ExtValue("SELECT CASE WHEN pg_catalog.bool_or(c.offer_id IS NULL) THEN 2147483647"
+											 " ELSE pg_catalog.count(DISTINCT c.offer_id) END"
+											 " FROM personalize.match_catalog_change c"
+											 " WHERE c.version OPERATOR(pg_catalog.>) $1",
+											 1, argtypes, args, NULL, true, &isnull));
+			waited = DatumGetInt64(ExtValue("SELECT coalesce(pg_catalog.max(pg_catalog.now() OPERATOR(pg_catalog.-) c.logged_at)"
+											" OPERATOR(pg_catalog.>=) interval '5 minutes', false)::pg_catalog.int4::pg_catalog.int8"
+											" FROM personalize.match_catalog_change c"
+											" WHERE c.version OPERATOR(pg_catalog.>) $1",
+											1, argtypes, args, NULL, true, &isnull));
+			if (changed >= Max(match_overlay_limit / 4, 1) || waited > 0)
+				shared_version = build_base(r, snap, version, CurrentMemoryContext, true)->version;
+		}
+		prune_to = shared_version;
+	}
+	else
+	{
+		/* changes older than an hour: a session whose index predates them rebuilds it */
+		prune_to = DatumGetInt64(ExtValue("SELECT coalesce(pg_catalog.max(c.version), -1)"
+										  " FROM personalize.match_catalog_change c"
+										  " WHERE c.logged_at OPERATOR(pg_catalog.<) pg_catalog.now() OPERATOR(pg_catalog.-) interval '1 hour'",
+										  0, NULL, NULL, NULL, true, &isnull));
+	}
+	if (prune_to <= horizon)
+		PG_RETURN_INT64(0);
+
+	args[0] = Int64GetDatum(prune_to);
+	deleted = ExtExecute("DELETE FROM personalize.match_catalog_change c"
+						 " WHERE c.version OPERATOR(pg_catalog.<=) $1",
+						 1, argtypes, args, NULL, false, NULL, NULL);
+	(void) ExtExecute("UPDATE personalize.match_catalog_version"
+					  " SET horizon = $1 WHERE horizon OPERATOR(pg_catalog.<) $1",
+					  1, argtypes, args, NULL, false, NULL, NULL);
+	PG_RETURN_INT64((int64) deleted);
+}
+
+/* ---------- observability ---------- */
+
+/*
+ * match_cache_info(): the index this session uses.
  */
 Datum
 personalize_match_cache_info(PG_FUNCTION_ARGS)
 {
 	TupleDesc	tupdesc;
-	Datum		values[12];
-	bool		nulls[12];
+	Datum		values[26];
+	bool		nulls[26];
 	bool		own;
+	int64		horizon;
 	int64		version;
+	const MatchRels *r;
+	const MatchOverlay *ov;
+	MatchSharedInfo si;
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
+	if (tupdesc->natts != lengthof(values))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("match_cache_info() of this database is older than the library"),
+				 errhint("Run ALTER EXTENSION personalize UPDATE.")));
 	memset(nulls, 0, sizeof(nulls));
-	version = catalog_version(MatchRelsGet(), GetActiveSnapshot(), &own);
+	r = MatchRelsGet();
+	version = MatchCatalogVersion(r, GetActiveSnapshot(), &own, &horizon);
+	ov = MatchOverlayKept(cached);
 	values[0] = Int64GetDatum(version);
-	if (cached != NULL)
-		values[1] = Int64GetDatum(cached->version);
+	/* cache_version: the version the kept index, with its overlay, answers for */
+	if (cached != NULL && cached->version_relid == r->version_relid)
+		values[1] = Int64GetDatum(ov ? ov->version : cached->version);
 	else
 		nulls[1] = true;
-	values[2] = BoolGetDatum(cached != NULL && !own && cached->version == version &&
-							 cached->version_relid == rels.version_relid);
-	values[8] = Int64GetDatum((int64) match_cache_mem * 1024);
-	if (last_build.valid)
+	/* fresh: the next match() uses the kept index (and overlay) as they are */
+	values[2] = BoolGetDatum(cached != NULL && !own && cached->version_relid == r->version_relid &&
+							 (ov ? ov->version : cached->version) == version);
+	values[3] = BoolGetDatum(cached != NULL);
+	values[4] = BoolGetDatum(cached != NULL && cached->seg != NULL);
+	values[9] = Int64GetDatum((int64) match_cache_mem * 1024);
+	if (cached != NULL)
 	{
-		values[3] = BoolGetDatum(last_build.kept && cached != NULL);
-		values[4] = Int32GetDatum(last_build.noffers);
-		values[5] = Int32GetDatum(last_build.ntags);
-		values[6] = Int64GetDatum((int64) last_build.npostings);
-		values[7] = Int64GetDatum((int64) last_build.mem_bytes);
-		values[9] = TimestampTzGetDatum(last_build.built_at);
-		values[10] = Float8GetDatum(last_build.build_ms);
+		values[5] = Int32GetDatum(cached->noffers + (ov ? ov->delta_offers : 0));
+		values[6] = Int32GetDatum(cached->ntags);
+		values[7] = Int64GetDatum((int64) cached->npostings);
+		values[8] = Int64GetDatum((int64) cached->mem_bytes);
+		values[10] = TimestampTzGetDatum(cached->built_at);
+		values[11] = Float8GetDatum(cached->build_ms);
+	}
+	else if (last_build.valid)
+	{
+		values[5] = Int32GetDatum(last_build.noffers);
+		values[6] = Int32GetDatum(last_build.ntags);
+		values[7] = Int64GetDatum((int64) last_build.npostings);
+		values[8] = Int64GetDatum((int64) last_build.mem_bytes);
+		values[10] = TimestampTzGetDatum(last_build.built_at);
+		values[11] = Float8GetDatum(last_build.build_ms);
 	}
 	else
-	{
-		values[3] = BoolGetDatum(false);
-		for (int i = 4; i <= 10; i++)
-			if (i != 8)
+		for (int i = 5; i <= 11; i++)
+			if (i != 9)
 				nulls[i] = true;
+	values[12] = Int64GetDatum(last_build.builds);
+	if (cached != NULL)
+		values[13] = Int64GetDatum(cached->version);
+	else
+		nulls[13] = true;
+	values[14] = Int32GetDatum(ov ? ov->n : 0);
+	values[15] = Int64GetDatum(ov ? (int64) ov->mem_bytes : 0);
+	MatchSharedGetInfo(r, &si);
+	if (si.valid)
+	{
+		values[16] = Int64GetDatum(si.version);
+		values[17] = Int64GetDatum((int64) si.size);
+		values[18] = TimestampTzGetDatum(si.built_at);
+		values[19] = Float8GetDatum(si.build_ms);
+		values[20] = Int64GetDatum(si.builds);
 	}
-	values[11] = Int64GetDatum(last_build.builds);
+	else
+		for (int i = 16; i <= 20; i++)
+			nulls[i] = true;
+	if (MatchSharedAvailable())
+		values[21] = Int64GetDatum((int64) match_shared_mem * 1024);
+	else
+		nulls[21] = true;
+	values[22] = Int64GetDatum((int64) ranked_blocks);
+	values[23] = Int64GetDatum((int64) ranked_blocks_skipped);
+	values[24] = Int64GetDatum((int64) ranked_postings);
+	values[25] = Int64GetDatum((int64) ranked_postings_skipped);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
 
 /*
- * _match_invalidate(): called by the catalog's statement triggers.  Every
- * backend, this one included, frees its cached catalog at its next
- * transaction end after this transaction commits; match_catalog_version,
- * which the same triggers increment, is what makes the next match() exact.
+ * _match_invalidate(): called by the catalog triggers of 0.1.0 and 0.2.0
+ * (an older version's SQL with this library).  Every backend frees its
+ * kept catalog at its next transaction end after this one commits.
  */
 Datum
 personalize_match_invalidate(PG_FUNCTION_ARGS pg_attribute_unused())

@@ -46,7 +46,6 @@
 #include "utils/timestamp.h"
 
 #include "common.h"
-#include "common.h"
 #include "match_internal.h"
 
 /* scores of one block; a backend computes one ranking at a time */
@@ -237,14 +236,14 @@ SubjectLoad(const MatchCatalog *cat, const char *subject, int len,
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
 
-	/* the offers bought that the catalog still has */
+	/* the offers bought that the catalog still has, as references */
 	{
 		ListCell   *lc;
 
 		foreach(lc, bought)
 		{
 			text	   *id = (text *) lfirst(lc);
-			int32		o = MatchFindOffer(cat, VARDATA_ANY(id), VARSIZE_ANY_EXHDR(id));
+			int32		o = MatchFindOfferRef(cat, VARDATA_ANY(id), VARSIZE_ANY_EXHDR(id));
 
 			if (o < 0)
 				continue;
@@ -263,8 +262,8 @@ SubjectLoad(const MatchCatalog *cat, const char *subject, int len,
 		SubjectTag *st = &sub->tags[i];
 
 		st->affinity = (st->has_intent ? st->intent : 0.0) + st->behaviour;
-		st->scoring = !st->avoided && st->affinity != 0.0 &&
-			cat->post_start[st->tag + 1] > cat->post_start[st->tag];
+		/* a tag no base offer carries may be on an offer of the overlay */
+		st->scoring = !st->avoided && st->affinity != 0.0;
 		if (!st->avoided && st->affinity > 0)
 			sub->has_positive = true;
 	}
@@ -303,7 +302,7 @@ SubjectAvoids(const MatchCatalog *cat, const Subject *sub, int32 o)
 static inline bool
 ranks_below(const Ranked *a, const Ranked *b)
 {
-	return a->score < b->score || (a->score == b->score && a->offer > b->offer);
+	return a->score < b->score || (a->score == b->score && a->key > b->key);
 }
 
 /* best first */
@@ -392,29 +391,101 @@ add_postings(double *score, const Posting *p, const Posting *e, int32 base, doub
 		score[p->offer - base] += a * (double) p->weight;
 }
 
+/* a scoring tag of the subject, as the ranking of one call sees it */
+typedef struct ScoringTag
+{
+	int			j;				/* its place in the order scores are summed in */
+	const uint32 *blocks;		/* its row of cat->block_post */
+	const float4 *max;			/* its row of cat->block_max */
+	const Posting *list;		/* its postings */
+	double		aff;
+	double		bound;			/* in the current block: aff * max, or 0 */
+} ScoringTag;
+
+static int
+scoringtag_bound_cmp(const void *a, const void *b)
+{
+	const ScoringTag *x = *(ScoringTag *const *) a;
+	const ScoringTag *y = *(ScoringTag *const *) b;
+
+	if (x->bound != y->bound)
+		return x->bound < y->bound ? -1 : 1;
+	return x->j - y->j;
+}
+
 /*
- * Score every offer the subject's tags reach, block by block, and keep the
+ * Bounds are compared with a margin that covers the rounding of sums of a
+ * few dozen float8 terms, so that pruning never drops an offer whose
+ * computed score would reach the top k.
+ */
+#define BOUND_SLACK (1.0 + 1e-9)
+
+/* offer o (in the heap's terms) enters the heap, or replaces its root */
+static inline void
+heap_offer(Ranked *heap, int *n, int heapsize, double *threshold, double s, int64 key, int32 o)
+{
+	if (*n < heapsize)
+	{
+		heap[*n].score = s;
+		heap[*n].key = key;
+		heap[*n].offer = o;
+		heap_sift_up(heap, *n);
+		(*n)++;
+		if (*n == heapsize)
+			*threshold = heap[0].score;
+	}
+	else
+	{
+		heap[0].score = s;
+		heap[0].key = key;
+		heap[0].offer = o;
+		heap_sift_down(heap, *n, 0);
+		*threshold = heap[0].score;
+	}
+}
+
+/*
+ * Score the offers the subject's tags reach, block by block, and keep the
  * best heapsize active, allowed offers scoring above 0 in heap, sorted best
- * first.  Returns how many were kept.
+ * first; then the offers of the overlay.  Returns how many were kept.
+ *
+ * Pruning (block-max MaxScore): once the heap is full, its lowest score is
+ * a threshold an offer must beat.  In each block, a tag's bound is its
+ * affinity times its largest weight in the block.  A block whose bounds
+ * add up to no more than the threshold is skipped; otherwise the tags with
+ * the smallest bounds, as long as their bounds add up to less than the
+ * threshold, are not read: an offer carrying only those cannot get in.
+ * The offers the other tags reach, whose partial score plus those bounds
+ * could beat the threshold, get their exact score by a lookup of every
+ * tag, summed in the same order as without pruning: the answer is the
+ * same, to the last bit.
  */
 int
 MatchRankOffers(const MatchCatalog *cat, const Subject *sub, TimestampTz now,
-			bool exclude_purchased, int heapsize, Ranked *heap)
+				bool exclude_purchased, int heapsize, Ranked *heap)
 {
 	int			nscoring = 0;
 	int			navoided = 0;
-	const uint32 **blocks;		/* each tag's row of cat->block_post */
-	const Posting **lists;		/* each tag's postings */
-	double	   *aff;
+	ScoringTag *tags;			/* scoring tags in order j, then avoided ones */
+	ScoringTag **by_bound;
+	int32	   *tag_of;			/* catalog tag number of each entry of tags */
+	int		   *j_of_slot;		/* sub->tags index -> j, or -1 */
 	int			n = 0;
 	double		threshold = 0.0;
 	int			pi = 0;
+	int			mi = 0;
+	const MatchOverlay *ov = cat->ov;
+	uint64		nblocks_scored = 0;
+	uint64		nblocks_skipped = 0;
+	uint64		npostings = 0;
+	uint64		npostings_skipped = 0;
 
 	if (heapsize <= 0)
 		return 0;
-	blocks = palloc(Max(sub->ntags, 1) * sizeof(uint32 *));
-	lists = palloc(Max(sub->ntags, 1) * sizeof(Posting *));
-	aff = palloc(Max(sub->ntags, 1) * sizeof(double));
+	tags = palloc(Max(sub->ntags, 1) * sizeof(ScoringTag));
+	tag_of = palloc(Max(sub->ntags, 1) * sizeof(int32));
+	by_bound = palloc(Max(sub->ntags, 1) * sizeof(ScoringTag *));
+	j_of_slot = palloc(Max(sub->ntags, 1) * sizeof(int));
 	/* scoring tags first, then avoided ones */
 	for (int pass = 0; pass < 2; pass++)
 	{
@@ -423,11 +494,16 @@ MatchRankOffers(const MatchCatalog *cat, const Subject *sub, TimestampTz now,
 			const SubjectTag *st = &sub->tags[i];
 			int			j = nscoring + navoided;
 
+			if (pass == 0)
+				j_of_slot[i] = st->scoring ? j : -1;
 			if (pass == 0 ? !st->scoring : !st->avoided)
 				continue;
-			blocks[j] = &cat->block_post[(Size) st->tag * (cat->nblocks + 1)];
-			lists[j] = &cat->postings[cat->post_start[st->tag]];
-			aff[j] = st->affinity;
+			tags[j].j = j;
+			tags[j].blocks = &cat->block_post[(Size) st->tag * (cat->nblocks + 1)];
+			tags[j].max = &cat->block_max[(Size) st->tag * cat->nblocks];
+			tags[j].list = &cat->postings[cat->post_start[st->tag]];
+			tags[j].aff = st->affinity;
+			tag_of[j] = st->tag;
 			if (pass == 0)
 				nscoring++;
 			else
@@ -451,24 +527,71 @@ MatchRankOffers(const MatchCatalog *cat, const Subject *sub, TimestampTz now,
 		int32	   *cand = block_candidates;
 		int32		ncand = 0;
 		bool		touched = false;
+		double		total = 0.0;
+		double		skipped_bound = 0.0;
+		int			nskip = 0;		/* by_bound[0 .. nskip) are not read */
+		uint64		block_postings = 0;
 
 		CHECK_FOR_INTERRUPTS();
-		memset(score, 0, len * sizeof(double));
 		for (int j = 0; j < nscoring; j++)
 		{
-			const Posting *p = lists[j] + blocks[j][b];
-			const Posting *e = lists[j] + blocks[j][b + 1];
-			double		a = aff[j];
+			ScoringTag *t = &tags[j];
+			uint32		cnt = t->blocks[b + 1] - t->blocks[b];
 
-			touched |= p < e;
-			add_postings(score, p, e, base, a);
+			t->bound = cnt > 0 && t->aff > 0 ? t->aff * (double) t->max[b] : 0.0;
+			total += t->bound;
+			block_postings += cnt;
+			touched |= cnt > 0;
+			by_bound[j] = t;
 		}
 		if (!touched)
 			continue;
+		if (n == heapsize)
+		{
+			if (total * BOUND_SLACK <= threshold)
+			{
+				nblocks_skipped++;
+				npostings_skipped += block_postings;
+				continue;
+			}
+			qsort(by_bound, nscoring, sizeof(ScoringTag *), scoringtag_bound_cmp);
+			while (nskip < nscoring &&
+				   (skipped_bound + by_bound[nskip]->bound) * BOUND_SLACK < threshold)
+				skipped_bound += by_bound[nskip++]->bound;
+		}
+		nblocks_scored++;
+
+		memset(score, 0, len * sizeof(double));
+		if (nskip == 0)
+		{
+			for (int j = 0; j < nscoring; j++)
+			{
+				const Posting *p = tags[j].list + tags[j].blocks[b];
+				const Posting *e = tags[j].list + tags[j].blocks[b + 1];
+
+				add_postings(score, p, e, base, tags[j].aff);
+			}
+			npostings += block_postings;
+		}
+		else
+		{
+			/* the partial scores of the tags read, in bound order */
+			for (int k = nskip; k < nscoring; k++)
+			{
+				const ScoringTag *t = by_bound[k];
+				const Posting *p = t->list + t->blocks[b];
+				const Posting *e = t->list + t->blocks[b + 1];
+
+				add_postings(score, p, e, base, t->aff);
+				npostings += e - p;
+			}
+			for (int k = 0; k < nskip; k++)
+				npostings_skipped += by_bound[k]->blocks[b + 1] - by_bound[k]->blocks[b];
+		}
 		for (int j = nscoring; j < nscoring + navoided; j++)
 		{
-			const Posting *p = lists[j] + blocks[j][b];
-			const Posting *e = lists[j] + blocks[j][b + 1];
+			const Posting *p = tags[j].list + tags[j].blocks[b];
+			const Posting *e = tags[j].list + tags[j].blocks[b + 1];
 
 			for (; p < e; p++)
 				score[p->offer - base] = -INFINITY;
@@ -478,17 +601,54 @@ MatchRankOffers(const MatchCatalog *cat, const Subject *sub, TimestampTz now,
 			for (; pi < sub->npurchased && sub->purchased[pi] < base + len; pi++)
 				score[sub->purchased[pi] - base] = -INFINITY;
 		}
-
-		/* the offers above the lowest kept score, without branches */
-		for (int32 i = 0; i < len; i++)
+		/* offers the overlay replaces are scored with it */
+		if (ov != NULL)
 		{
-			cand[ncand] = i;
-			ncand += score[i] > threshold;
+			for (; mi < ov->nmasked && ov->masked[mi] < base + len; mi++)
+				score[ov->masked[mi] - base] = -INFINITY;
+		}
+
+		if (nskip == 0)
+		{
+			/* the offers above the lowest kept score, without branches */
+			for (int32 i = 0; i < len; i++)
+			{
+				cand[ncand] = i;
+				ncand += score[i] > threshold;
+			}
+		}
+		else
+		{
+			/* the offers whose bound beats it; then their exact scores */
+			double		need = threshold / BOUND_SLACK - skipped_bound;
+			int32		nexact = 0;
+
+			for (int32 i = 0; i < len; i++)
+			{
+				cand[nexact] = i;
+				nexact += score[i] > need;
+			}
+			for (int32 c = 0; c < nexact; c++)
+			{
+				int32		o = base + cand[c];
+				double		s = 0.0;
+
+				for (int j = 0; j < nscoring; j++)
+				{
+					float4		w = MatchPostingWeight(cat, tag_of[j], o);
+
+					if (w != 0)
+						s += tags[j].aff * (double) w;
+				}
+				score[cand[c]] = s;
+				if (s > threshold)
+					cand[ncand++] = cand[c];
+			}
 		}
 
 		/*
-		 * Offers come in offer_id order, so an offer tying with the lowest
-		 * kept one ranks below it: only a higher score gets in.
+		 * Base offers come in offer_id order, so an offer tying with the
+		 * lowest kept one ranks below it: only a higher score gets in.
 		 */
 		for (int32 c = 0; c < ncand; c++)
 		{
@@ -497,28 +657,68 @@ MatchRankOffers(const MatchCatalog *cat, const Subject *sub, TimestampTz now,
 
 			if (!(s > threshold) || !MatchOfferActive(cat, o, now))
 				continue;
-			if (n < heapsize)
-			{
-				heap[n].score = s;
-				heap[n].offer = o;
-				heap_sift_up(heap, n);
-				n++;
-				if (n == heapsize)
-					threshold = heap[0].score;
-			}
-			else
-			{
-				heap[0].score = s;
-				heap[0].offer = o;
-				heap_sift_down(heap, n, 0);
-				threshold = heap[0].score;
-			}
+			heap_offer(heap, &n, heapsize, &threshold, s, MatchOfferKey(cat, o), o);
 		}
 	}
+
+	/*
+	 * The offers of the overlay, each scored from its own tags in the same
+	 * order; they compare with the kept ones by score, then offer_id.
+	 */
+	if (ov != NULL)
+	{
+		double	   *terms = palloc(Max(nscoring, 1) * sizeof(double));
+
+		for (int32 i = 0; i < ov->n; i++)
+		{
+			const OverlayOffer *x = &ov->offers[i];
+			int32		o = cat->noffers + i;
+			bool		avoided = false;
+			bool		any = false;
+			double		s = 0.0;
+			Ranked		r;
+
+			if (!MatchOfferActive(cat, o, now) ||
+				(exclude_purchased && SubjectPurchased(sub, o)))
+				continue;
+			for (int j = 0; j < nscoring; j++)
+				terms[j] = 0.0;
+			for (int p = 0; p < x->npost; p++)
+			{
+				int			slot = sub->slot[x->tags[p]];
+
+				if (slot < 0)
+					continue;
+				if (sub->tags[slot].avoided)
+					avoided = true;
+				else if (j_of_slot[slot] >= 0)
+				{
+					terms[j_of_slot[slot]] = sub->tags[slot].affinity * (double) x->weights[p];
+					any = true;
+				}
+			}
+			if (avoided || !any)
+				continue;
+			for (int j = 0; j < nscoring; j++)
+				if (terms[j] != 0.0)
+					s += terms[j];
+			if (!(s > 0))
+				continue;
+			r.score = s;
+			r.key = x->key;
+			r.offer = o;
+			if (n == heapsize && !ranks_below(&heap[0], &r))
+				continue;
+			heap_offer(heap, &n, heapsize, &threshold, s, x->key, o);
+		}
+		pfree(terms);
+	}
 	qsort(heap, n, sizeof(Ranked), ranked_cmp);
-	pfree(blocks);
-	pfree(lists);
-	pfree(aff);
+	MatchNoteRanking(nblocks_scored, nblocks_skipped, npostings, npostings_skipped);
+	pfree(tags);
+	pfree(tag_of);
+	pfree(by_bound);
+	pfree(j_of_slot);
 	return n;
 }
 
@@ -576,7 +776,8 @@ int
 MatchRankWithCap(const MatchCatalog *cat, const Subject *sub, TimestampTz now,
 			  bool exclude_purchased, int k, int cap, Ranked *out)
 {
-	int			pool = Min(cat->noffers, Max(k * 4, k + 32));
+	int32		total = MatchOfferCount(cat);
+	int			pool = Min(total, Max(k * 4, k + 32));
 	int32	   *per_tag = palloc(Max(cat->ntags, 1) * sizeof(int32));
 	Contribution *buf = palloc(Max(cat->ntags, 1) * sizeof(Contribution));
 
@@ -598,9 +799,9 @@ MatchRankWithCap(const MatchCatalog *cat, const Subject *sub, TimestampTz now,
 			out[accepted++] = heap[i];
 		}
 		pfree(heap);
-		if (accepted == k || n < pool || pool >= cat->noffers)
+		if (accepted == k || n < pool || pool >= total)
 			return accepted;
-		pool = (int) Min((int64) cat->noffers, (int64) pool * 4);
+		pool = (int) Min((int64) total, (int64) pool * 4);
 	}
 }
 

@@ -30,8 +30,12 @@
 /* intent matching (sql/src/match.sql, sql/src/intent.sql): read by match() */
 #define REL_MATCH_VERSION		"match_catalog_version"
 #define IDX_MATCH_VERSION_PKEY	"match_catalog_version_pkey"	/* (only_row) */
+#define REL_MATCH_CHANGE		"match_catalog_change"	/* 0.3.0 */
+#define IDX_MATCH_CHANGE_VERSION "match_catalog_change_version_idx"	/* (version) */
 #define REL_OFFERS				"offers"
+#define IDX_OFFERS_PKEY			"offers_pkey"	/* (offer_id) */
 #define REL_OFFER_TAGS			"offer_tags"
+#define IDX_OFFER_TAGS_PKEY		"offer_tags_pkey"	/* (offer_id, tag) */
 #define REL_TAG					"tag"
 #define REL_DATA_CATEGORY		"data_category"
 #define REL_INTENT				"intent"

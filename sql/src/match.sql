@@ -4,12 +4,14 @@
 -- order of SQL_SOURCES.
 
 -- The offer catalog.  Marketers edit these two tables directly (see README
--- "Security model" for the role); match() reads them into a per-backend
--- inverted index, rebuilt when match_catalog_version says they changed.
+-- "Security model" for the role); match() reads them into an inverted index
+-- (shared by every session when the library is preloaded), and the offers
+-- changed since it was built from match_catalog_change.
 -- offer_id is compared bytewise (COLLATE "C"): ties in a ranking are broken
 -- by offer_id in that order.  The columns match() reads come first.
 CREATE TABLE @extschema@.offers (
-	offer_id    text COLLATE "C" PRIMARY KEY
+	-- src/names.h: match() reads the primary keys of offers and offer_tags
+	offer_id    text COLLATE "C" CONSTRAINT offers_pkey PRIMARY KEY
 	            CONSTRAINT offers_offer_id_check CHECK (btrim(offer_id) <> ''),
 	title       text NOT NULL
 	            CONSTRAINT offers_title_check CHECK (btrim(title) <> ''),
@@ -33,7 +35,7 @@ CREATE TABLE @extschema@.offer_tags (
 	weight   real NOT NULL DEFAULT 1
 	         -- NaN compares greater than Infinity, so this refuses NaN too
 	         CONSTRAINT offer_tags_weight_check CHECK (weight > 0 AND weight < 'Infinity'),
-	PRIMARY KEY (offer_id, tag)
+	CONSTRAINT offer_tags_pkey PRIMARY KEY (offer_id, tag)
 );
 CREATE INDEX offer_tags_tag_idx ON @extschema@.offer_tags (tag);
 COMMENT ON TABLE @extschema@.offer_tags IS
@@ -41,48 +43,110 @@ COMMENT ON TABLE @extschema@.offer_tags IS
 
 -- One row whose version every change to offers, offer_tags, tag or
 -- data_category increments, in the writer's transaction.  match() reads it
--- through its statement's snapshot and rebuilds its cache when the version
--- differs from the one the cache was built from: freshness is exact, with
--- no window between a commit and the invalidation message it sends.
+-- through its statement's snapshot: when it differs from the version its
+-- index was built from, the offers changed in between are in
+-- match_catalog_change.  Freshness is exact, with no window between a
+-- commit and an invalidation message.  horizon: the change log holds every
+-- change after that version (older ones were pruned).
 CREATE TABLE @extschema@.match_catalog_version (
 	-- src/names.h: match() reads it by name
 	only_row   boolean DEFAULT true
 	           CONSTRAINT match_catalog_version_pkey PRIMARY KEY
 	           CONSTRAINT match_catalog_version_only_row CHECK (only_row),
 	version    bigint NOT NULL,
-	changed_at timestamptz NOT NULL
+	changed_at timestamptz NOT NULL,
+	horizon    bigint NOT NULL DEFAULT 0
 );
 COMMENT ON TABLE @extschema@.match_catalog_version IS
-	'incremented by every change to the offer catalog; match() rebuilds its per-backend cache when it differs';
+	'incremented by every change to the offer catalog; match() brings its index up to date when it differs';
 INSERT INTO @extschema@.match_catalog_version VALUES (true, 1, now());
 
--- Make every backend drop its cached catalog at commit (src/match.c); the
--- version above is what makes the next match() exact.
-CREATE FUNCTION @extschema@._match_invalidate() RETURNS void
-	AS 'MODULE_PATHNAME', 'personalize_match_invalidate'
-	LANGUAGE C STRICT;
+-- The change log: which offers each catalog version changed, so that a
+-- change to k offers costs match() work in k, not in the catalog.  A row
+-- without offer_id stands for a change to every offer (tags, categories,
+-- TRUNCATE, or a statement changing more than 10,000 offers): the index is
+-- rebuilt.  Written by the triggers below only; pruned by the maintenance
+-- pass (_match_fold) once a newer index covers it.
+CREATE TABLE @extschema@.match_catalog_change (
+	version   bigint NOT NULL,
+	offer_id  text COLLATE "C",
+	logged_at timestamptz NOT NULL DEFAULT now()
+);
+-- src/names.h
+CREATE INDEX match_catalog_change_version_idx ON @extschema@.match_catalog_change (version);
+COMMENT ON TABLE @extschema@.match_catalog_change IS
+	'the offers each catalog version changed (NULL: all of them), read by match() to bring its index up to date';
 
--- Statement triggers on the catalog: one version increment per statement.
+-- Statement triggers on the catalog: one version increment per statement,
+-- and the offers it changed (from its transition tables) in the change log.
 -- SECURITY DEFINER so that a marketer who may edit offers needs no
 -- privilege on the version table.  Concurrent catalog writers queue on the
--- version row until the first commits.
+-- version row until the first commits, so committed versions increase in
+-- commit order.
 CREATE FUNCTION @extschema@._match_catalog_changed() RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	v bigint;
+	n bigint;
 BEGIN
 	UPDATE @extschema@.match_catalog_version
-	   SET version = version OPERATOR(pg_catalog.+) 1, changed_at = pg_catalog.now();
-	PERFORM @extschema@._match_invalidate();
+	   SET version = version OPERATOR(pg_catalog.+) 1, changed_at = pg_catalog.now()
+	RETURNING version INTO v;
+	IF TG_TABLE_NAME NOT IN ('offers', 'offer_tags') OR TG_OP = 'TRUNCATE' THEN
+		INSERT INTO @extschema@.match_catalog_change (version, offer_id) VALUES (v, NULL);
+		RETURN NULL;
+	END IF;
+	IF TG_OP = 'INSERT' THEN
+		SELECT pg_catalog.count(DISTINCT r.offer_id) INTO n FROM new_rows r;
+	ELSIF TG_OP = 'DELETE' THEN
+		SELECT pg_catalog.count(DISTINCT r.offer_id) INTO n FROM old_rows r;
+	ELSE
+		SELECT pg_catalog.count(*) INTO n
+		  FROM (SELECT r.offer_id FROM new_rows r UNION SELECT r.offer_id FROM old_rows r) x;
+	END IF;
+	IF n OPERATOR(pg_catalog.>) 10000 THEN
+		INSERT INTO @extschema@.match_catalog_change (version, offer_id) VALUES (v, NULL);
+	ELSIF TG_OP = 'INSERT' THEN
+		INSERT INTO @extschema@.match_catalog_change (version, offer_id)
+		SELECT DISTINCT v, r.offer_id FROM new_rows r;
+	ELSIF TG_OP = 'DELETE' THEN
+		INSERT INTO @extschema@.match_catalog_change (version, offer_id)
+		SELECT DISTINCT v, r.offer_id FROM old_rows r;
+	ELSE
+		INSERT INTO @extschema@.match_catalog_change (version, offer_id)
+		SELECT v, x.offer_id
+		  FROM (SELECT r.offer_id FROM new_rows r UNION SELECT r.offer_id FROM old_rows r) x;
+	END IF;
 	RETURN NULL;
 END
 $$;
-CREATE TRIGGER offers_match_catalog_changed
-	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.offers
+-- a trigger with transition tables fires for one event only
+CREATE TRIGGER offers_match_catalog_insert
+	AFTER INSERT ON @extschema@.offers REFERENCING NEW TABLE AS new_rows
 	FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._match_catalog_changed();
-CREATE TRIGGER offer_tags_match_catalog_changed
-	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.offer_tags
+CREATE TRIGGER offers_match_catalog_update
+	AFTER UPDATE ON @extschema@.offers REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+	FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._match_catalog_changed();
+CREATE TRIGGER offers_match_catalog_delete
+	AFTER DELETE ON @extschema@.offers REFERENCING OLD TABLE AS old_rows
+	FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._match_catalog_changed();
+CREATE TRIGGER offers_match_catalog_truncate
+	AFTER TRUNCATE ON @extschema@.offers
+	FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._match_catalog_changed();
+CREATE TRIGGER offer_tags_match_catalog_insert
+	AFTER INSERT ON @extschema@.offer_tags REFERENCING NEW TABLE AS new_rows
+	FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._match_catalog_changed();
+CREATE TRIGGER offer_tags_match_catalog_update
+	AFTER UPDATE ON @extschema@.offer_tags REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+	FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._match_catalog_changed();
+CREATE TRIGGER offer_tags_match_catalog_delete
+	AFTER DELETE ON @extschema@.offer_tags REFERENCING OLD TABLE AS old_rows
+	FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._match_catalog_changed();
+CREATE TRIGGER offer_tags_match_catalog_truncate
+	AFTER TRUNCATE ON @extschema@.offer_tags
 	FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._match_catalog_changed();
 -- tag descriptions are the words of match()'s reasons
 CREATE TRIGGER tag_match_catalog_changed
@@ -93,6 +157,15 @@ CREATE TRIGGER tag_match_catalog_changed
 CREATE TRIGGER data_category_match_catalog_changed
 	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.data_category
 	FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._match_catalog_changed();
+
+-- The maintenance duty that keeps the change log short: with the shared
+-- index, rebuild it once enough offers changed (or the oldest change is
+-- five minutes old), then prune the changes it covers; without it, prune
+-- changes older than an hour (a session whose index predates them
+-- rebuilds it).  Returns the change log rows deleted.
+CREATE FUNCTION @extschema@._match_fold() RETURNS bigint
+	AS 'MODULE_PATHNAME', 'personalize_match_fold'
+	LANGUAGE C;
 
 -- An offer can carry only tags define_tag() accepts.  define_tag() already
 -- refuses demographic, sensitive, special and proxy categories; this
@@ -215,6 +288,7 @@ CREATE FUNCTION @extschema@.match_cache_info(
 	OUT cache_version bigint,
 	OUT fresh boolean,
 	OUT kept boolean,
+	OUT shared boolean,
 	OUT offers integer,
 	OUT tags integer,
 	OUT postings bigint,
@@ -222,12 +296,25 @@ CREATE FUNCTION @extschema@.match_cache_info(
 	OUT memory_limit_bytes bigint,
 	OUT built_at timestamptz,
 	OUT build_ms double precision,
-	OUT builds bigint)
+	OUT builds bigint,
+	OUT base_version bigint,
+	OUT overlay_offers integer,
+	OUT overlay_bytes bigint,
+	OUT shared_version bigint,
+	OUT shared_bytes bigint,
+	OUT shared_built_at timestamptz,
+	OUT shared_build_ms double precision,
+	OUT shared_builds bigint,
+	OUT shared_memory_limit_bytes bigint,
+	OUT blocks_scored bigint,
+	OUT blocks_skipped bigint,
+	OUT postings_scored bigint,
+	OUT postings_skipped bigint)
 RETURNS record
 	AS 'MODULE_PATHNAME', 'personalize_match_cache_info'
 	LANGUAGE C STABLE;
 COMMENT ON FUNCTION @extschema@.match_cache_info() IS
-	'this session''s cache of the offer catalog: version, size, memory, build time';
+	'the offer catalog index this session uses: versions, shared or private, size, build time, the overlay of changed offers, blocks and postings pruning skipped';
 
 -- Answers counted by kind, server-wide when the library is preloaded.
 CREATE FUNCTION @extschema@._match_stats(
@@ -451,8 +538,8 @@ COMMENT ON FUNCTION @extschema@.match_exposure(regclass, name, integer) IS
 	'audit: how often each group of a sensitive column is shown each offer by match(), flagging disparate impact (80% rule)';
 
 REVOKE ALL ON FUNCTION
-	@extschema@._match_invalidate(),
 	@extschema@._match_catalog_changed(),
+	@extschema@._match_fold(),
 	@extschema@._offer_tags_check(),
 	@extschema@._match_stats(),
 	@extschema@.record_purchase(text, text, real, timestamptz),

@@ -5,11 +5,16 @@
 -- subjects' data through them.
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(36);
+SELECT plan(40);
 
 SELECT has_table('personalize', 'offers', 'offers exists');
 SELECT has_table('personalize', 'offer_tags', 'offer_tags exists');
 SELECT has_table('personalize', 'match_catalog_version', 'match_catalog_version exists');
+SELECT has_table('personalize', 'match_catalog_change', 'match_catalog_change exists');
+SELECT has_index('personalize', 'match_catalog_change', 'match_catalog_change_version_idx', ARRAY['version'],
+	'the change log is read by version');
+SELECT ok(NOT has_function_privilege('public', 'personalize._match_fold()', 'EXECUTE'),
+	'the maintenance duty _match_fold is not executable by PUBLIC');
 SELECT col_is_pk('personalize', 'offer_tags', ARRAY['offer_id', 'tag'], 'an offer carries a tag once');
 SELECT has_index('personalize', 'offer_tags', 'offer_tags_tag_idx', ARRAY['tag'], 'offer_tags is indexed by tag');
 SELECT has_function('personalize', 'match', ARRAY['text', 'integer', 'integer', 'boolean'],
@@ -39,7 +44,7 @@ SELECT ok(has_function_privilege('public', 'personalize.match_cache_info()', 'EX
 SELECT is_empty($$
 	SELECT c.relname FROM pg_class c
 	 WHERE c.relnamespace = 'personalize'::regnamespace
-	   AND c.relname IN ('offers', 'offer_tags', 'match_catalog_version')
+	   AND c.relname IN ('offers', 'offer_tags', 'match_catalog_version', 'match_catalog_change')
 	   AND (has_table_privilege('public', c.oid, 'SELECT')
 	        OR has_table_privilege('public', c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE'))
 $$, 'the catalog is neither readable nor writable by PUBLIC');
@@ -76,6 +81,8 @@ SELECT lives_ok($$ UPDATE personalize.offers SET priority = 5 WHERE offer_id = '
 	'marketer: changes it');
 SELECT throws_ok($$ UPDATE personalize.match_catalog_version SET version = 0 $$, '42501', NULL,
 	'marketer: cannot rewrite the catalog version');
+SELECT throws_ok($$ DELETE FROM personalize.match_catalog_change $$, '42501', NULL,
+	'marketer: cannot rewrite the change log (written by the trigger)');
 SELECT throws_ok($$ SELECT * FROM personalize.match('1') $$, '42501', NULL,
 	'marketer: cannot rank offers for a customer');
 SELECT throws_ok($$ SELECT * FROM personalize.intent $$, '42501', NULL,

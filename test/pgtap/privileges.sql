@@ -9,7 +9,7 @@ SELECT tables_are('personalize', ARRAY[
 	'data_category', 'purpose', 'purpose_category', 'consent', 'consent_event',
 	'pseudonym_key', 'tag', 'intent', 'signal', 'subject_table', 'consent_view',
 	'personal_data_name', 'retention_rule', 'purge_run',
-	'offers', 'offer_tags', 'match_catalog_version',
+	'offers', 'offer_tags', 'match_catalog_version', 'match_catalog_change',
 	'protected_table', 'access_approver', 'access_request', 'access_grant', 'access_event',
 	'purge_event', 'partner', 'partner_purpose', 'partner_category', 'custody_event'],
 	'the schema has exactly the documented tables');

@@ -1,9 +1,12 @@
 # Perl TAP: intent matching across sessions and across a dump.
 #
-# - Each session keeps its own cache of the offer catalog.  A catalog change
-#   committed in another session makes an idle session free its stale cache
-#   at its next transaction end, before it calls match() again; its next
-#   match() sees the change.
+# - With the library preloaded, one index of the offer catalog serves every
+#   session: the first match() builds it in shared memory, the others map
+#   it; a catalog change committed in another session is served by the
+#   overlay of changed offers (no rebuild, in this session or a new one).
+#   An index that does not fit in personalize.match_shared_mem is private,
+#   with a WARNING; so is every index without preloading, and one that does
+#   not fit in personalize.match_cache_mem is not kept (a WARNING again).
 # - With the library preloaded, the answer counters behind model_card() are
 #   server-wide: answers given in other sessions are counted.
 # - pg_dump and pg_restore keep the catalog (offers, offer_tags); the
@@ -39,30 +42,82 @@ $node->safe_psql('shop', q{
 });
 
 my $alice_sql = q{SELECT string_agg(offer_id || '=' || round(score::numeric, 4), ',') FROM personalize.match('alice', exclude_purchased => false)};
-my $contexts_sql = q{SELECT count(*) FROM pg_backend_memory_contexts WHERE name = 'personalize match catalog'};
+my $info_sql = q{SELECT format('%s,%s,%s,%s,%s', shared, kept, builds, overlay_offers, fresh)
+	FROM personalize.match_cache_info()};
+my $private_sql = q{SELECT coalesce(sum(total_bytes), 0) FROM pg_backend_memory_contexts
+	WHERE name LIKE 'personalize match catalog%'};
 
-# --- an idle session frees its stale cache ---
+# --- one shared index for every session ---
 my $app = $node->background_psql('shop');
 is($app->query_safe($alice_sql), 'shoes=4.0000,mat=1.0000', 'app: alice gets shoes, then mat');
-is($app->query_safe($contexts_sql), '1', 'app: the session holds a cached catalog');
+is($app->query_safe($info_sql), 't,t,1,0,t', 'app: built the shared index');
+my $app2 = $node->background_psql('shop');
+is($app2->query_safe($alice_sql), 'shoes=4.0000,mat=1.0000', 'app2: the same answer');
+is($app2->query_safe($info_sql), 't,t,0,0,t', 'app2: mapped the shared index, built nothing');
+my $shared_bytes = $app2->query_safe(q{SELECT shared_bytes FROM personalize.match_cache_info()});
+cmp_ok($app2->query_safe($private_sql), '<', 16384,
+	"app2: keeps under 16 kB of its own (the $shared_bytes bytes of the index are shared)");
 
 $node->safe_psql('shop', q{
 	INSERT INTO personalize.offers (offer_id, title) VALUES ('marathon', 'Marathon entry');
 	INSERT INTO personalize.offer_tags (offer_id, tag, weight) VALUES ('marathon', 'running', 10);
 });
-
-# any statement of the app session accepts the invalidation; its transaction
-# end frees the stale catalog
-$app->query_safe('SELECT 1');
-is($app->query_safe($contexts_sql), '0', 'app: the stale catalog is freed without a match() call');
-is($app->query_safe(q{SELECT cache_version IS NULL FROM personalize.match_cache_info()}), 't',
-	'app: match_cache_info shows no cache');
 is($app->query_safe($alice_sql), 'marathon=20.0000,shoes=4.0000,mat=1.0000',
 	'app: the next match() sees the new offer');
-is($app->query_safe($contexts_sql), '1', 'app: and caches the new catalog');
+is($app->query_safe($info_sql), 't,t,1,1,t', 'app: through the overlay of one changed offer, no rebuild');
+is($node->safe_psql('shop', $alice_sql), 'marathon=20.0000,shoes=4.0000,mat=1.0000',
+	'a new session sees it too');
+is($node->safe_psql('shop', qq{SELECT count(*) FROM personalize.match('alice'); $info_sql}),
+	"2\nt,t,0,1,t", 'a new session builds nothing');
 is($app->query_safe(q{SELECT fresh AND cache_version = catalog_version FROM personalize.match_cache_info()}),
 	't', 'app: the cache is current');
+$app2->quit;
+
+# --- a shared index that does not fit is private, with a WARNING ---
+$node->safe_psql('postgres', q{ALTER SYSTEM SET personalize.match_shared_mem = '1kB'; SELECT pg_reload_conf()});
+$node->poll_query_until('shop', q{SELECT current_setting('personalize.match_shared_mem') = '1kB'});
+my ($out, $err);
+$node->psql('shop', q{
+	-- a catalog larger than 1 kB, out of alice's reach
+	INSERT INTO personalize.offers (offer_id, title, enabled)
+	SELECT 'filler-' || i, 'Filler', false FROM generate_series(1, 100) i;
+	UPDATE personalize.tag SET description = description WHERE false;  -- rebuild
+	SELECT string_agg(offer_id, ',') FROM personalize.match('alice');
+	SELECT format('%s,%s', shared, kept) FROM personalize.match_cache_info();
+}, stdout => \$out, stderr => \$err);
+is($out, "marathon,shoes\nf,t", 'a private index answers the same');
+like($err, qr/WARNING:  the offer catalog index cannot be shared/, 'with a WARNING naming the cause');
+like($err, qr/personalize\.match_shared_mem allows 1 kB/, 'and the setting');
+$node->safe_psql('postgres', q{ALTER SYSTEM RESET personalize.match_shared_mem; SELECT pg_reload_conf()});
+$node->poll_query_until('shop', q{SELECT current_setting('personalize.match_shared_mem') = '1GB'});
 $app->quit;
+
+# --- without preloading: a private index per session ---
+my $plain = PostgreSQL::Test::Cluster->new('plain');
+$plain->init;
+$plain->append_conf('postgresql.conf', "shared_preload_libraries = ''");
+$plain->start;
+$plain->safe_psql('postgres', q{
+	SET client_min_messages = warning;
+	CREATE EXTENSION personalize;
+	SELECT personalize.define_tag('running');
+	INSERT INTO personalize.offers (offer_id, title) VALUES ('shoes', 'Running shoes');
+	INSERT INTO personalize.offer_tags (offer_id, tag, weight) VALUES ('shoes', 'running', 2);
+	SELECT personalize.grant_consent('alice', 'personalization', 'signup');
+	SELECT personalize.state_intent('alice', 'running', 2);
+});
+is($plain->safe_psql('postgres', qq{SELECT count(*) FROM personalize.match('alice'); $info_sql}),
+	"1\nf,t,1,0,t", 'without preloading: a private index, kept');
+$plain->psql('postgres', q{
+	SET personalize.match_cache_mem = 0;
+	SELECT string_agg(offer_id, ',') FROM personalize.match('alice');
+	SELECT string_agg(offer_id, ',') FROM personalize.match('alice');
+	SELECT kept FROM personalize.match_cache_info();
+}, stdout => \$out, stderr => \$err);
+is($out, "shoes\nshoes\nf", 'an index larger than match_cache_mem answers, and is not kept');
+is(scalar(() = $err =~ /WARNING:  the offer catalog does not fit in "personalize.match_cache_mem"/g), 1,
+	'with one WARNING per session and version');
+$plain->stop;
 
 # --- server-wide answer counters ---
 my $stats_sql = q{SELECT personalized || ',' || not_personalized_no_consent || ',' || not_personalized_no_match || ',' || scope
