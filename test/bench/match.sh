@@ -252,6 +252,93 @@ done
 echo "(latency in ms through pgbench -M prepared, ${seconds} s per run, each client's first call left out;"
 echo " speed-up = p50 of (a) / p50 of the method, 1 client)"
 
+
+# ---------------------------------------------------------------------------
+# Under change: the largest catalog, 16 clients calling match() (then the SQL
+# baseline (a)) while one more client changes 10 offers a second (priority,
+# window or a tag weight, one offer per transaction).
+# ---------------------------------------------------------------------------
+clients=${LIVE_CLIENTS:-16}
+n=${sizes##* }
+cat >"$work/writer.sql" <<-SQL
+	\set r random(1, 3)
+	\set o random(1, $n)
+	\if :r = 1
+	UPDATE personalize.offers SET priority = floor(random() * 100)::int WHERE offer_id = 'offer-' || lpad(:o::text, 7, '0');
+	\elif :r = 2
+	UPDATE personalize.offers SET ends_at = now() + interval '40 days' + random() * interval '30 days' WHERE offer_id = 'offer-' || lpad(:o::text, 7, '0');
+	\else
+	UPDATE personalize.offer_tags SET weight = (1 + floor(random() * 4)) * 0.5 WHERE offer_id = 'offer-' || lpad(:o::text, 7, '0');
+	\endif
+SQL
+
+# pct3 LOGPREFIX: p50, p95 and p99 in ms, each client's first call left out
+pct3() {
+	cat "$1".* | awk '$2 > 0 {print $3}' | sort -n |
+		awk '{a[NR] = $1} END {
+			if (NR == 0) {print "- - - 0"; exit}
+			printf "%.3f %.3f %.3f %d\n", a[int(0.50 * NR + 0.999999)] / 1000,
+				a[int(0.95 * NR + 0.999999)] / 1000, a[int(0.99 * NR + 0.999999)] / 1000, NR}'
+}
+
+# live METHOD SQL: "p50 p95 p99 n changes" with the writer running
+live() {
+	local name=$1 sql=$2 script="$work/live-$1.sql" prefix="$work/live-log-$1" before after
+	printf '\\set s random(1, %d)\n%s;\n' "$subjects" "$sql" >"$script"
+	rm -f "$prefix".*
+	before=$(val "SELECT version FROM personalize.match_catalog_version")
+	"$PG_BINDIR/pgbench" -n -f "$work/writer.sql" -c 1 -R 10 -T "$seconds" >"$work/writer-$name.log" 2>&1 &
+	local writer=$!
+	"$PG_BINDIR/pgbench" -n -M prepared -f "$script" -c "$clients" -j "$clients" -T "$seconds" \
+		-l --log-prefix="$prefix" >"$work/live-$name.log" 2>&1 ||
+		{ cat "$work/live-$name.log" >&2; exit 1; }
+	wait "$writer" || { cat "$work/writer-$name.log" >&2; exit 1; }
+	after=$(val "SELECT version FROM personalize.match_catalog_version")
+	echo "$(pct3 "$prefix") $((after - before))"
+}
+
+echo
+echo "-- under change: $n offers, $clients clients, one more changing 10 offers a second, ${seconds} s per run"
+# the shared index exists (built above); a new session's first match()
+firsts=$(for i in 1 2 3 4 5; do
+	psql -X -q -At <<-SQL | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p'
+		\timing on
+		SELECT count(*) FROM personalize.match('$i', $k);
+	SQL
+done | sort -n | sed -n 3p)
+read -r shared_bytes shared_ms < <(val "SELECT count(*) FROM personalize.match('1', $k); SELECT shared_bytes, round(shared_build_ms) FROM personalize.match_cache_info()" | tail -n 1 | tr '|' ' ')
+printf 'first match() of a new connection: %.2f ms (median of 5; the shared index, %.1f MB, was built once in %s ms)\n' \
+	"$firsts" "$(awk -v m="$shared_bytes" 'BEGIN {print m / 1048576}')" "$shared_ms"
+
+read -r o50 o95 o99 on ochanges < <(live ours "SELECT * FROM personalize.match(:s::text, $k)")
+read -r a50 a95 a99 an achanges < <(live a "SELECT * FROM bench_a(:s::text, $k)")
+printf '%-34s %9s %9s %9s %9s %9s %11s\n' "method, $clients clients + writer" "p50" "p95" "p99" "calls" "changes" "p50 vs (a)"
+printf '%-34s %9s %9s %9s %9s %9s %10sx\n' "match() (C, shared index)" "$o50" "$o95" "$o99" "$on" "$ochanges" "$(ratio "$a50" "$o50")"
+printf '%-34s %9s %9s %9s %9s %9s %10sx\n' "(a) SQL join + GROUP BY" "$a50" "$a95" "$a99" "$an" "$achanges" "1.00"
+
+# memory: the shared index once, plus what each of $clients sessions keeps
+# of its own (its view of the index and its overlay), each measured by the
+# session itself after a match()
+private=0
+overlay=0
+for i in $(seq 1 "$clients"); do
+	read -r p ov < <(val "SELECT count(*) FROM personalize.match('$i', $k);
+		SELECT (SELECT coalesce(sum(total_bytes), 0) FROM pg_backend_memory_contexts
+		         WHERE name LIKE 'personalize match%') || ' ' || overlay_offers
+		  FROM personalize.match_cache_info()" | tail -n 1)
+	private=$((private + p))
+	overlay=$ov
+done
+read -r one < <(val "SELECT shared_bytes FROM personalize.match_cache_info()")
+printf 'memory for the catalog across %d sessions: %.1f MB shared + %.1f MB their own = %.2fx one index of %.1f MB (each private, as in 0.2.0: %dx); overlay: %s offers\n' \
+	"$clients" "$(awk -v m="$one" 'BEGIN {print m / 1048576}')" "$(awk -v m="$private" 'BEGIN {print m / 1048576}')" \
+	"$(awk -v o="$one" -v p="$private" 'BEGIN {printf "%.2f", (o + p) / o}')" \
+	"$(awk -v m="$one" 'BEGIN {print m / 1048576}')" "$clients" "$overlay"
+val "SELECT count(*) FROM generate_series(1, 200) s, personalize.match(s::text, $k);
+	SELECT format('pruning, 200 subjects: %s of %s blocks and %s of %s postings skipped',
+	blocks_skipped, blocks_scored + blocks_skipped, postings_skipped, postings_scored + postings_skipped)
+	FROM personalize.match_cache_info()" | tail -n 1
+
 if [ "$sizes" = "100000 1000000" ]; then
 	verdict() { awk -v x="$1" -v t="$2" 'BEGIN {print (x >= t) ? "met" : "NOT met"}'; }
 	s100=$(ratio "${p50[100000:a]}" "${p50[100000:ours]}")

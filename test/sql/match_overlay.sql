@@ -52,13 +52,14 @@ LANGUAGE sql IMMUTABLE AS $$
 	          FROM unnest(ids, scores) u(id, sc)
 	         ORDER BY r DESC, u.id COLLATE "C" LIMIT k) t
 $$;
--- match() and the reference for 16 subjects, in one statement each
+-- match() and the reference for 17 subjects, in one statement each
 CREATE FUNCTION ov_compare(k integer DEFAULT 10)
 RETURNS TABLE (subjects bigint, rows_compared bigint, mismatches bigint)
 LANGUAGE sql VOLATILE AS $$
 	SELECT count(*), sum(cardinality(ours)),
 	       count(*) FILTER (WHERE ours IS DISTINCT FROM theirs)
-	  FROM (SELECT 'ov' || i AS subj FROM generate_series(1, 40, 5) i UNION ALL SELECT 'ov' || i FROM generate_series(1, 8) i) s,
+	  FROM (SELECT 'ov' || i AS subj FROM generate_series(1, 40, 5) i UNION ALL SELECT 'ov' || i FROM generate_series(1, 8) i
+	        UNION ALL SELECT 'ov-prune') s,
 	       LATERAL (SELECT ov_canonical(array_agg(m.offer_id), array_agg(m.score), k) AS ours
 	                  FROM personalize.match(s.subj, k + 10) m WHERE m.score IS NOT NULL) a,
 	       LATERAL (SELECT ov_canonical(array_agg(r.offer_id), array_agg(r.score), k) AS theirs
@@ -111,6 +112,14 @@ SELECT count(*) FILTER (WHERE kept) AS purchases FROM (
 	SELECT record_purchase('ov' || i, 'ov-' || lpad((1 + (i * 97 + j * 389) % 36000)::text, 5, '0'), 1,
 	                       now() - j * interval '5 days') AS kept
 	  FROM generate_series(1, 40) i, generate_series(1, 3) j) s;
+-- a subject whose best offers are all in the first block of offers: the
+-- bounds of the later blocks (a common tag of weight 2 at most, times 1)
+-- cannot beat the 10th score (above 20), and their postings are not read
+SELECT define_tag('ovt-hot') \g /dev/null
+INSERT INTO offer_tags (offer_id, tag, weight)
+SELECT 'ov-' || lpad(i::text, 5, '0'), 'ovt-hot', 4 FROM generate_series(1, 20) i;
+SELECT grant_consent('ov-prune', 'personalization') > 0 AS granted;
+SELECT state_intent('ov-prune', 'ovt-hot', 5), state_intent('ov-prune', 'ovt01', 1) \g /dev/null
 
 -- the index as built: answers as the rule says, and pruning skipped work
 TRUNCATE ov_info;
@@ -119,8 +128,14 @@ SELECT * FROM ov_compare();
 SELECT * FROM ov_compare(50);
 SELECT ov_compare_plain() AS plain_list_matches;
 SELECT rebuilt FROM ov_since();
-SELECT i.blocks_skipped + i.postings_skipped > o.blocks_skipped + o.postings_skipped AS pruning_skipped_work,
+SELECT i.blocks_skipped > o.blocks_skipped AS pruning_skipped_blocks,
+       i.postings_skipped > o.postings_skipped AS and_their_postings,
        i.postings_scored > o.postings_scored AS postings_scored
+  FROM match_cache_info() i, ov_info o;
+TRUNCATE ov_info;
+INSERT INTO ov_info SELECT * FROM match_cache_info();
+SELECT count(*) AS offers, min(score) AS tenth FROM match('ov-prune', 10);
+SELECT i.blocks_skipped - o.blocks_skipped AS blocks_skipped, i.blocks_scored - o.blocks_scored AS blocks_scored
   FROM match_cache_info() i, ov_info o;
 
 -- changes of every kind, committed: the overlay serves them, no rebuild
