@@ -23,39 +23,48 @@
  * so.  A consenting subject for whom no offer scores above 0 gets the same
  * list, less the offers they avoid or bought.
  *
- * The catalog cache.  Each backend keeps the offer catalog as an inverted
- * index: tag -> postings (offer number and weight), sorted by offer, and for
- * each tag where its postings cross into each block of MATCH_BLOCK offers.
- * Offers are numbered in offer_id order, so comparing numbers breaks ties by
- * offer_id.  A call reads the subject's intents and signals with two index
- * scans, scores the offers their tags reach block by block (a block's
- * scores stay in the CPU cache), and keeps the best k in a heap; the
- * reasons of those k come from a binary search within one block of each of
- * the subject's tags.  No SQL runs per call, let alone per offer.
+ * The catalog index.  The offer catalog is kept as an inverted index: tag
+ * -> postings (offer number and weight), sorted by offer, and for each tag
+ * where its postings cross into each block of MATCH_BLOCK offers and its
+ * largest weight there.  Offers are numbered in offer_id order, so
+ * comparing numbers breaks ties by offer_id.  A call reads the subject's
+ * intents and signals with two index scans, scores the offers their tags
+ * reach block by block (a block's scores stay in the CPU cache; a block
+ * whose bounds cannot beat the k-th score is skipped), and keeps the best
+ * k in a heap; the reasons of those k come from a binary search within one
+ * block of each of the subject's tags.  No SQL runs per call, let alone
+ * per offer.
+ *
+ * One index per database: with the library preloaded it is built once
+ * into dynamic shared memory and mapped by every backend (match_shared.c);
+ * otherwise each backend keeps its own.
  *
  * Freshness.  Every statement that changes offers, offer_tags, tag or
  * data_category increments personalize.match_catalog_version inside the
- * writer's transaction.  match() reads that row through its statement's
- * snapshot (one index probe) and rebuilds the cache when the version is not
- * the one the cache was built from, reading the catalog through the same
- * snapshot.  So a statement sees exactly the catalog its snapshot sees:
- * the relcache invalidation a writer sends arrives only after its commit
- * is visible, and cannot be relied on alone.  It is still sent (by
- * _match_invalidate), so that other backends free a stale cache at their
- * next transaction end instead of holding it until their next match().
- * A version written by our own open transaction may be rolled back and
- * reused, so a catalog built from it is used for that call only.
+ * writer's transaction and logs the offers it changed in
+ * match_catalog_change (match_overlay.c says why the log rows a snapshot
+ * sees past an index's version are exactly the changes it must apply).
+ * match() reads the version through its statement's snapshot, and the
+ * changed offers through the same snapshot, scored as an overlay over the
+ * index: a statement sees exactly the catalog its snapshot sees, the
+ * writer's own open transaction included, without a rebuild.  A change
+ * the log cannot describe offer by offer (tags, categories, TRUNCATE, a
+ * bulk statement), or an overlay grown past personalize.match_overlay_limit,
+ * rebuilds the index.
  *
- * Memory.  A catalog larger than personalize.match_cache_mem is not kept:
- * it is built for the call and freed after it (slow, and said once per
- * session with a WARNING).  match_cache_info() reports the cache.
+ * Memory.  A private index larger than personalize.match_cache_mem is not
+ * kept: it is built for the call and freed after it (slow, and said once
+ * per session with a WARNING).  match_cache_info() reports the index.
  *
- * The code is in three files, by phase: match_catalog.c (the relations
- * and the catalog index), match_rank.c (the subject, the ranking and the
- * reasons) and this file (settings, answer counters, the SQL functions).
+ * The code is in five files: match_catalog.c (the relations, the catalog
+ * index and which one a statement uses), match_shared.c (the shared
+ * index), match_overlay.c (the changed offers), match_rank.c (the
+ * subject, the ranking and the reasons) and this file (settings, answer
+ * counters, the SQL functions).
  *
- * Scale-out note: the tables are read in MatchCatalogLoad(),
- * SubjectLoad(), catalog_version() and (consent) ConsentCheck() only.
+ * Scale-out note: the tables are read in MatchCatalogBuild(),
+ * MatchOverlayGet(), SubjectLoad(), MatchCatalogVersion() and (consent)
+ * ConsentCheck() only.
  *
  * Copyright (c) 2026, The personalize authors
  *

@@ -1187,8 +1187,14 @@ static MatchCatalog *
 build_private(const MatchRels *r, Snapshot snap, int64 version, bool own,
 			  MemoryContext callcxt)
 {
-	MatchCatalog *cat = MatchCatalogBuild(r, snap, version, callcxt, false);
-	bool		keep = !own && cat->mem_bytes <= (Size) match_cache_mem * 1024;
+	MatchCatalog *cat;
+	bool		keep;
+
+	/* the kept index cannot serve this version: free it before building */
+	if (!own)
+		cache_free();
+	cat = MatchCatalogBuild(r, snap, version, callcxt, false);
+	keep = !own && cat->mem_bytes <= (Size) match_cache_mem * 1024;
 
 	note_build(cat, keep);
 	if (keep)
@@ -1405,6 +1411,13 @@ personalize_match_fold(PG_FUNCTION_ARGS pg_attribute_unused())
 				shared_version = build_base(r, snap, version, CurrentMemoryContext, true)->version;
 		}
 		prune_to = shared_version;
+
+		/*
+		 * The worker keeps no mapping of an index another backend has
+		 * replaced: it would keep the old segment's memory alive.
+		 */
+		if (cached != NULL && cached->seg != NULL && cached->version != MatchSharedVersion(r))
+			cache_free();
 	}
 	else
 	{
