@@ -101,6 +101,21 @@ CREATE TRIGGER offer_tags_match_catalog_delete
 CREATE TRIGGER offer_tags_match_catalog_truncate
 	AFTER TRUNCATE ON @extschema@.offer_tags
 	FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._match_catalog_changed();
+-- The catalog's bookkeeping fires however a change arrives: also for a
+-- logical replication subscriber's apply worker and for
+-- session_replication_role = replica (pg_restore --disable-triggers), or
+-- match() there would answer from a catalog that no longer is.
+ALTER TABLE @extschema@.offers ENABLE ALWAYS TRIGGER offers_match_catalog_insert;
+ALTER TABLE @extschema@.offers ENABLE ALWAYS TRIGGER offers_match_catalog_update;
+ALTER TABLE @extschema@.offers ENABLE ALWAYS TRIGGER offers_match_catalog_delete;
+ALTER TABLE @extschema@.offers ENABLE ALWAYS TRIGGER offers_match_catalog_truncate;
+ALTER TABLE @extschema@.offer_tags ENABLE ALWAYS TRIGGER offer_tags_match_catalog_insert;
+ALTER TABLE @extschema@.offer_tags ENABLE ALWAYS TRIGGER offer_tags_match_catalog_update;
+ALTER TABLE @extschema@.offer_tags ENABLE ALWAYS TRIGGER offer_tags_match_catalog_delete;
+ALTER TABLE @extschema@.offer_tags ENABLE ALWAYS TRIGGER offer_tags_match_catalog_truncate;
+ALTER TABLE @extschema@.tag ENABLE ALWAYS TRIGGER tag_match_catalog_changed;
+ALTER TABLE @extschema@.data_category ENABLE ALWAYS TRIGGER data_category_match_catalog_changed;
+
 DROP FUNCTION @extschema@._match_invalidate();
 
 -- The maintenance duty that keeps the change log short: with the shared

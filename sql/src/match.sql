@@ -158,6 +158,21 @@ CREATE TRIGGER data_category_match_catalog_changed
 	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.data_category
 	FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._match_catalog_changed();
 
+-- The catalog's bookkeeping fires however a change arrives: also for a
+-- logical replication subscriber's apply worker and for
+-- session_replication_role = replica (pg_restore --disable-triggers), or
+-- match() there would answer from a catalog that no longer is.
+ALTER TABLE @extschema@.offers ENABLE ALWAYS TRIGGER offers_match_catalog_insert;
+ALTER TABLE @extschema@.offers ENABLE ALWAYS TRIGGER offers_match_catalog_update;
+ALTER TABLE @extschema@.offers ENABLE ALWAYS TRIGGER offers_match_catalog_delete;
+ALTER TABLE @extschema@.offers ENABLE ALWAYS TRIGGER offers_match_catalog_truncate;
+ALTER TABLE @extschema@.offer_tags ENABLE ALWAYS TRIGGER offer_tags_match_catalog_insert;
+ALTER TABLE @extschema@.offer_tags ENABLE ALWAYS TRIGGER offer_tags_match_catalog_update;
+ALTER TABLE @extschema@.offer_tags ENABLE ALWAYS TRIGGER offer_tags_match_catalog_delete;
+ALTER TABLE @extschema@.offer_tags ENABLE ALWAYS TRIGGER offer_tags_match_catalog_truncate;
+ALTER TABLE @extschema@.tag ENABLE ALWAYS TRIGGER tag_match_catalog_changed;
+ALTER TABLE @extschema@.data_category ENABLE ALWAYS TRIGGER data_category_match_catalog_changed;
+
 -- The maintenance duty that keeps the change log short: with the shared
 -- index, rebuild it once enough offers changed (or the oldest change is
 -- five minutes old), then prune the changes it covers; without it, prune

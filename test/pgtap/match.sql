@@ -5,7 +5,7 @@
 -- subjects' data through them.
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(40);
+SELECT plan(41);
 
 SELECT has_table('personalize', 'offers', 'offers exists');
 SELECT has_table('personalize', 'offer_tags', 'offer_tags exists');
@@ -13,6 +13,10 @@ SELECT has_table('personalize', 'match_catalog_version', 'match_catalog_version 
 SELECT has_table('personalize', 'match_catalog_change', 'match_catalog_change exists');
 SELECT has_index('personalize', 'match_catalog_change', 'match_catalog_change_version_idx', ARRAY['version'],
 	'the change log is read by version');
+SELECT is_empty($$
+	SELECT t.tgname FROM pg_trigger t
+	 WHERE t.tgname LIKE '%match_catalog%' AND t.tgenabled <> 'A'
+$$, 'the catalog''s bookkeeping triggers fire always, for replicas too');
 SELECT ok(NOT has_function_privilege('public', 'personalize._match_fold()', 'EXECUTE'),
 	'the maintenance duty _match_fold is not executable by PUBLIC');
 SELECT col_is_pk('personalize', 'offer_tags', ARRAY['offer_id', 'tag'], 'an offer carries a tag once');

@@ -173,6 +173,17 @@ SELECT count(*) FILTER (WHERE offer_id = 'ov-new-bought') AS bought_shown_when_a
   FROM match('ov1', 10000, exclude_purchased => false);
 SELECT count(*) AS capped FROM match('ov3', 20, per_tag_cap => 2);
 
+-- a change applied as a replica (a logical replication subscriber,
+-- pg_restore --disable-triggers) is logged too
+SET session_replication_role = replica;
+UPDATE offers SET enabled = false WHERE offer_id = (SELECT offer_id FROM match('ov1', 1));
+INSERT INTO offers (offer_id, title) VALUES ('ov-replica', 'Replica');
+INSERT INTO offer_tags (offer_id, tag, weight)
+SELECT 'ov-replica', tag, 5 FROM intent WHERE subject = 'ov1' AND weight > 0;
+RESET session_replication_role;
+SELECT count(*) AS replica_offer_shown FROM match('ov1', 3) WHERE offer_id = 'ov-replica';
+SELECT * FROM ov_compare();
+
 -- our own open transaction sees its changes, a rolled-back savepoint
 -- leaves no trace, and the rollback none
 BEGIN;
