@@ -1294,21 +1294,25 @@ MatchCatalogGet(Snapshot snap, MemoryContext callcxt)
 		base = cached;
 
 	/* a newer shared index than ours that serves this version */
-	if (MatchSharedAvailable() && (base == NULL || base->seg == NULL ||
-								   MatchSharedVersion(r) != base->version))
+	if (MatchSharedAvailable())
 	{
-		int64		shared_version;
-		MatchCatalog *cat;
+		int64		sv = MatchSharedVersion(r);
 
-		cat = MatchSharedAttach(r, &shared_version);
-		if (cat != NULL && base_usable(cat, r, version, horizon) &&
-			(base == NULL || cat->version > base->version))
+		if (sv >= 0 && sv >= horizon && sv <= version &&
+			(base == NULL || sv > base->version))
 		{
-			cache_set(cat);
-			base = cat;
+			int64		shared_version;
+			MatchCatalog *cat = MatchSharedAttach(r, &shared_version);
+
+			if (cat != NULL && base_usable(cat, r, version, horizon) &&
+				(base == NULL || cat->version > base->version))
+			{
+				cache_set(cat);
+				base = cat;
+			}
+			else if (cat != NULL)
+				MatchCatalogFree(cat);
 		}
-		else if (cat != NULL)
-			MatchCatalogFree(cat);
 	}
 
 	if (base != NULL &&

@@ -40,6 +40,7 @@
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "utils/memutils.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "common.h"
@@ -295,6 +296,21 @@ MatchSharedPublish(MatchCatalog *cat)
 		for (int i = 0; i < MATCH_SHARED_SLOTS && slot == NULL; i++)
 			if (mshared->slots[i].dboid == InvalidOid)
 				slot = &mshared->slots[i];
+		/* none free: take one of a database that was dropped */
+		for (int i = 0; i < MATCH_SHARED_SLOTS && slot == NULL; i++)
+		{
+			MatchSharedSlot *s = &mshared->slots[i];
+
+			if (!SearchSysCacheExists1(DATABASEOID, ObjectIdGetDatum(s->dboid)))
+			{
+				if (s->handle != DSM_HANDLE_INVALID)
+				{
+					dsm_unpin_segment(s->handle);
+					mshared->total -= s->size;
+				}
+				slot = s;
+			}
+		}
 		if (slot != NULL)
 		{
 			slot->dboid = MyDatabaseId;
