@@ -202,6 +202,15 @@ match_xact_callback(XactEvent event, void *arg pg_attribute_unused())
 		cache_inval_pending = false;
 		cache_free();
 	}
+
+	/*
+	 * A mapping of a shared index another backend has replaced keeps the
+	 * old segment's memory alive: let it go (the next match() maps the new
+	 * one).
+	 */
+	if (cached != NULL && cached->seg != NULL && rels.valid &&
+		MatchSharedVersion(&rels) != cached->version)
+		cache_free();
 }
 
 /*

@@ -1,4 +1,5 @@
-# Perl TAP: a has_consent() call site that lives across snapshots inside one
+# Perl TAP: match() on a hot standby, and a has_consent() call site that
+# lives across snapshots inside one
 # top-level statement (a PL/pgSQL loop) sees a withdrawal committed in
 # between, on a hot standby (where recovery snapshots list running xids
 # differently) as on the primary.  While an older transaction is still open,
@@ -105,4 +106,30 @@ is($standby->safe_psql('postgres', q{
 	'export_subject() on the standby, with its recipients');
 is($standby->safe_psql('postgres', q{SELECT count(*) FROM personalize.recipients('alice')}), '0',
 	'recipients() on the standby');
+# --- match() on the standby: its own shared index, the primary's changes
+# through the replicated change log ---
+$primary->safe_psql('postgres', q{
+	SELECT personalize.define_tag('running');
+	INSERT INTO personalize.offers (offer_id, title) VALUES ('shoes', 'Running shoes');
+	INSERT INTO personalize.offer_tags (offer_id, tag, weight) VALUES ('shoes', 'running', 2);
+	SELECT personalize.grant_consent('bob', 'personalization');
+	SELECT personalize.state_intent('bob', 'running', 2);
+});
+$primary->wait_for_catchup($standby);
+my $match_sql = q{SELECT string_agg(offer_id || '=' || score, ',') FROM personalize.match('bob')};
+my $info_sql = q{SELECT format('%s,%s,%s', shared, builds, overlay_offers) FROM personalize.match_cache_info()};
+is($standby->safe_psql('postgres', "$match_sql; $info_sql"), "shoes=4\nt,1,0",
+	'standby: match() builds a shared index');
+$primary->safe_psql('postgres', q{
+	INSERT INTO personalize.offers (offer_id, title) VALUES ('marathon', 'Marathon entry');
+	INSERT INTO personalize.offer_tags (offer_id, tag, weight) VALUES ('marathon', 'running', 10);
+});
+$primary->wait_for_catchup($standby);
+is($standby->safe_psql('postgres', "$match_sql; $info_sql"), "marathon=20,shoes=4\nt,0,1",
+	'standby: a new session maps it and sees the primary\'s change through the overlay');
+$primary->safe_psql('postgres', q{UPDATE personalize.tag SET description = 'running and jogging'});
+$primary->wait_for_catchup($standby);
+is($standby->safe_psql('postgres', "$match_sql; $info_sql"), "marathon=20,shoes=4\nt,1,0",
+	'standby: a change to a tag rebuilds the index there');
+
 done_testing();

@@ -71,6 +71,16 @@ is($node->safe_psql('shop', qq{SELECT count(*) FROM personalize.match('alice'); 
 	"2\nt,t,0,1,t", 'a new session builds nothing');
 is($app->query_safe(q{SELECT fresh AND cache_version = catalog_version FROM personalize.match_cache_info()}),
 	't', 'app: the cache is current');
+# a session that maps a replaced index lets it go at its next transaction end
+$node->safe_psql('shop', q{
+	UPDATE personalize.tag SET description = description WHERE false;  -- rebuild
+	SELECT count(*) FROM personalize.match('alice');
+});
+$app2->query_safe('SELECT 1');
+is($app2->query_safe(q{SELECT format('%s,%s', kept, shared_version > cache_version)
+	FROM personalize.match_cache_info()}), 'f,', 'app2: dropped its mapping of the replaced index');
+is($app2->query_safe($alice_sql), 'marathon=20.0000,shoes=4.0000,mat=1.0000', 'app2: and answers from the new one');
+is($app2->query_safe($info_sql), 't,t,0,0,t', 'app2: which it mapped, building nothing');
 $app2->quit;
 
 # --- a shared index that does not fit is private, with a WARNING ---
