@@ -14,6 +14,9 @@
 #include "postgres.h"
 
 #include <math.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "access/genam.h"
 #include "access/htup_details.h"
@@ -48,9 +51,17 @@
 #include "common.h"
 #include "match_internal.h"
 
-/* scores of one block; a backend computes one ranking at a time */
+/*
+ * Scores of one block, all zero between blocks (the scan that reads them
+ * zeroes them again); a backend computes one ranking at a time.
+ */
 static double *block_scores = NULL;
 static int32 *block_candidates = NULL;
+static double *candidate_scores = NULL;
+static bool block_scores_dirty = false;	/* a ranking stopped mid-block */
+
+/* offers scanned together for one scoring above the threshold */
+#define SCAN_CHUNK	64
 
 /* the entry for a catalog tag, created on first use */
 static SubjectTag *
@@ -401,6 +412,25 @@ typedef struct ScoringTag
 	double		bound;			/* in the current block: aff * max, or 0 */
 } ScoringTag;
 
+/* does one of the n scores exceed t? */
+static inline bool
+chunk_any_above(const double *s, int32 n, double t)
+{
+	int32		i = 0;
+	bool		any = false;
+#ifdef __SSE2__
+	__m128d		tv = _mm_set1_pd(t);
+	__m128d		acc = _mm_setzero_pd();
+
+	for (; i + 2 <= n; i += 2)
+		acc = _mm_or_pd(acc, _mm_cmpgt_pd(_mm_loadu_pd(s + i), tv));
+	any = _mm_movemask_pd(acc) != 0;
+#endif
+	for (; i < n; i++)
+		any |= s[i] > t;
+	return any;
+}
+
 /*
  * Bounds are compared with a margin that covers the rounding of sums of a
  * few dozen float8 terms, so that pruning never drops an offer whose
@@ -499,8 +529,14 @@ MatchRankOffers(const MatchCatalog *cat, const Subject *sub, TimestampTz now,
 
 	if (block_scores == NULL)
 	{
-		block_scores = MemoryContextAlloc(TopMemoryContext, MATCH_BLOCK * sizeof(double));
+		block_scores = MemoryContextAllocZero(TopMemoryContext, MATCH_BLOCK * sizeof(double));
 		block_candidates = MemoryContextAlloc(TopMemoryContext, MATCH_BLOCK * sizeof(int32));
+		candidate_scores = MemoryContextAlloc(TopMemoryContext, MATCH_BLOCK * sizeof(double));
+	}
+	if (block_scores_dirty)
+	{
+		memset(block_scores, 0, MATCH_BLOCK * sizeof(double));
+		block_scores_dirty = false;
 	}
 
 	for (int32 b = 0; b < cat->nblocks; b++)
@@ -509,6 +545,7 @@ MatchRankOffers(const MatchCatalog *cat, const Subject *sub, TimestampTz now,
 		int32		len = Min(MATCH_BLOCK, cat->noffers - base);
 		double	   *score = block_scores;	/* score[o - base] */
 		int32	   *cand = block_candidates;
+		double	   *cscore = candidate_scores;	/* the score of cand[c] */
 		int32		ncand = 0;
 		bool		touched = false;
 		double		total = 0.0;
@@ -536,8 +573,8 @@ MatchRankOffers(const MatchCatalog *cat, const Subject *sub, TimestampTz now,
 		}
 		nblocks_scored++;
 		npostings += block_postings;
+		block_scores_dirty = true;
 
-		memset(score, 0, len * sizeof(double));
 		for (int j = 0; j < nscoring; j++)
 		{
 			const Posting *p = tags[j].list + tags[j].blocks[b];
@@ -565,12 +602,27 @@ MatchRankOffers(const MatchCatalog *cat, const Subject *sub, TimestampTz now,
 				score[ov->masked[mi] - base] = -INFINITY;
 		}
 
-		/* the offers above the lowest kept score, without branches */
-		for (int32 i = 0; i < len; i++)
+		/*
+		 * The offers above the lowest kept score, and the scores zeroed
+		 * for the next block.  Once the heap is full most chunks have none
+		 * above it, which a vector comparison tells.
+		 */
+		for (int32 c0 = 0; c0 < len; c0 += SCAN_CHUNK)
 		{
-			cand[ncand] = i;
-			ncand += score[i] > threshold;
+			int32		c1 = Min(c0 + SCAN_CHUNK, len);
+
+			if (chunk_any_above(score + c0, c1 - c0, threshold))
+			{
+				for (int32 i = c0; i < c1; i++)
+				{
+					cand[ncand] = i;
+					cscore[ncand] = score[i];
+					ncand += score[i] > threshold;
+				}
+			}
+			memset(score + c0, 0, (c1 - c0) * sizeof(double));
 		}
+		block_scores_dirty = false;
 
 		/*
 		 * Base offers come in offer_id order, so an offer tying with the
@@ -579,7 +631,7 @@ MatchRankOffers(const MatchCatalog *cat, const Subject *sub, TimestampTz now,
 		for (int32 c = 0; c < ncand; c++)
 		{
 			int32		o = base + cand[c];
-			double		s = score[cand[c]];
+			double		s = cscore[c];
 
 			if (!(s > threshold) || !MatchOfferActive(cat, o, now))
 				continue;
