@@ -12,7 +12,7 @@
 # the offer bought, as record_purchase() writes them).  k = 10.
 #
 # Methods, on the same data, in the same run:
-#   match()  the C inverted index (per-session cache)
+#   match()  the C inverted index (shared by the sessions when preloaded)
 #   (a)      SQL: the subject's tag affinities joined to offer_tags through a
 #            covering index on (tag), GROUP BY offer, ORDER BY score LIMIT k
 #   (b)      intarray: a GIN index on each offer's tag array finds the
@@ -20,8 +20,11 @@
 # First a correctness check: for 50 subjects, match() and both baselines
 # give the same top 10 (computed in one statement, so at one statement
 # time); then latency p50/p95 through pgbench (prepared statements, 1 and 2
-# clients), and the time to build match()'s cache.  Exits non-zero on a
-# mismatch.
+# clients), and the time to build match()'s index.  Then, on the largest
+# catalog, under change: 16 clients calling match() (then baseline (a))
+# while one more changes 10 offers a second; p50/p95/p99, a new
+# connection's first call, and the memory the catalog takes across the 16
+# sessions.  Exits non-zero on a mismatch.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
