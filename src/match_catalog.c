@@ -68,9 +68,6 @@ static MatchRels rels;
 /* the kept catalog (private, or a mapping of the shared one), or NULL */
 static MatchCatalog *cached = NULL;
 
-/* an invalidation arrived: free the kept catalog at transaction end */
-static bool cache_inval_pending = false;
-
 /* what this session's rankings scored and skipped, for match_cache_info() */
 static uint64 ranked_blocks = 0;
 static uint64 ranked_blocks_skipped = 0;
@@ -167,15 +164,15 @@ cache_free(void)
 }
 
 /*
- * Relcache invalidation.  Only flags: a callback can run in the middle of
- * a match() that is using the cache (any table_open accepts invalidation
- * messages).
+ * Relcache invalidation: the relations are looked up again.  Only a flag:
+ * a callback can run in the middle of a match() (any table_open accepts
+ * invalidation messages).  The kept index is not freed here: an
+ * invalidation says nothing about the catalog's contents (autovacuum's
+ * ANALYZE of the version table sends one), the version does.
  */
 static void
 match_relcache_callback(Datum arg pg_attribute_unused(), Oid relid)
 {
-	if (cached != NULL && relid == cached->version_relid)
-		cache_inval_pending = true;
 	if (rels.valid &&
 		(relid == InvalidOid ||
 		 relid == rels.version_relid || relid == rels.version_pkey ||
@@ -189,19 +186,13 @@ match_relcache_callback(Datum arg pg_attribute_unused(), Oid relid)
 }
 
 /*
- * At transaction end, free a catalog an invalidation made stale.  An idle
- * session does this when it catches up with the invalidation queue.
+ * At transaction end, let go of a shared index another backend replaced.
  */
 static void
 match_xact_callback(XactEvent event, void *arg pg_attribute_unused())
 {
 	if (event != XACT_EVENT_COMMIT && event != XACT_EVENT_ABORT)
 		return;
-	if (cache_inval_pending)
-	{
-		cache_inval_pending = false;
-		cache_free();
-	}
 
 	/*
 	 * A mapping of a shared index another backend has replaced keeps the
@@ -1023,10 +1014,10 @@ blob_pack(const MatchCatalog *b, char *blob)
 /*
  * A catalog over a blob, in a context of its own under parent.  The blob
  * is not copied: it must outlive the catalog (it is in the catalog's
- * context, or in a mapped segment).
+ * context, or in a mapped segment: match_shared.c).
  */
-static MatchCatalog *
-catalog_view(char *blob, MemoryContext parent)
+MatchCatalog *
+MatchCatalogView(char *blob, MemoryContext parent)
 {
 	CatalogBlob *h = (CatalogBlob *) blob;
 	MemoryContext cxt;
@@ -1076,13 +1067,6 @@ catalog_view(char *blob, MemoryContext parent)
 	return cat;
 }
 
-/* a catalog over a shared segment's blob (match_shared.c) */
-MatchCatalog *
-MatchCatalogView(char *blob, MemoryContext parent)
-{
-	return catalog_view(blob, parent);
-}
-
 /* ---------- building ---------- */
 
 /*
@@ -1101,6 +1085,7 @@ MatchCatalogBuild(const MatchRels *r, Snapshot snap, int64 version,
 	char	   *blob;
 	Size		size;
 	void	   *seg = NULL;
+	MemoryContext holder = NULL;
 	instr_time	start;
 	instr_time	elapsed;
 
@@ -1130,21 +1115,17 @@ MatchCatalogBuild(const MatchRels *r, Snapshot snap, int64 version,
 	}
 	else
 	{
-		/* the blob goes in the catalog's context: allocate it there */
-		MemoryContext holder = AllocSetContextCreate(parent, "personalize match catalog blob",
-													 ALLOCSET_SMALL_SIZES);
-
+		holder = AllocSetContextCreate(parent, "personalize match catalog blob",
+									   ALLOCSET_SMALL_SIZES);
 		blob = MemoryContextAllocHuge(holder, size);
-		blob_pack(b, blob);
-		cat = catalog_view(blob, parent);
-		MemoryContextSetParent(holder, cat->cxt);
-		goto built;
 	}
 	blob_pack(b, blob);
-	cat = catalog_view(blob, parent);
-	cat->seg = seg;
+	cat = MatchCatalogView(blob, parent);
+	if (seg != NULL)
+		cat->seg = seg;
+	else
+		MemoryContextSetParent(holder, cat->cxt);	/* the blob goes with the catalog */
 
-built:
 	MemoryContextDelete(scratch);
 	INSTR_TIME_SET_CURRENT(elapsed);
 	INSTR_TIME_SUBTRACT(elapsed, start);
@@ -1245,15 +1226,17 @@ build_base(const MatchRels *r, Snapshot snap, int64 version, MemoryContext callc
 
 	/* built while we waited? */
 	cat = MatchSharedAttach(r, &shared_version);
-	if (cat != NULL && shared_version == version)
-	{
-		MatchSharedBuildUnlock();
-		cache_set(cat);
-		return cat;
-	}
 	if (cat != NULL)
+	{
+		if (shared_version == version)
+		{
+			MatchSharedBuildUnlock();
+			cache_set(cat);
+			return cat;
+		}
 		MatchCatalogFree(cat);
-	if (cat != NULL && shared_version > version)
+	}
+	if (shared_version > version)
 	{
 		/* our snapshot is older than the shared index: for this call only */
 		MatchSharedBuildUnlock();
@@ -1371,7 +1354,6 @@ MatchNoteRanking(uint64 blocks, uint64 skipped, uint64 postings, uint64 postings
 	ranked_blocks_skipped += skipped;
 	ranked_postings += postings;
 	ranked_postings_skipped += postings_skipped;
-	MatchSharedNoteRanking(blocks, skipped);
 }
 
 /* ---------- folding the change log ---------- */
@@ -1406,7 +1388,7 @@ personalize_match_fold(PG_FUNCTION_ARGS pg_attribute_unused())
 		if (shared_version < version && !own)
 		{
 			int64		changed;
-			int64		waited;
+			bool		waited;
 
 			/* enough offers changed, or the oldest change waited long enough */
 			args[0] = Int64GetDatum(shared_version);
@@ -1415,12 +1397,12 @@ personalize_match_fold(PG_FUNCTION_ARGS pg_attribute_unused())
 											 " FROM personalize.match_catalog_change c"
 											 " WHERE c.version OPERATOR(pg_catalog.>) $1",
 											 1, argtypes, args, NULL, true, &isnull));
-			waited = DatumGetInt64(ExtValue("SELECT coalesce(pg_catalog.max(pg_catalog.now() OPERATOR(pg_catalog.-) c.logged_at)"
-											" OPERATOR(pg_catalog.>=) interval '5 minutes', false)::pg_catalog.int4::pg_catalog.int8"
-											" FROM personalize.match_catalog_change c"
-											" WHERE c.version OPERATOR(pg_catalog.>) $1",
-											1, argtypes, args, NULL, true, &isnull));
-			if (changed >= Max(match_overlay_limit / 4, 1) || waited > 0)
+			waited = DatumGetBool(ExtValue("SELECT coalesce(pg_catalog.min(c.logged_at) OPERATOR(pg_catalog.<=)"
+										   " (pg_catalog.now() OPERATOR(pg_catalog.-) interval '5 minutes'), false)"
+										   " FROM personalize.match_catalog_change c"
+										   " WHERE c.version OPERATOR(pg_catalog.>) $1",
+										   1, argtypes, args, NULL, true, &isnull));
+			if (changed >= Max(match_overlay_limit / 4, 1) || waited)
 				shared_version = build_base(r, snap, version, CurrentMemoryContext, true)->version;
 		}
 		prune_to = shared_version;
@@ -1437,7 +1419,7 @@ personalize_match_fold(PG_FUNCTION_ARGS pg_attribute_unused())
 		/* changes older than an hour: a session whose index predates them rebuilds it */
 		prune_to = DatumGetInt64(ExtValue("SELECT coalesce(pg_catalog.max(c.version), -1)"
 										  " FROM personalize.match_catalog_change c"
-										  " WHERE c.logged_at OPERATOR(pg_catalog.<) pg_catalog.now() OPERATOR(pg_catalog.-) interval '1 hour'",
+										  " WHERE c.logged_at OPERATOR(pg_catalog.<) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '1 hour')",
 										  0, NULL, NULL, NULL, true, &isnull));
 	}
 	if (prune_to <= horizon)
@@ -1548,12 +1530,11 @@ personalize_match_cache_info(PG_FUNCTION_ARGS)
 
 /*
  * _match_invalidate(): called by the catalog triggers of 0.1.0 and 0.2.0
- * (an older version's SQL with this library).  Every backend frees its
- * kept catalog at its next transaction end after this one commits.
+ * (an older version's SQL with this library).  Nothing to do: without the
+ * change log, a new catalog version rebuilds the index at the next call.
  */
 Datum
 personalize_match_invalidate(PG_FUNCTION_ARGS pg_attribute_unused())
 {
-	CacheInvalidateRelcacheByRelid(MatchRelsGet()->version_relid);
 	PG_RETURN_VOID();
 }

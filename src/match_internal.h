@@ -355,7 +355,6 @@ extern bool MatchSharedPublish(MatchCatalog *cat);
 extern void MatchSharedBuildLock(void);
 extern bool MatchSharedBuildLockTry(void);
 extern void MatchSharedBuildUnlock(void);
-extern void MatchSharedNoteRanking(uint64 blocks, uint64 skipped);
 typedef struct MatchSharedInfo
 {
 	bool		valid;
@@ -364,8 +363,6 @@ typedef struct MatchSharedInfo
 	double		build_ms;
 	TimestampTz built_at;
 	int64		builds;
-	uint64		blocks;
-	uint64		blocks_skipped;
 	Size		total;			/* every database's shared indexes */
 } MatchSharedInfo;
 extern void MatchSharedGetInfo(const MatchRels *r, MatchSharedInfo *info);

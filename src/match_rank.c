@@ -409,7 +409,6 @@ typedef struct ScoringTag
 	const float4 *max;			/* its row of cat->block_max */
 	const Posting *list;		/* its postings */
 	double		aff;
-	double		bound;			/* in the current block: aff * max, or 0 */
 } ScoringTag;
 
 /* does one of the n scores exceed t? */
@@ -554,11 +553,12 @@ MatchRankOffers(const MatchCatalog *cat, const Subject *sub, TimestampTz now,
 		CHECK_FOR_INTERRUPTS();
 		for (int j = 0; j < nscoring; j++)
 		{
-			ScoringTag *t = &tags[j];
+			const ScoringTag *t = &tags[j];
 			uint32		cnt = t->blocks[b + 1] - t->blocks[b];
 
-			t->bound = cnt > 0 && t->aff > 0 ? t->aff * (double) t->max[b] : 0.0;
-			total += t->bound;
+			/* the tag's bound in the block: aff * its largest weight, or 0 */
+			if (cnt > 0 && t->aff > 0)
+				total += t->aff * (double) t->max[b];
 			block_postings += cnt;
 			touched |= cnt > 0;
 		}
@@ -641,45 +641,60 @@ MatchRankOffers(const MatchCatalog *cat, const Subject *sub, TimestampTz now,
 
 	/*
 	 * The offers of the overlay, each scored from its own tags in the same
-	 * order; they compare with the kept ones by score, then offer_id.
+	 * order (j) as add_postings() sums a base offer's; they compare with
+	 * the kept ones by score, then offer_id.
 	 */
 	if (ov != NULL)
 	{
-		double	   *terms = palloc(Max(nscoring, 1) * sizeof(double));
+		int			maxpost = 1;
+		int		   *js;
+		double	   *terms;
 
+		for (int32 i = 0; i < ov->n; i++)
+			maxpost = Max(maxpost, ov->offers[i].npost);
+		js = palloc(maxpost * sizeof(int));
+		terms = palloc(maxpost * sizeof(double));
 		for (int32 i = 0; i < ov->n; i++)
 		{
 			const OverlayOffer *x = &ov->offers[i];
 			int32		o = cat->noffers + i;
 			bool		avoided = false;
-			bool		any = false;
+			int			nterms = 0;
 			double		s = 0.0;
 			Ranked		r;
 
 			if (!MatchOfferActive(cat, o, now) ||
 				(exclude_purchased && SubjectPurchased(sub, o)))
 				continue;
-			for (int j = 0; j < nscoring; j++)
-				terms[j] = 0.0;
+			/* its scoring tags' terms, in order j (insertion: a few tags) */
 			for (int p = 0; p < x->npost; p++)
 			{
 				int			slot = sub->slot[x->tags[p]];
+				int			j;
+				int			at;
 
 				if (slot < 0)
 					continue;
 				if (sub->tags[slot].avoided)
-					avoided = true;
-				else if (j_of_slot[slot] >= 0)
 				{
-					terms[j_of_slot[slot]] = sub->tags[slot].affinity * (double) x->weights[p];
-					any = true;
+					avoided = true;
+					break;
 				}
+				if ((j = j_of_slot[slot]) < 0)
+					continue;
+				for (at = nterms; at > 0 && js[at - 1] > j; at--)
+				{
+					js[at] = js[at - 1];
+					terms[at] = terms[at - 1];
+				}
+				js[at] = j;
+				terms[at] = sub->tags[slot].affinity * (double) x->weights[p];
+				nterms++;
 			}
-			if (avoided || !any)
+			if (avoided || nterms == 0)
 				continue;
-			for (int j = 0; j < nscoring; j++)
-				if (terms[j] != 0.0)
-					s += terms[j];
+			for (int t = 0; t < nterms; t++)
+				s += terms[t];
 			if (!(s > 0))
 				continue;
 			r.score = s;
@@ -689,6 +704,7 @@ MatchRankOffers(const MatchCatalog *cat, const Subject *sub, TimestampTz now,
 				continue;
 			heap_offer(heap, &n, heapsize, &threshold, s, x->key, o);
 		}
+		pfree(js);
 		pfree(terms);
 	}
 	qsort(heap, n, sizeof(Ranked), ranked_cmp);

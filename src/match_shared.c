@@ -61,8 +61,6 @@ typedef struct MatchSharedSlot
 	double		build_ms;
 	TimestampTz built_at;
 	int64		builds;
-	pg_atomic_uint64 blocks;
-	pg_atomic_uint64 blocks_skipped;
 } MatchSharedSlot;
 
 typedef struct MatchShared
@@ -94,24 +92,27 @@ MatchSharedShmemInit(void)
 	{
 		memset(mshared, 0, sizeof(MatchShared));
 		mshared->lock = &(GetNamedLWLockTranche("personalize match index"))->lock;
-		for (int i = 0; i < MATCH_SHARED_SLOTS; i++)
-		{
-			pg_atomic_init_u64(&mshared->slots[i].blocks, 0);
-			pg_atomic_init_u64(&mshared->slots[i].blocks_skipped, 0);
-		}
 	}
 }
 
+/* a segment created and not handed to a catalog goes with an abort */
 static void
-match_shared_xact_callback(XactEvent event, void *arg pg_attribute_unused())
+detach_pending(void)
 {
-	if (event == XACT_EVENT_ABORT && pending_seg != NULL)
+	if (pending_seg != NULL)
 	{
 		dsm_segment *seg = pending_seg;
 
 		pending_seg = NULL;
 		dsm_detach(seg);
 	}
+}
+
+static void
+match_shared_xact_callback(XactEvent event, void *arg pg_attribute_unused())
+{
+	if (event == XACT_EVENT_ABORT)
+		detach_pending();
 }
 
 static void
@@ -119,13 +120,8 @@ match_shared_subxact_callback(SubXactEvent event, SubTransactionId mySubid pg_at
 							  SubTransactionId parentSubid pg_attribute_unused(),
 							  void *arg pg_attribute_unused())
 {
-	if (event == SUBXACT_EVENT_ABORT_SUB && pending_seg != NULL)
-	{
-		dsm_segment *seg = pending_seg;
-
-		pending_seg = NULL;
-		dsm_detach(seg);
-	}
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		detach_pending();
 }
 
 void
@@ -387,23 +383,6 @@ MatchSharedBuildUnlock(void)
 }
 
 void
-MatchSharedNoteRanking(uint64 blocks, uint64 skipped)
-{
-	MatchSharedSlot *slot;
-
-	if (!MatchSharedAvailable())
-		return;
-	LWLockAcquire(mshared->lock, LW_SHARED);
-	slot = find_slot();
-	if (slot != NULL)
-	{
-		pg_atomic_fetch_add_u64(&slot->blocks, blocks);
-		pg_atomic_fetch_add_u64(&slot->blocks_skipped, skipped);
-	}
-	LWLockRelease(mshared->lock);
-}
-
-void
 MatchSharedGetInfo(const MatchRels *r, MatchSharedInfo *info)
 {
 	MatchSharedSlot *slot;
@@ -422,8 +401,6 @@ MatchSharedGetInfo(const MatchRels *r, MatchSharedInfo *info)
 		info->build_ms = slot->build_ms;
 		info->built_at = slot->built_at;
 		info->builds = slot->builds;
-		info->blocks = pg_atomic_read_u64(&slot->blocks);
-		info->blocks_skipped = pg_atomic_read_u64(&slot->blocks_skipped);
 	}
 	info->total = mshared->total;
 	LWLockRelease(mshared->lock);

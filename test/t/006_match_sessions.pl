@@ -71,6 +71,20 @@ is($node->safe_psql('shop', qq{SELECT count(*) FROM personalize.match('alice'); 
 	"2\nt,t,0,1,t", 'a new session builds nothing');
 is($app->query_safe(q{SELECT fresh AND cache_version = catalog_version FROM personalize.match_cache_info()}),
 	't', 'app: the cache is current');
+
+# the maintenance duty folds the changes into a new shared index and prunes
+# the change log it covers; sessions then answer from the new index
+is($node->safe_psql('shop', q{
+	SET personalize.match_overlay_limit = 4;   -- a quarter of it: one changed offer is enough
+	SELECT personalize._match_fold() > 0;
+	SELECT (SELECT count(*) FROM personalize.match_catalog_change) || ',' ||
+	       (SELECT horizon = version FROM personalize.match_catalog_version) || ',' ||
+	       (shared_version = catalog_version) FROM personalize.match_cache_info();
+}), "t\n0,true,true", 'fold: a new shared index at the current version, the log pruned to it');
+is($node->safe_psql('shop', q{SELECT personalize._match_fold()}), '0', 'fold: then nothing to do');
+is($app->query_safe($alice_sql), 'marathon=20.0000,shoes=4.0000,mat=1.0000',
+	'app: the same answer from the folded index');
+is($app->query_safe($info_sql), 't,t,1,0,t', 'app: mapped the new index, with no overlay');
 # a session that maps a replaced index lets it go at its next transaction end
 $node->safe_psql('shop', q{
 	UPDATE personalize.tag SET description = description WHERE false;  -- rebuild
@@ -125,6 +139,15 @@ $plain->psql('postgres', q{
 	SELECT kept FROM personalize.match_cache_info();
 }, stdout => \$out, stderr => \$err);
 is($out, "shoes\nshoes\nf", 'an index larger than match_cache_mem answers, and is not kept');
+is($plain->safe_psql('postgres', q{SELECT personalize._match_fold()}), '0',
+	'without preloading, the maintenance duty keeps changes younger than an hour');
+$plain->safe_psql('postgres', q{UPDATE personalize.match_catalog_change SET logged_at = logged_at - interval '2 hours'});
+is($plain->safe_psql('postgres', q{
+	SELECT personalize._match_fold() > 0;
+	SELECT (SELECT count(*) FROM personalize.match_catalog_change) || ',' || (horizon = version)
+	  FROM personalize.match_catalog_version;
+	SELECT string_agg(offer_id, ',') FROM personalize.match('alice');
+}), "t\n0,true\nshoes", 'and prunes older ones; a session whose index predates them rebuilds it');
 is(scalar(() = $err =~ /WARNING:  the offer catalog does not fit in "personalize.match_cache_mem"/g), 1,
 	'with one WARNING per session and version');
 $plain->stop;
