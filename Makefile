@@ -36,6 +36,7 @@ OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 SQL_SOURCES = $(addprefix sql/src/,header.sql monthday.sql categories.sql \
 	purposes.sql consent.sql intent.sql subjects.sql classify.sql views.sql \
 	match.sql proxies.sql retention.sql access.sql ledgers.sql partners.sql review.sql \
+	citus.sql \
 	upgrades.sql footer.sql)
 DATA_built = build/$(EXTENSION)--$(EXTVERSION).sql
 # Released install scripts (frozen: never edited once released) and upgrade

@@ -256,11 +256,12 @@ PersonalizeTrustedRestore(void)
 /* ---------------------------------------------------------------------
  * Citus
  *
- * personalize does not support distributed tables yet.  Under Citus the
- * extension's tables on a worker node are local copies that the
- * coordinator's functions never write, and a distributed table's rows live
- * in shards its name does not reach: a read there would answer wrongly.
- * These checks turn each such case into an error that names Citus.
+ * Under Citus the extension's tables on a worker node are local copies
+ * that the coordinator's functions never write, and a distributed table's
+ * rows live in shards its name does not reach: a read there would answer
+ * wrongly.  What a worker may read are the reference tables distribute()
+ * keeps (sql/src/citus.sql), through the node's shard of each.  The checks
+ * below turn every other such case into an error that names Citus.
  * ---------------------------------------------------------------------
  */
 
@@ -301,8 +302,12 @@ citus_catalog_value(const char *relname, const char *colname, Oid key_relid)
 		}
 		d = heap_getattr(tup, att, RelationGetDescr(rel), &isnull);
 		if (!isnull)
-			result = TupleDescAttr(RelationGetDescr(rel), att - 1)->atttypid == CHAROID ?
-				(int64) DatumGetChar(d) : (int64) DatumGetInt32(d);
+		{
+			Oid			type = TupleDescAttr(RelationGetDescr(rel), att - 1)->atttypid;
+
+			result = type == CHAROID ? (int64) DatumGetChar(d) :
+				type == INT8OID ? DatumGetInt64(d) : (int64) DatumGetInt32(d);
+		}
 		break;
 	}
 	table_endscan(scan);
@@ -310,25 +315,56 @@ citus_catalog_value(const char *relname, const char *colname, Oid key_relid)
 	return result;
 }
 
+bool
+PersonalizeOnCitusWorker(void)
+{
+	/* once per transaction: the read paths ask for every statement */
+	static LocalTransactionId checked = InvalidLocalTransactionId;
+	static bool worker = false;
+
+	if (PersonalizeLocalXid() == checked && checked != InvalidLocalTransactionId)
+		return worker;
+	/* the coordinator (and a node outside any cluster) is group 0 */
+	worker = OidIsValid(get_extension_oid("citus", true)) &&
+		citus_catalog_value("pg_dist_local_group", "groupid", InvalidOid) > 0;
+	checked = PersonalizeLocalXid();
+	return worker;
+}
+
+Oid
+PersonalizeCitusShardRelid(const char *table, const char *index, const char *what)
+{
+	Oid			relid = PersonalizeRelid(table);
+	int64		shardid;
+	char	   *name;
+	Oid			shard;
+
+	/* 'n': a reference table, one shard with a placement on every node */
+	if (citus_catalog_value("pg_dist_partition", "partmethod", relid) != 'n' ||
+		(shardid = citus_catalog_value("pg_dist_shard", "shardid", relid)) < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("%s cannot run on a Citus worker node before personalize.distribute()", what),
+				 errdetail("On a worker, personalize reads its copy in the table \"%s\", which distribute() makes a reference table and keeps current.",
+						   table),
+				 errhint("Run SELECT * FROM personalize.distribute() on the coordinator.")));
+	name = psprintf("%s_" INT64_FORMAT, index != NULL ? index : table, shardid);
+	shard = get_relname_relid(name, get_rel_namespace(relid));
+	if (!OidIsValid(shard))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("the Citus reference table \"%s\" has no shard on this node", table),
+				 errdetail("On a worker, %s reads the node's shard of it.", what),
+				 errhint("Run SELECT replicate_reference_tables() on the coordinator.")));
+	pfree(name);
+	return shard;
+}
+
 void
 PersonalizeRefuseCitusWorker(const char *what)
 {
-	/* once per transaction: the read paths call it for every statement */
-	static LocalTransactionId checked = InvalidLocalTransactionId;
-
-	if (PersonalizeLocalXid() == checked && checked != InvalidLocalTransactionId)
+	if (!PersonalizeOnCitusWorker())
 		return;
-	if (!OidIsValid(get_extension_oid("citus", true)))
-	{
-		checked = PersonalizeLocalXid();
-		return;
-	}
-	/* the coordinator (and a node outside any cluster) is group 0 */
-	if (citus_catalog_value("pg_dist_local_group", "groupid", InvalidOid) <= 0)
-	{
-		checked = PersonalizeLocalXid();
-		return;
-	}
 	ereport(ERROR,
 			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 			 errmsg("%s cannot run on a Citus worker node", what),

@@ -55,6 +55,19 @@ extern bool PersonalizeTrustedRestore(void);
 extern void PersonalizeRefuseCitusWorker(const char *what);
 extern void PersonalizeRefuseCitusTable(Oid relid, const char *what);
 
+/* is this a Citus worker node (citus installed, a group other than 0)? */
+extern bool PersonalizeOnCitusWorker(void);
+
+/*
+ * On a Citus worker: this node's shard of the extension's reference table
+ * table (names.h), or of its index index (the same name with the shard's
+ * number appended, as Citus names them).  An error that names Citus and
+ * distribute() when the table is not a reference table, or has no shard
+ * on this node.
+ */
+extern Oid	PersonalizeCitusShardRelid(const char *table, const char *index,
+									   const char *what);
+
 /* ---------- running as another role ---------- */
 
 /*

@@ -400,11 +400,30 @@ consent_catalog(void)
 
 	if (catalog.valid)
 		return &catalog;
-	c.consent_relid = PersonalizeRelid(REL_CONSENT);
-	c.consent_pkey = PersonalizeRelid(IDX_CONSENT_PKEY);
-	c.purpose_relid = PersonalizeRelid(REL_PURPOSE);
-	c.purpose_pkey = PersonalizeRelid(IDX_PURPOSE_PKEY);
-	c.purpose_name_key = PersonalizeRelid(IDX_PURPOSE_NAME_KEY);
+	if (PersonalizeOnCitusWorker())
+	{
+		/*
+		 * A filter over a distributed table runs here, on the shards: read
+		 * the node's shards of the copies distribute() keeps, which the
+		 * coordinator writes in the same distributed transaction as consent
+		 * and purpose (sql/src/citus.sql).  Same keys, same column names.
+		 */
+		const char *what = "a consent check";
+
+		c.consent_relid = PersonalizeCitusShardRelid(REL_CONSENT_REPLICA, NULL, what);
+		c.consent_pkey = PersonalizeCitusShardRelid(REL_CONSENT_REPLICA, IDX_CONSENT_REPLICA_PKEY, what);
+		c.purpose_relid = PersonalizeCitusShardRelid(REL_PURPOSE_REPLICA, NULL, what);
+		c.purpose_pkey = PersonalizeCitusShardRelid(REL_PURPOSE_REPLICA, IDX_PURPOSE_REPLICA_PKEY, what);
+		c.purpose_name_key = PersonalizeCitusShardRelid(REL_PURPOSE_REPLICA, IDX_PURPOSE_REPLICA_NAME_KEY, what);
+	}
+	else
+	{
+		c.consent_relid = PersonalizeRelid(REL_CONSENT);
+		c.consent_pkey = PersonalizeRelid(IDX_CONSENT_PKEY);
+		c.purpose_relid = PersonalizeRelid(REL_PURPOSE);
+		c.purpose_pkey = PersonalizeRelid(IDX_PURPOSE_PKEY);
+		c.purpose_name_key = PersonalizeRelid(IDX_PURPOSE_NAME_KEY);
+	}
 	c.att_subject = PersonalizeAttnum(c.consent_relid, "subject");
 	c.att_purpose = PersonalizeAttnum(c.consent_relid, "purpose_id");
 	c.att_state = PersonalizeAttnum(c.consent_relid, "state");
@@ -1123,8 +1142,6 @@ static void
 site_reset(ConsentSite *site, MemoryContext fn_mcxt, Snapshot snap,
 		   TimestampTz stmt_start)
 {
-	/* never an answer from a Citus worker's local copies */
-	PersonalizeRefuseCitusWorker("a consent or access check");
 	MemoryContextReset(site->cxt);
 	site->npurposes = 0;
 	site->next_evict = 0;
@@ -1697,6 +1714,9 @@ personalize_has_access_text(PG_FUNCTION_ARGS)
 	int			len = VARSIZE_ANY_EXHDR(subject);
 	ConsentSite *site;
 
+	/* the grants are not copied to the worker nodes */
+	PersonalizeRefuseCitusWorker("has_access()");
+
 	if (AccessBypassed(relid, s, len))
 		PG_RETURN_BOOL(true);
 	site = get_site(fcinfo, true);
@@ -1716,6 +1736,9 @@ personalize_has_access_int8(PG_FUNCTION_ARGS)
 	Oid			relid = PG_GETARG_OID(0);
 	int64		subject = PG_GETARG_INT64(1);
 	ConsentSite *site;
+
+	/* the grants are not copied to the worker nodes */
+	PersonalizeRefuseCitusWorker("has_access()");
 
 	if (AccessBypassActive(relid))
 	{
@@ -1742,6 +1765,9 @@ personalize_has_access_uuid(PG_FUNCTION_ARGS)
 	Oid			relid = PG_GETARG_OID(0);
 	pg_uuid_t  *subject = PG_GETARG_UUID_P(1);
 	ConsentSite *site;
+
+	/* the grants are not copied to the worker nodes */
+	PersonalizeRefuseCitusWorker("has_access()");
 
 	if (AccessBypassActive(relid))
 	{

@@ -27,6 +27,16 @@
 #define IDX_PURPOSE_PKEY		"purpose_pkey"	/* (purpose_id) */
 #define IDX_PURPOSE_NAME_KEY	"purpose_name_key"	/* (name) */
 
+/*
+ * their copies on a Citus cluster (sql/src/citus.sql, 0.3.0): reference
+ * tables with the same keys, which has_consent() reads on a worker node
+ */
+#define REL_CONSENT_REPLICA		"consent_replica"
+#define IDX_CONSENT_REPLICA_PKEY "consent_replica_pkey"	/* (subject, purpose_id) */
+#define REL_PURPOSE_REPLICA		"purpose_replica"
+#define IDX_PURPOSE_REPLICA_PKEY "purpose_replica_pkey"	/* (purpose_id) */
+#define IDX_PURPOSE_REPLICA_NAME_KEY "purpose_replica_name_key"	/* (name) */
+
 /* intent matching (sql/src/match.sql, sql/src/intent.sql): read by match() */
 #define REL_MATCH_VERSION		"match_catalog_version"
 #define IDX_MATCH_VERSION_PKEY	"match_catalog_version_pkey"	/* (only_row) */

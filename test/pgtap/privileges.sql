@@ -2,7 +2,7 @@
 -- README.md ("Security model"): an application role that records consent
 -- and intents, an auditor that reads history, and neither can rewrite it.
 BEGIN;
-SELECT plan(48);
+SELECT plan(50);
 
 -- what the schema holds
 SELECT tables_are('personalize', ARRAY[
@@ -11,7 +11,8 @@ SELECT tables_are('personalize', ARRAY[
 	'personal_data_name', 'retention_rule', 'purge_run',
 	'offers', 'offer_tags', 'match_catalog_version', 'match_catalog_change',
 	'protected_table', 'access_approver', 'access_request', 'access_grant', 'access_event',
-	'purge_event', 'partner', 'partner_purpose', 'partner_category', 'custody_event'],
+	'purge_event', 'partner', 'partner_purpose', 'partner_category', 'custody_event',
+	'consent_replica', 'purpose_replica'],
 	'the schema has exactly the documented tables');
 SELECT views_are('personalize', ARRAY['consents', 'consent_history', 'classified_columns',
 	'consent_views', 'purge_log', 'retention_rules', 'review_check', 'maintenance_duty',
@@ -59,8 +60,13 @@ SELECT is_empty($$
 	                     'register_table', 'unregister_table', 'export_subject', 'forget',
 	                     'subject_pseudonym', 'set_retention', 'drop_retention', 'purge',
 	                     'run_purge', 'run_maintenance', 'register_partner', 'end_partner',
-	                     'share', 'recipients', 'verify_ledgers', 'ledger_digest')
+	                     'share', 'recipients', 'verify_ledgers', 'ledger_digest', 'distribute')
 $$, 'writers and personal-data readers are not executable by PUBLIC');
+SELECT isnt_definer('personalize', 'distribute', ARRAY[]::text[],
+	'distribute runs as its caller (the extension owner)');
+SELECT is(has_table_privilege('public', 'personalize.consent_replica', 'SELECT')
+          OR has_table_privilege('public', 'personalize.purpose_replica', 'SELECT'), false,
+	'the consent replicas are not readable by PUBLIC');
 SELECT is_empty($$
 	SELECT p.oid::regprocedure::text FROM pg_proc p
 	 WHERE p.pronamespace = 'personalize'::regnamespace AND p.proname LIKE '\_%'

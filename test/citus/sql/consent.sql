@@ -1,0 +1,87 @@
+--
+-- Consent on a Citus cluster, as README's "Scale-out with Citus" says:
+-- distribute() once on the coordinator, then has_consent() and
+-- may_process() filter distributed tables on every shard, and a change
+-- committed on the coordinator binds the next statement on every node.
+--
+\set SHOW_CONTEXT never
+SET search_path = public, personalize;
+SET personalize.review_ddl = off;
+
+-- what every node holds, and whether it equals the coordinator's consent
+CREATE FUNCTION replica_state() RETURNS TABLE (node text, consent_rows text, same text)
+LANGUAGE sql AS $$
+	SELECT CASE WHEN n.groupid = 0 THEN 'coordinator' ELSE 'worker ' || n.groupid END, r.result,
+	       (SELECT s.result FROM run_command_on_all_nodes(
+	            $q$SELECT md5(string_agg(subject || purpose_id || state::text || coalesce(extract(epoch FROM expires_at)::text, ''), ',' ORDER BY subject, purpose_id))
+	                 FROM personalize.consent_replica$q$) s WHERE s.nodeid = n.nodeid)
+	       = (SELECT md5(string_agg(subject || purpose_id || state::text || coalesce(extract(epoch FROM expires_at)::text, ''), ',' ORDER BY subject, purpose_id))
+	            FROM personalize.consent)
+	  FROM pg_dist_node n
+	  JOIN run_command_on_all_nodes($q$SELECT count(*) FROM personalize.consent_replica$q$) r USING (nodeid)
+	 ORDER BY n.groupid
+$$;
+
+-- the shop's data, distributed by customer
+SET client_min_messages = warning;
+SELECT define_purpose('newsletter', 'a weekly email', 'early access to sales', '{user.contact.email}');
+SELECT define_purpose('analytics', 'measuring the shop', 'a better shop', '{}', lawful_basis => 'legitimate_interests');
+RESET client_min_messages;
+CREATE TABLE purchases (purchase_id bigint, customer_id bigint, total numeric,
+                        PRIMARY KEY (customer_id, purchase_id));
+SELECT create_distributed_table('purchases', 'customer_id');
+INSERT INTO purchases SELECT g, g % 1000, 1 FROM generate_series(1, 10000) g;
+SELECT count(grant_consent(g::text, 'newsletter')) FROM generate_series(0, 499) g;
+
+-- step 1 of README: distribute() copies consent and purpose to every node
+SELECT * FROM distribute() ORDER BY 1;
+SELECT * FROM replica_state();
+
+-- the filter runs on the workers' shards and reads the node's copy
+SELECT count(*) AS consenting FROM purchases WHERE has_consent(customer_id, 'newsletter');
+SELECT count(*) AS processable FROM purchases WHERE may_process(customer_id, 'analytics');
+
+-- a withdrawal committed on the coordinator binds the next statement everywhere
+SELECT withdraw_consent('7', 'newsletter') > 0 AS withdrawn;
+SELECT count(*) AS consenting FROM purchases WHERE has_consent(customer_id, 'newsletter');
+SELECT withdraw_consent('8', 'analytics') > 0 AS objected;
+SELECT count(*) AS processable FROM purchases WHERE may_process(customer_id, 'analytics');
+
+-- the writer's own transaction sees its change on the shards; a rollback undoes it
+BEGIN;
+SELECT withdraw_consent('9', 'newsletter') > 0 AS withdrawn;
+SELECT count(*) AS consenting_in_transaction FROM purchases WHERE has_consent(customer_id, 'newsletter');
+ROLLBACK;
+SELECT count(*) AS consenting_after_rollback FROM purchases WHERE has_consent(customer_id, 'newsletter');
+
+-- a grant, a consent that expires, a purpose defined after distribute()
+SELECT grant_consent('600', 'newsletter') > 0 AS granted;
+SELECT grant_consent('601', 'newsletter', expires_at => now() + interval '1 second') > 0 AS granted_until_soon;
+SELECT pg_sleep(1.2);
+SET client_min_messages = warning;
+SELECT define_purpose('newsletter.weekly', 'the weekly edition', 'early access to sales',
+                      parent => 'newsletter');
+RESET client_min_messages;
+SELECT withdraw_consent('11', 'newsletter.weekly') > 0 AS withdrawn;
+SELECT count(*) AS consenting FROM purchases WHERE has_consent(customer_id, 'newsletter');
+SELECT count(*) AS weekly FROM purchases WHERE has_consent(customer_id, 'newsletter.weekly');
+
+-- forgetting a subject erases its consent on every node (visits, distributed
+-- by refusals.sql, leaves: forget() still refuses a registered Citus table)
+DROP TABLE visits;
+SELECT forget('10') -> 'consents' AS forgotten_consents;
+SELECT count(*) AS consenting FROM purchases WHERE has_consent(customer_id, 'newsletter');
+SELECT * FROM replica_state();
+
+-- run again, distribute() copies afresh and changes nothing
+SELECT * FROM distribute() ORDER BY 1;
+SELECT * FROM replica_state();
+
+-- what cannot work yet says so
+SELECT count(*) FROM purchases WHERE has_access('purchases', customer_id);
+SELECT result FROM run_command_on_workers($$SELECT personalize.distribute()$$) ORDER BY nodeport;
+CREATE ROLE citus_analyst;
+SET ROLE citus_analyst;
+SELECT * FROM personalize.distribute();
+RESET ROLE;
+DROP ROLE citus_analyst;
