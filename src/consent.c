@@ -268,6 +268,7 @@ typedef struct PurposeState
 	 */
 	bool		bulk;			/* the tables are complete for the chain */
 	bool		bulk_refused;	/* the chain is too big for consent_cache_mem */
+	TimestampTz bulk_until;		/* the first grant of the load that expires */
 	int64		nprobes;
 } PurposeState;
 
@@ -972,6 +973,7 @@ ConsentBulkLoad(ConsentSite *site, PurposeState *ps)
 
 	/* the result goes to fresh tables; the scratch to a context of its own */
 	MemoryContextReset(ps->data_cxt);
+	ps->bulk_until = DT_NOEND;
 	ps->texts = texttab_create(ps->data_cxt, 64, NULL);
 	ps->ints = int8tab_create(ps->data_cxt, 16, NULL);
 	ps->uuids = uuidtab_create(ps->data_cxt, 16, NULL);
@@ -1027,6 +1029,10 @@ ConsentBulkLoad(ConsentSite *site, PurposeState *ps)
 					  slot->tts_isnull[site->rel.att_expires - 1],
 					  slot->tts_values[site->rel.att_expires - 1],
 					  site->stmt_start);
+		/* the answers hold until the first of the grants expires */
+		if ((f & CONSENT_GRANTED) && !slot->tts_isnull[site->rel.att_expires - 1] &&
+			DatumGetTimestampTz(slot->tts_values[site->rel.att_expires - 1]) < ps->bulk_until)
+			ps->bulk_until = DatumGetTimestampTz(slot->tts_values[site->rel.att_expires - 1]);
 		if (f == 0 || (ps->nchain == 1 && !flags_member(ps, f)))
 			continue;
 		subject = slot->tts_values[site->rel.att_subject - 1];
@@ -1202,10 +1208,17 @@ get_site(FunctionCallInfo fcinfo, bool may_process)
  * maybe_bulk_load(), counted across statements).  A replaced set is freed
  * at the end of the transaction, since a statement of it may still read
  * it.  Not in parallel workers, which exit with their query.
+ *
+ * On a Citus worker node the consenting subjects of every chain are kept
+ * too: a filter over a distributed table runs as one statement per shard,
+ * and each would otherwise load the node's whole copy of consent again.
+ * Such a set also holds only for statements that start before the first
+ * of its grants expires (bulk_until), and not before it was loaded.
  */
 typedef struct KeptObjections
 {
 	Oid			consent_relid;	/* InvalidOid: free */
+	bool		objection_only; /* the objectors, or the consenting */
 	int			nchain;
 	int32		chain[MAX_PURPOSE_DEPTH];
 	MemoryContext cxt;			/* the tables, or NULL: none kept */
@@ -1216,6 +1229,8 @@ typedef struct KeptObjections
 	int64		bitmap_min;
 	uint64		bitmap_bits;
 	KeptRead	read;
+	TimestampTz loaded_at;		/* the statement start it was judged at */
+	TimestampTz until;			/* PurposeState.bulk_until */
 	int64		probes;			/* since the set was last kept */
 } KeptObjections;
 
@@ -1223,6 +1238,13 @@ typedef struct KeptObjections
 
 static KeptObjections kept_objections[KEPT_OBJECTION_SETS];
 static int	kept_objections_next = 0;
+
+/* are the chain's loaded subjects kept between statements? */
+static inline bool
+kept_eligible(const PurposeState *ps)
+{
+	return (ps->objection_only || PersonalizeOnCitusWorker()) && !IsParallelWorker();
+}
 
 static KeptObjections *
 kept_objections_find(ConsentSite *site, const PurposeState *ps, bool add)
@@ -1232,7 +1254,8 @@ kept_objections_find(ConsentSite *site, const PurposeState *ps, bool add)
 	for (int i = 0; i < KEPT_OBJECTION_SETS; i++)
 	{
 		k = &kept_objections[i];
-		if (k->consent_relid == site->rel.consent_relid && k->nchain == ps->nchain &&
+		if (k->consent_relid == site->rel.consent_relid &&
+			k->objection_only == ps->objection_only && k->nchain == ps->nchain &&
 			memcmp(k->chain, ps->chain, sizeof(int32) * ps->nchain) == 0)
 			return k;
 	}
@@ -1244,6 +1267,7 @@ kept_objections_find(ConsentSite *site, const PurposeState *ps, bool add)
 		MemoryContextSetParent(k->cxt, TopTransactionContext);
 	memset(k, 0, sizeof(KeptObjections));
 	k->consent_relid = site->rel.consent_relid;
+	k->objection_only = ps->objection_only;
 	k->nchain = ps->nchain;
 	memcpy(k->chain, ps->chain, sizeof(int32) * ps->nchain);
 	return k;
@@ -1256,11 +1280,12 @@ kept_objections_adopt(ConsentSite *site, PurposeState *ps)
 	KeptObjections *k;
 	KeptRead	read;
 
-	if (!ps->objection_only || IsParallelWorker())
+	if (!kept_eligible(ps))
 		return false;
 	k = kept_objections_find(site, ps, false);
-	if (k == NULL || k->cxt == NULL || !KeptReadState(site->snapshot, &read) ||
-		!KeptReadSame(&k->read, &read))
+	if (k == NULL || k->cxt == NULL ||
+		site->stmt_start < k->loaded_at || site->stmt_start >= k->until ||
+		!KeptReadState(site->snapshot, &read) || !KeptReadSame(&k->read, &read))
 		return false;
 	ps->texts = k->texts;
 	ps->ints = k->ints;
@@ -1268,6 +1293,7 @@ kept_objections_adopt(ConsentSite *site, PurposeState *ps)
 	ps->bitmap = k->bitmap;
 	ps->bitmap_min = k->bitmap_min;
 	ps->bitmap_bits = k->bitmap_bits;
+	ps->bulk_until = k->until;
 	ps->bulk = true;
 	return true;
 }
@@ -1278,7 +1304,7 @@ kept_objections_probes(ConsentSite *site, const PurposeState *ps)
 {
 	KeptObjections *k;
 
-	if (!ps->objection_only || IsParallelWorker())
+	if (!kept_eligible(ps))
 		return 0;
 	k = kept_objections_find(site, ps, false);
 	return k ? k->probes : 0;
@@ -1287,12 +1313,12 @@ kept_objections_probes(ConsentSite *site, const PurposeState *ps)
 static void
 kept_objections_count_probe(ConsentSite *site, const PurposeState *ps)
 {
-	if (ps->objection_only && !IsParallelWorker())
+	if (kept_eligible(ps))
 		kept_objections_find(site, ps, true)->probes++;
 }
 
 /*
- * After a bulk load of an objection-only chain: keep its tables (their
+ * After a bulk load of a chain kept_eligible(): keep its tables (their
  * context moves out of the statement's), unless the snapshot forbids.
  */
 static void
@@ -1301,8 +1327,7 @@ kept_objections_keep(ConsentSite *site, PurposeState *ps)
 	KeptObjections *k;
 	KeptRead	read;
 
-	if (!ps->objection_only || IsParallelWorker() ||
-		!KeptReadState(site->snapshot, &read))
+	if (!kept_eligible(ps) || !KeptReadState(site->snapshot, &read))
 		return;
 	k = kept_objections_find(site, ps, true);
 	if (k->cxt != NULL)
@@ -1316,6 +1341,8 @@ kept_objections_keep(ConsentSite *site, PurposeState *ps)
 	k->bitmap_min = ps->bitmap_min;
 	k->bitmap_bits = ps->bitmap_bits;
 	k->read = read;
+	k->loaded_at = site->stmt_start;
+	k->until = ps->bulk_until;
 	k->probes = 0;
 	/* the statement keeps reading the tables; its own context is new */
 	ps->data_cxt = AllocSetContextCreate(ps->cxt, "personalize consent subjects",

@@ -77,6 +77,25 @@ SELECT * FROM replica_state();
 SELECT * FROM distribute() ORDER BY 1;
 SELECT * FROM replica_state();
 
+-- One statement per shard on a worker: a node keeps the consenting subjects
+-- it loaded between statements and loads them again after a change or the
+-- first expiry.  One shard per worker, 20 rows per customer: every shard
+-- statement loads (or reuses) the node's copy.
+SET citus.shard_count = 2;
+CREATE TABLE visits_by_day (customer_id bigint, day integer);
+SELECT create_distributed_table('visits_by_day', 'customer_id');
+RESET citus.shard_count;
+INSERT INTO visits_by_day SELECT g % 1000, g FROM generate_series(1, 20000) g;
+SELECT count(*) AS consenting FROM visits_by_day WHERE has_consent(customer_id, 'newsletter');
+SELECT count(*) AS consenting_again FROM visits_by_day WHERE has_consent(customer_id, 'newsletter');
+SELECT withdraw_consent('12', 'newsletter') > 0 AS withdrawn;
+SELECT count(*) AS consenting FROM visits_by_day WHERE has_consent(customer_id, 'newsletter');
+SELECT count(*) AS consenting_again FROM visits_by_day WHERE has_consent(customer_id, 'newsletter');
+SELECT grant_consent('950', 'newsletter', expires_at => now() + interval '4 seconds') > 0 AS granted_until_soon;
+SELECT count(*) AS consenting FROM visits_by_day WHERE has_consent(customer_id, 'newsletter');
+SELECT pg_sleep(4.2);
+SELECT count(*) AS after_expiry FROM visits_by_day WHERE has_consent(customer_id, 'newsletter');
+
 -- what cannot work yet says so
 SELECT count(*) FROM purchases WHERE has_access('purchases', customer_id);
 SELECT result FROM run_command_on_workers($$SELECT personalize.distribute()$$) ORDER BY nodeport;
