@@ -360,6 +360,24 @@ PersonalizeCitusShardRelid(const char *table, const char *index, const char *wha
 	return shard;
 }
 
+CitusTableKind
+PersonalizeCitusTableKind(Oid relid)
+{
+	int64		method;
+
+	if (!OidIsValid(get_extension_oid("citus", true)))
+		return CITUS_NONE;
+	method = citus_catalog_value("pg_dist_partition", "partmethod", relid);
+	if (method < 0)
+		return CITUS_NONE;
+	if (method == 'h')
+		return CITUS_DISTRIBUTED;
+	/* 'n' is a reference table (replication model 't') or a Citus local table */
+	if (method == 'n' && citus_catalog_value("pg_dist_partition", "repmodel", relid) == 't')
+		return CITUS_REFERENCE;
+	return CITUS_OTHER;
+}
+
 void
 PersonalizeRefuseCitusWorker(const char *what)
 {

@@ -55,6 +55,17 @@ extern bool PersonalizeTrustedRestore(void);
 extern void PersonalizeRefuseCitusWorker(const char *what);
 extern void PersonalizeRefuseCitusTable(Oid relid, const char *what);
 
+/* what kind of Citus table relid is (none without the citus extension) */
+typedef enum CitusTableKind
+{
+	CITUS_NONE,					/* not a Citus table */
+	CITUS_DISTRIBUTED,			/* hash-distributed */
+	CITUS_REFERENCE,			/* a copy on every node */
+	CITUS_OTHER					/* append, range, a Citus local table ... */
+} CitusTableKind;
+
+extern CitusTableKind PersonalizeCitusTableKind(Oid relid);
+
 /* is this a Citus worker node (citus installed, a group other than 0)? */
 extern bool PersonalizeOnCitusWorker(void);
 

@@ -462,7 +462,7 @@ check_ledger_keys(Oid typid, const char *what)
  * is an error.
  */
 static SubjectTable *
-resolve_subject_table(Oid relid, const char *colname)
+resolve_subject_table(Oid relid, const char *colname, bool citus_ok)
 {
 	SubjectTable *t;
 	HeapTuple	tup;
@@ -476,7 +476,13 @@ resolve_subject_table(Oid relid, const char *colname)
 				(errmsg("registered table with OID %u no longer exists; skipped", relid)));
 		return NULL;
 	}
-	PersonalizeRefuseCitusTable(relid, "personalize");
+	/*
+	 * export_subject() and forget() read and erase through SQL, which Citus
+	 * routes to the shards of a distributed or reference table; the other
+	 * paths do not support Citus tables yet.
+	 */
+	if (!citus_ok || PersonalizeCitusTableKind(relid) == CITUS_OTHER)
+		PersonalizeRefuseCitusTable(relid, "personalize");
 	t = palloc0(sizeof(SubjectTable));
 	t->relid = relid;
 	t->owner = RelationOwnerOid(relid);
@@ -564,7 +570,7 @@ load_subject_tables(void)
 	foreach(lc, rows)
 	{
 		RegistryRow *r = (RegistryRow *) lfirst(lc);
-		SubjectTable *t = resolve_subject_table(r->relid, r->column);
+		SubjectTable *t = resolve_subject_table(r->relid, r->column, true);
 
 		if (t)
 			result = lappend(result, t);
@@ -591,7 +597,7 @@ SubjectTableGet(Oid relid)
 	if (rows == NIL)
 		return NULL;
 	r = (RegistryRow *) linitial(rows);
-	return resolve_subject_table(r->relid, r->column);
+	return resolve_subject_table(r->relid, r->column, false);
 }
 
 /*
@@ -723,7 +729,9 @@ personalize_register_table(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("must be owner of table %s", relname),
 				 errhint("Ask the table's owner to register it.")));
-	PersonalizeRefuseCitusTable(relid, "register_table()");
+	/* distributed and reference tables: export_subject() and forget() */
+	if (PersonalizeCitusTableKind(relid) == CITUS_OTHER)
+		PersonalizeRefuseCitusTable(relid, "register_table()");
 
 	tup = SearchSysCacheAttName(relid, NameStr(*column));
 	if (!HeapTupleIsValid(tup))
@@ -986,6 +994,24 @@ personalize_forget(PG_FUNCTION_ARGS)
 
 	tables = load_subject_tables();
 	check_table_access(tables, true, "erase", "forget");
+	foreach(lc, tables)
+	{
+		SubjectTable *t = (SubjectTable *) lfirst(lc);
+
+		/*
+		 * Citus uses one connection per role for a transaction's changes to
+		 * reference tables: the table owner's erasure and the extension
+		 * owner's change to the consent copies (sql/src/citus.sql) cannot
+		 * meet in one transaction.
+		 */
+		if (PersonalizeCitusTableKind(t->relid) == CITUS_REFERENCE &&
+			PersonalizeCitusTableKind(PersonalizeRelid(REL_CONSENT_REPLICA)) == CITUS_REFERENCE)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("forget() cannot erase from the Citus reference table %s", t->qualname),
+					 errdetail("Citus writes reference tables over one connection per role in a transaction, and forget() changes the table as its owner and the consent copies of distribute() as the extension's owner."),
+					 errhint("Distribute the table by its subject column with create_distributed_table(), or keep it local to the coordinator.")));
+	}
 
 	ntables = list_length(tables);
 	names = palloc(sizeof(Datum) * (ntables + 1));
