@@ -17,6 +17,7 @@
 #   make test            build, install, run every test (also pgTAP)
 #   make test-citus      build, install, run the Citus suite (test/citus) on a
 #                        throwaway coordinator and two workers (needs Citus)
+#   make bench-citus     the Citus benchmark (test/citus/bench), likewise
 #   make demo            build, install, run the narrated demo
 #   make bench           run the benchmarks under test/bench/ (SCALE=... to size)
 #   make matrix          build, install and test against each PostgreSQL in
@@ -104,7 +105,7 @@ installcheck-pgtap:
 		echo "pgTAP tests skipped: pg_prove or the pgtap extension is not installed"; \
 	fi
 
-.PHONY: test test-citus demo bench matrix prereqs quiet-install
+.PHONY: test test-citus bench-citus demo bench matrix prereqs quiet-install
 
 # Install build and test dependencies when they are missing (as root), or say
 # exactly what to install (as any other user).
@@ -127,6 +128,12 @@ test: prereqs
 test-citus: prereqs
 	@$(MAKE) --no-print-directory WERROR=1 quiet-install
 	@bash test/citus/run
+
+# the Citus benchmark (test/citus/bench): a consent filter over a
+# distributed table, against the same query unfiltered
+bench-citus: prereqs
+	@$(MAKE) --no-print-directory quiet-install
+	@bash test/citus/bench
 
 demo: prereqs
 	@$(MAKE) --no-print-directory quiet-install
