@@ -332,6 +332,38 @@ KeptReadState(Snapshot snap, KeptRead *state)
 	return true;
 }
 
+bool
+KeptWriterRunning(Snapshot snap)
+{
+	KeptWriter writers[KEPT_WRITERS];
+	TransactionId evicted;
+	uint64		g;
+	int			valid;
+
+	if (shared == NULL)
+		return true;
+	LWLockAcquire(shared->ring_lock, LW_SHARED);
+	g = shared->kept_gen;
+	evicted = shared->evicted_newest;
+	memcpy(writers, shared->writers, sizeof(writers));
+	LWLockRelease(shared->ring_lock);
+
+	/* a writer pushed out of the ring may still run */
+	if (TransactionIdIsValid(evicted) && !TransactionIdPrecedes(evicted, snap->xmin))
+		return true;
+	valid = (int) Min(g, (uint64) KEPT_WRITERS);
+	for (int i = 0; i < valid; i++)
+	{
+		if (writers[i].dbid != MyDatabaseId ||
+			TransactionIdPrecedes(writers[i].xid, snap->xmin) ||
+			TransactionIdIsCurrentTransactionId(writers[i].xid))
+			continue;
+		if (XidInMVCCSnapshot(writers[i].xid, snap))
+			return true;
+	}
+	return false;
+}
+
 /* ---------- personalize's own statements on a protected table ---------- */
 
 static Oid	bypass_relid = InvalidOid;

@@ -49,6 +49,12 @@ typedef struct KeptRead
 
 extern bool KeptReadState(Snapshot snap, KeptRead *state);
 
+/*
+ * Could a transaction other than ours that wrote one of those tables in
+ * this database still be running for snap?  False only when none can.
+ */
+extern bool KeptWriterRunning(Snapshot snap);
+
 static inline bool
 KeptReadSame(const KeptRead *a, const KeptRead *b)
 {

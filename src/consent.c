@@ -128,6 +128,7 @@ typedef struct ConsentCatalog
 	AttrNumber	att_parent_id;
 	AttrNumber	att_name;
 	AttrNumber	att_lawful_basis;	/* InvalidAttrNumber before 0.2.0 */
+	bool		citus_copies;	/* a Citus worker's shards of the copies */
 } ConsentCatalog;
 
 static ConsentCatalog catalog;
@@ -401,7 +402,8 @@ consent_catalog(void)
 
 	if (catalog.valid)
 		return &catalog;
-	if (PersonalizeOnCitusWorker())
+	c.citus_copies = PersonalizeOnCitusWorker();
+	if (c.citus_copies)
 	{
 		/*
 		 * A filter over a distributed table runs here, on the shards: read
@@ -1141,6 +1143,50 @@ site_remember_snapshot(ConsentSite *site, MemoryContext cxt, Snapshot snap,
 }
 
 /*
+ * On a Citus worker: stop a statement that cannot see a consent change its
+ * own distributed transaction made.  The coordinator writes the node's
+ * copies over connections of the role that runs the trigger (the
+ * extension's owner), and Citus keeps those apart from the connections of
+ * another role, such as an application's that withdrew consent and then,
+ * before committing, filters a distributed table: its statement here runs
+ * in another local transaction, which does not see the uncommitted change.
+ * Rarely needed (only while a writer of the copies runs), so asked of
+ * Citus's and PostgreSQL's views then.
+ */
+static void
+citus_refuse_unseen_consent(ConsentSite *site)
+{
+	Oid			argtypes[1] = {OIDARRAYOID};
+	Datum		values[1];
+	Datum		relids[2];
+	bool		isnull;
+
+	if (!KeptWriterRunning(site->snapshot))
+		return;
+	relids[0] = ObjectIdGetDatum(site->rel.consent_relid);
+	relids[1] = ObjectIdGetDatum(site->rel.purpose_relid);
+	values[0] = PointerGetDatum(construct_array(relids, 2, OIDOID, sizeof(Oid), true, TYPALIGN_INT));
+	if (DatumGetBool(ExtValue(
+		"WITH t AS (SELECT * FROM pg_catalog.get_all_active_transactions())"
+		"SELECT EXISTS (SELECT 1 FROM t m, t a"
+		" WHERE m.process_id OPERATOR(pg_catalog.=) pg_catalog.pg_backend_pid()"
+		"   AND m.transaction_number OPERATOR(pg_catalog.<>) 0"
+		"   AND a.transaction_number OPERATOR(pg_catalog.=) m.transaction_number"
+		"   AND a.initiator_node_identifier OPERATOR(pg_catalog.=) m.initiator_node_identifier"
+		"   AND a.transaction_stamp IS NOT DISTINCT FROM m.transaction_stamp"
+		"   AND a.process_id OPERATOR(pg_catalog.<>) m.process_id"
+		"   AND a.process_id IN (SELECT l.pid FROM pg_catalog.pg_locks l"
+		"        WHERE l.relation OPERATOR(pg_catalog.=) ANY ($1) AND l.granted"
+		"          AND l.mode IN ('RowExclusiveLock', 'AccessExclusiveLock')))",
+		1, argtypes, values, NULL, true, &isnull)) && !isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("a consent check on a Citus worker node cannot see the consent change of its own transaction"),
+				 errdetail("The change reached the node's consent copy over another role's connection, which Citus keeps apart from this statement's until the transaction commits."),
+				 errhint("Commit the consent change before filtering distributed tables with it.")));
+}
+
+/*
  * Drop the state of every purpose (the snapshot changed) and look up the
  * relations again.
  */
@@ -1158,6 +1204,8 @@ site_reset(ConsentSite *site, MemoryContext fn_mcxt, Snapshot snap,
 
 	site->rel = *consent_catalog();
 	site->consent_rows = -1;	/* looked up when a bulk load is considered */
+	if (site->rel.citus_copies)
+		citus_refuse_unseen_consent(site);
 	site->valid = true;
 }
 

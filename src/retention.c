@@ -113,7 +113,8 @@ static int	purge_log_keep_s = 30 * 24 * 3600;
 typedef enum PurgeStrategy
 {
 	PURGE_BY_TIME_INDEX,		/* keyset batches in time order */
-	PURGE_BY_PAGES				/* batches of heap pages */
+	PURGE_BY_PAGES,				/* batches of heap pages */
+	PURGE_BY_TIME_SLICES		/* a Citus table: batches of time ranges */
 } PurgeStrategy;
 
 /* a rule, as read from personalize.retention_rule */
@@ -150,6 +151,7 @@ typedef struct PurgeRun
 	TimestampTz started_at;
 	Datum		cutoff;			/* in the time column's type */
 	Oid			time_type;
+	bool		citus;			/* a Citus distributed or reference table */
 	int64		run_id;			/* 0 until a batch deletes something */
 	int64		rows;
 	int			batches;
@@ -482,7 +484,8 @@ personalize_set_retention(PG_FUNCTION_ARGS)
 				 errmsg("cannot set a retention rule on \"%s\"", get_rel_name(relid)),
 				 errdetail("Rules apply to ordinary and partitioned tables, not to views, system catalogs or temporary tables.")));
 	check_rule_owner(relid);
-	PersonalizeRefuseCitusTable(relid, "set_retention()");
+	if (PersonalizeCitusTableKind(relid) == CITUS_OTHER)
+		PersonalizeRefuseCitusTable(relid, "set_retention()");
 	(void) time_column_type(relid, column, NULL);
 
 	/* the real cutoff decides: months and years are not 30 and 360 days */
@@ -908,6 +911,70 @@ purge_batch(PurgeRun *run, PurgeTarget *target)
 			deleted = owner_execute(run, sql.data, 2, argtypes, values, false);
 		}
 	}
+	else if (target->strategy == PURGE_BY_TIME_SLICES)
+	{
+		/*
+		 * A Citus table: its rows are in shards, which neither ctids nor
+		 * the local table's pages reach.  Each batch deletes a range of
+		 * time [lower, upper) through Citus, which runs the DELETE on every
+		 * shard in one distributed transaction; upper is the time of the
+		 * first expired row past the batch's size (ties stay together, in
+		 * the next batch), or the cutoff when fewer rows remain.
+		 */
+		Oid			argtypes[3];
+		Datum		values[3];
+		Datum		lower;
+		Datum		upper;
+		bool		isnull;
+		uint64		found;
+
+		lower = target->have_lower ? target->lower :
+			run->time_type == DATEOID ? DateADTGetDatum(DATEVAL_NOBEGIN) :
+			TimestampGetDatum(DT_NOBEGIN);
+		argtypes[0] = run->time_type;
+		argtypes[1] = run->time_type;
+		argtypes[2] = INT8OID;
+		values[0] = lower;
+		values[1] = run->cutoff;
+		values[2] = Int64GetDatum((int64) run->batch_rows);
+		appendStringInfo(&sql,
+						 "SELECT t.%s FROM %s t WHERE t.%s >= $1 AND t.%s < $2"
+						 " ORDER BY t.%s OFFSET $3 LIMIT 1",
+						 col, target->qualname, col, col, col);
+		found = owner_execute(run, sql.data, 3, argtypes, values, true);
+		upper = found > 0 ?
+			SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull) :
+			run->cutoff;
+		if (found > 0 && compare_time_values(run->time_type, upper, lower) <= 0)
+		{
+			/* more rows at lower than a batch holds: take them all */
+			resetStringInfo(&sql);
+			appendStringInfo(&sql,
+							 "SELECT pg_catalog.min(t.%s) FROM %s t WHERE t.%s > $1 AND t.%s < $2",
+							 col, target->qualname, col, col);
+			(void) owner_execute(run, sql.data, 2, argtypes, values, true);
+			upper = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+			if (isnull)
+				upper = run->cutoff;
+		}
+		upper = datumCopyInContext(run->cxt, upper, run->time_type);
+
+		resetStringInfo(&sql);
+		appendStringInfo(&sql,
+						 "DELETE FROM %s t WHERE t.%s >= $1 AND t.%s < $2%s%s%s",
+						 target->qualname, col, col,
+						 cond ? " AND (" : "", cond ? cond : "", cond ? ")" : "");
+		values[1] = upper;
+		deleted = owner_execute(run, sql.data, 2, argtypes, values, false);
+
+		/* kept across batches, which may commit in between */
+		if (target->have_lower && !get_typbyval(run->time_type))
+			pfree(DatumGetPointer(target->lower));
+		target->lower = upper;
+		target->have_lower = true;
+		if (compare_time_values(run->time_type, upper, run->cutoff) >= 0)
+			target->done = true;
+	}
 	else
 	{
 		/* the next run of heap pages */
@@ -986,6 +1053,20 @@ purge_targets(PurgeRun *run)
 	queue = list_make1_oid(run->rule->relid);
 	run->droppable = NIL;
 	run->targets = NIL;
+
+	/* a Citus table is purged through Citus, as one target */
+	if (run->citus)
+	{
+		PurgeTarget *t = palloc0(sizeof(PurgeTarget));
+
+		t->relid = run->rule->relid;
+		t->qualname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(t->relid)),
+												 get_rel_name(t->relid));
+		t->strategy = PURGE_BY_TIME_SLICES;
+		run->targets = list_make1(t);
+		MemoryContextSwitchTo(old);
+		return;
+	}
 
 	/* walk the partition tree */
 	while (queue != NIL)
@@ -1103,7 +1184,10 @@ run_begin(PurgeRun *run)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("table with OID %u of a retention rule does not exist", rule->relid)));
-	PersonalizeRefuseCitusTable(rule->relid, "the purge");
+	/* distributed and reference tables in time slices, other Citus tables not */
+	run->citus = PersonalizeCitusTableKind(rule->relid) != CITUS_NONE;
+	if (PersonalizeCitusTableKind(rule->relid) == CITUS_OTHER)
+		PersonalizeRefuseCitusTable(rule->relid, "the purge");
 	run->time_type = time_column_type(rule->relid, rule->time_column, NULL);
 	run->owner = RelationOwnerOid(rule->relid);
 	if (rule->condition)

@@ -66,8 +66,8 @@ SELECT withdraw_consent('11', 'newsletter.weekly') > 0 AS withdrawn;
 SELECT count(*) AS consenting FROM purchases WHERE has_consent(customer_id, 'newsletter');
 SELECT count(*) AS weekly FROM purchases WHERE has_consent(customer_id, 'newsletter.weekly');
 
--- forgetting a subject erases its consent on every node (visits, distributed
--- by refusals.sql, leaves: forget() still refuses a registered Citus table)
+-- forgetting a subject erases its consent on every node (visits, of
+-- refusals.sql, has served: it leaves)
 DROP TABLE visits;
 SELECT forget('10') -> 'consents' AS forgotten_consents;
 SELECT count(*) AS consenting FROM purchases WHERE has_consent(customer_id, 'newsletter');
@@ -96,6 +96,22 @@ SELECT count(*) AS consenting FROM visits_by_day WHERE has_consent(customer_id, 
 SELECT pg_sleep(4.2);
 SELECT count(*) AS after_expiry FROM visits_by_day WHERE has_consent(customer_id, 'newsletter');
 
+-- Inside the transaction that changed consent, a statement of another role
+-- over a distributed table runs on the workers in local transactions that
+-- cannot see the change: refused, never answered as before the change
+CREATE ROLE citus_app LOGIN;
+GRANT USAGE ON SCHEMA personalize TO citus_app;
+GRANT EXECUTE ON FUNCTION withdraw_consent(text, text, text) TO citus_app;
+GRANT SELECT ON purchases TO citus_app;
+SET ROLE citus_app;
+BEGIN;
+SELECT withdraw_consent('13', 'newsletter') > 0 AS withdrawn;
+SELECT count(*) FROM purchases WHERE has_consent(customer_id, 'newsletter');
+ROLLBACK;
+SELECT withdraw_consent('13', 'newsletter') > 0 AS withdrawn;
+SELECT count(*) AS consenting FROM purchases WHERE has_consent(customer_id, 'newsletter');
+RESET ROLE;
+
 -- what cannot work yet says so
 SELECT count(*) FROM purchases WHERE has_access('purchases', customer_id);
 SELECT result FROM run_command_on_workers($$SELECT personalize.distribute()$$) ORDER BY nodeport;
@@ -104,3 +120,7 @@ SET ROLE citus_analyst;
 SELECT * FROM personalize.distribute();
 RESET ROLE;
 DROP ROLE citus_analyst;
+REVOKE ALL ON purchases FROM citus_app;
+REVOKE ALL ON SCHEMA personalize FROM citus_app;
+REVOKE ALL ON FUNCTION withdraw_consent(text, text, text) FROM citus_app;
+DROP ROLE citus_app;
