@@ -462,7 +462,7 @@ check_ledger_keys(Oid typid, const char *what)
  * is an error.
  */
 static SubjectTable *
-resolve_subject_table(Oid relid, const char *colname, bool citus_ok)
+resolve_subject_table(Oid relid, const char *colname)
 {
 	SubjectTable *t;
 	HeapTuple	tup;
@@ -477,11 +477,11 @@ resolve_subject_table(Oid relid, const char *colname, bool citus_ok)
 		return NULL;
 	}
 	/*
-	 * export_subject() and forget() read and erase through SQL, which Citus
-	 * routes to the shards of a distributed or reference table; the other
-	 * paths do not support Citus tables yet.
+	 * Every user of a registered table reads and erases it through SQL,
+	 * which Citus routes to the shards of a distributed or reference table
+	 * (export_subject(), forget(), share(), the record of processing).
 	 */
-	if (!citus_ok || PersonalizeCitusTableKind(relid) == CITUS_OTHER)
+	if (PersonalizeCitusTableKind(relid) == CITUS_OTHER)
 		PersonalizeRefuseCitusTable(relid, "personalize");
 	t = palloc0(sizeof(SubjectTable));
 	t->relid = relid;
@@ -570,7 +570,7 @@ load_subject_tables(void)
 	foreach(lc, rows)
 	{
 		RegistryRow *r = (RegistryRow *) lfirst(lc);
-		SubjectTable *t = resolve_subject_table(r->relid, r->column, true);
+		SubjectTable *t = resolve_subject_table(r->relid, r->column);
 
 		if (t)
 			result = lappend(result, t);
@@ -597,7 +597,7 @@ SubjectTableGet(Oid relid)
 	if (rows == NIL)
 		return NULL;
 	r = (RegistryRow *) linitial(rows);
-	return resolve_subject_table(r->relid, r->column, false);
+	return resolve_subject_table(r->relid, r->column);
 }
 
 /*

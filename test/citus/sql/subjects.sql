@@ -68,3 +68,21 @@ SELECT register_table('tiers', 'customer_id');
 SELECT forget('21');
 SELECT count(*) AS customer_21 FROM customers WHERE customer_id = 21;
 SELECT count(*) AS tier_21 FROM tiers WHERE customer_id = 21;
+
+-- classification, review() and a partner's share() of the distributed
+-- table: the consent filter runs on the shards, the custody log on the
+-- coordinator, and forget() names the partner to tell
+SELECT unregister_table('tiers');
+SELECT classify('customers', 'email', 'user.contact.email');
+SELECT table_name, column_name, category FROM classified_columns
+ WHERE table_name = 'customers'::regclass;
+SET client_min_messages = warning;
+SELECT define_purpose('partner_ads', 'offers of a partner', 'discounts', '{user.contact.email}');
+RESET client_min_messages;
+SELECT count(grant_consent(g::text, 'partner_ads')) FROM generate_series(30, 59) g;
+SELECT withdraw_consent('31', 'partner_ads') > 0 AS withdrawn;
+SELECT register_partner('Acme Ads', 'DPA-2026-017', '{partner_ads}', '{user.contact.email}', '2099-12-31');
+SELECT count(*) AS shared, min(s ->> 'email') AS first FROM share('Acme Ads', 'customers') s;
+SELECT table_name, columns, row_count, subjects FROM custody_log;
+SELECT forget('40') -> 'partners_to_notify' -> 0 ->> 'partner' AS notify;
+SELECT severity, finding FROM review() WHERE object = 'public.customers' ORDER BY 1, 2;
