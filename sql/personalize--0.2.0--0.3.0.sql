@@ -376,3 +376,9 @@ $$;
 REVOKE ALL ON FUNCTION @extschema@.distribute() FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@.distribute() IS
 	'on a Citus coordinator: make consent_replica and purpose_replica reference tables, copy consent and purpose into them and keep them in step, so that has_consent() and may_process() answer on every node; run again to copy afresh';
+
+-- Consent views over Citus tables (sql/src/views.sql)
+CREATE FUNCTION @extschema@._consent_view_rows(view text)
+RETURNS SETOF record
+	AS 'MODULE_PATHNAME', 'personalize_consent_view_rows'
+	LANGUAGE C STABLE STRICT;

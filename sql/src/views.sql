@@ -26,6 +26,14 @@ RETURNS text
 	AS 'MODULE_PATHNAME', 'personalize_consent_view_problem'
 	LANGUAGE C STABLE STRICT;
 
+-- 0.3.0: a consent view over a Citus table reads its rows through this
+-- (src/views.c), which checks that the caller may read the view and
+-- returns only the view's columns; executable by PUBLIC for that reason.
+CREATE FUNCTION @extschema@._consent_view_rows(view text)
+RETURNS SETOF record
+	AS 'MODULE_PATHNAME', 'personalize_consent_view_rows'
+	LANGUAGE C STABLE STRICT;
+
 CREATE FUNCTION @extschema@.create_consent_view(view_name text, source regclass, purpose text)
 RETURNS regclass
 	AS 'MODULE_PATHNAME', 'personalize_create_consent_view'

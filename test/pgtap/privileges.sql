@@ -74,7 +74,8 @@ SELECT is_empty($$
 	                         '_maintenance_duties',    -- maintenance_duty needs it
 	                         '_match_subject_column',  -- match_exposure (runs as its caller) needs it
 	                         '_access_visible',        -- access_grants and access_requests need it
-	                         '_subjects_now')          -- record_of_processing needs it (and checks it)
+	                         '_subjects_now',          -- record_of_processing needs it (and checks it)
+	                         '_consent_view_rows')     -- consent views over Citus tables (it checks the view)
 	   AND has_function_privilege('public', p.oid, 'EXECUTE')
 $$, 'internal functions are not executable by PUBLIC');
 SELECT is_empty($$

@@ -93,7 +93,17 @@ SELECT count(*) FROM analytics.revenue WHERE pg_temp.peek(customer_id);
 SELECT count(*) FROM analytics.revenue WHERE 1 / (customer_id - 4) > -1;
 EXPLAIN (COSTS OFF) SELECT * FROM analytics.revenue WHERE pg_temp.peek(customer_id);
 DROP FUNCTION pg_temp.peek(bigint);
+-- the rows function of the views over Citus tables answers the roles that
+-- may read the view, with the view's columns only, as the view's owner
+SELECT count(*), sum(total_spent) FROM _consent_view_rows('analytics.revenue')
+    AS r(customer_id bigint, zip text, total_spent numeric);
+SELECT count(*) FROM analytics.revenue;
+SELECT * FROM _consent_view_rows('analytics.revenue') AS r(email text);
+SELECT * FROM _consent_view_rows('analytics.revenue') AS r(zip integer);
+SELECT * FROM _consent_view_rows('public.newsletter_customers') AS r(customer_id bigint);
+SELECT * FROM _consent_view_rows('analytics.no_such_view') AS r(customer_id bigint);
 RESET ROLE;
+SELECT * FROM _consent_view_rows('public.customers') AS r(customer_id bigint);
 
 -- what happens when the source table changes
 -- a new column is never shown by an existing view

@@ -26,7 +26,6 @@ SELECT count(*) FROM orders WHERE may_process(customer_id, 'marketing');
 -- match() for the customers of a distributed table runs on their shard
 SELECT m.offer_id FROM orders o CROSS JOIN LATERAL match(o.customer_id::text, 1) m
  WHERE o.customer_id = 1;
-SELECT create_consent_view('marketing_orders', 'orders', 'marketing');
 
 -- a table registered (with a rule) before it was distributed: its rule
 -- now purges through Citus (test/citus/sql/retention.sql), protect() refuses
