@@ -1,0 +1,52 @@
+--
+-- The background worker on a Citus cluster: the coordinator's scheduler
+-- purges a distributed table and expires consent, whose copies follow on
+-- every node; the workers' schedulers have no rules and change nothing.
+--
+\set SHOW_CONTEXT never
+SET search_path = public, personalize;
+SET personalize.review_ddl = off;
+
+CREATE TABLE sessions (session_id bigint, customer_id bigint NOT NULL,
+                       started_at timestamptz NOT NULL, PRIMARY KEY (customer_id, session_id));
+SELECT create_distributed_table('sessions', 'customer_id');
+INSERT INTO sessions SELECT g, g % 300, now() - (g % 60) * interval '1 day' - interval '1 hour'
+  FROM generate_series(1, 3000) g;
+SELECT set_retention('sessions', 'started_at', '30 days');
+SELECT count(*) FILTER (WHERE started_at < now() - interval '30 days') AS expired FROM sessions;
+-- a grant that expires while the worker runs
+SELECT grant_consent('977', 'newsletter', expires_at => now() + interval '1 second') > 0 AS granted;
+
+-- the worker, every second, on every node
+SELECT result FROM run_command_on_all_nodes($$ALTER SYSTEM SET personalize.naptime = '1s'$$);
+SELECT result FROM run_command_on_all_nodes($$ALTER SYSTEM SET personalize.enabled = on$$);
+SELECT result FROM run_command_on_all_nodes($$SELECT pg_reload_conf()$$);
+
+-- wait (at most a minute) until the coordinator's worker has purged, and
+-- the expired grant is marked on every node
+DO $$
+BEGIN
+	FOR i IN 1..240 LOOP
+		IF NOT EXISTS (SELECT 1 FROM public.sessions WHERE started_at < now() - interval '30 days')
+		   AND (SELECT state FROM personalize.consent WHERE subject = '977'
+		         AND purpose_id = (SELECT purpose_id FROM personalize.purpose WHERE name = 'newsletter')) = 'e'
+		THEN
+			RETURN;
+		END IF;
+		PERFORM pg_sleep(0.25);
+	END LOOP;
+	RAISE EXCEPTION 'the worker did not purge and expire within a minute';
+END
+$$;
+SELECT count(*) AS left_expired FROM sessions WHERE started_at < now() - interval '30 days';
+SELECT count(*) AS kept FROM sessions;
+SELECT rows_deleted, outcome, started_by FROM purge_log WHERE table_name = 'sessions'::regclass;
+SELECT result AS replica_state FROM run_command_on_all_nodes(
+	$$SELECT state FROM personalize.consent_replica WHERE subject = '977'$$) ORDER BY nodeid;
+
+SELECT result AS purge_runs_on_worker FROM run_command_on_workers(
+	$$SELECT count(*) FROM personalize.purge_run$$) ORDER BY nodeport;
+
+SELECT result FROM run_command_on_all_nodes($$ALTER SYSTEM RESET personalize.enabled$$);
+SELECT result FROM run_command_on_all_nodes($$ALTER SYSTEM RESET personalize.naptime$$);
+SELECT result FROM run_command_on_all_nodes($$SELECT pg_reload_conf()$$);
