@@ -33,8 +33,11 @@ SELECT create_distributed_table('purchases', 'customer_id');
 INSERT INTO purchases SELECT g, g % 1000, 1 FROM generate_series(1, 10000) g;
 SELECT count(grant_consent(g::text, 'newsletter')) FROM generate_series(0, 499) g;
 
--- step 1 of README: distribute() copies consent and purpose to every node
-SELECT * FROM distribute() ORDER BY 1;
+-- README's "Scale-out with Citus", as written: distribute() copies consent
+-- and purpose to every node
+RESET search_path;
+SELECT * FROM personalize.distribute();
+SET search_path = public, personalize;
 SELECT * FROM replica_state();
 
 -- the filter runs on the workers' shards and reads the node's copy
