@@ -387,7 +387,7 @@ PersonalizeRefuseCitusWorker(const char *what)
 			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 			 errmsg("%s cannot run on a Citus worker node", what),
 			 errdetail("On a worker, personalize's tables are local copies that the coordinator's functions do not write: the answer would be wrong."),
-			 errhint("Call it on the coordinator, in queries on tables the coordinator holds; personalize does not support distributed tables yet.")));
+			 errhint("Call it on the coordinator, outside queries that run on the shards of distributed tables (a filter or a lateral join over one).")));
 }
 
 void
@@ -400,7 +400,7 @@ PersonalizeRefuseCitusTable(Oid relid, const char *what)
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("%s does not support the Citus table \"%s\"", what,
 						get_rel_name(relid)),
-				 errdetail("Its rows live in shards on the Citus nodes, which personalize does not read or change yet."),
+				 errdetail("Its rows live in shards on the Citus nodes, which %s does not reach yet.", what),
 				 errhint("Keep the table local to the coordinator (undistribute_table()), or leave it out of personalize.")));
 }
 

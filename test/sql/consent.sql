@@ -314,3 +314,13 @@ INSERT INTO purpose (name, description, value_exchange, parent_id)
 VALUES ('orphan', 'an orphan', 'a test', 99999);
 SELECT has_consent('alice', 'orphan');
 ROLLBACK;
+
+-- distribute() is for a Citus coordinator (test/citus): elsewhere it says
+-- so, and only the extension's owner may call it at all
+SELECT * FROM distribute();
+CREATE ROLE regress_not_owner;
+SET ROLE regress_not_owner;
+SELECT * FROM personalize.distribute();
+RESET ROLE;
+DROP ROLE regress_not_owner;
+SELECT count(*) AS replica_rows FROM consent_replica;

@@ -1,7 +1,8 @@
 --
--- personalize does not support distributed tables yet.  Until it does,
--- every path that would read a Citus table, or run on a worker node, stops
--- with an error that names Citus: never a wrong answer.
+-- What personalize does not support on Citus yet stops with an error that
+-- names Citus, never with a wrong answer: here, before distribute() (which
+-- test/citus/sql/consent.sql runs), and for the paths that do not reach
+-- shards yet.
 --
 \set SHOW_CONTEXT never
 SET search_path = public, personalize;
