@@ -1156,20 +1156,23 @@ site_remember_snapshot(ConsentSite *site, MemoryContext cxt, Snapshot snap,
 static void
 citus_refuse_unseen_consent(ConsentSite *site)
 {
-	Oid			argtypes[1] = {OIDARRAYOID};
-	Datum		values[1];
+	Oid			argtypes[2] = {OIDARRAYOID, INT4OID};
+	Datum		values[2];
 	Datum		relids[2];
 	bool		isnull;
 
 	if (!KeptWriterRunning(site->snapshot))
 		return;
+	/* a parallel worker asks for its leader, whose transaction it shares */
+	values[1] = Int32GetDatum(MyProc->lockGroupLeader != NULL ?
+							  MyProc->lockGroupLeader->pid : MyProcPid);
 	relids[0] = ObjectIdGetDatum(site->rel.consent_relid);
 	relids[1] = ObjectIdGetDatum(site->rel.purpose_relid);
 	values[0] = PointerGetDatum(construct_array(relids, 2, OIDOID, sizeof(Oid), true, TYPALIGN_INT));
 	if (DatumGetBool(ExtValue(
 		"WITH t AS (SELECT * FROM pg_catalog.get_all_active_transactions())"
 		"SELECT EXISTS (SELECT 1 FROM t m, t a"
-		" WHERE m.process_id OPERATOR(pg_catalog.=) pg_catalog.pg_backend_pid()"
+		" WHERE m.process_id OPERATOR(pg_catalog.=) $2"
 		"   AND m.transaction_number OPERATOR(pg_catalog.<>) 0"
 		"   AND a.transaction_number OPERATOR(pg_catalog.=) m.transaction_number"
 		"   AND a.initiator_node_identifier OPERATOR(pg_catalog.=) m.initiator_node_identifier"
@@ -1178,7 +1181,7 @@ citus_refuse_unseen_consent(ConsentSite *site)
 		"   AND a.process_id IN (SELECT l.pid FROM pg_catalog.pg_locks l"
 		"        WHERE l.relation OPERATOR(pg_catalog.=) ANY ($1) AND l.granted"
 		"          AND l.mode IN ('RowExclusiveLock', 'AccessExclusiveLock')))",
-		1, argtypes, values, NULL, true, &isnull)) && !isnull)
+		2, argtypes, values, NULL, true, &isnull)) && !isnull)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("a consent check on a Citus worker node cannot see the consent change of its own transaction"),

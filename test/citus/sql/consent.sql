@@ -111,6 +111,25 @@ BEGIN;
 SELECT withdraw_consent('13', 'newsletter') > 0 AS withdrawn;
 SELECT count(*) FROM purchases WHERE has_consent(customer_id, 'newsletter');
 ROLLBACK;
+-- the same when the workers run their statements in parallel workers
+RESET ROLE;
+SELECT result FROM run_command_on_workers(
+	CASE WHEN current_setting('server_version_num')::int >= 160000
+	     THEN 'ALTER SYSTEM SET debug_parallel_query = on'
+	     ELSE 'ALTER SYSTEM SET force_parallel_mode = on' END);
+SELECT result FROM run_command_on_workers('SELECT pg_reload_conf()');
+SET ROLE citus_app;
+BEGIN;
+SELECT withdraw_consent('13', 'newsletter') > 0 AS withdrawn;
+SELECT count(*) FROM purchases WHERE has_consent(customer_id, 'newsletter');
+ROLLBACK;
+RESET ROLE;
+SELECT result FROM run_command_on_workers(
+	CASE WHEN current_setting('server_version_num')::int >= 160000
+	     THEN 'ALTER SYSTEM RESET debug_parallel_query'
+	     ELSE 'ALTER SYSTEM RESET force_parallel_mode' END);
+SELECT result FROM run_command_on_workers('SELECT pg_reload_conf()');
+SET ROLE citus_app;
 SELECT withdraw_consent('13', 'newsletter') > 0 AS withdrawn;
 SELECT count(*) AS consenting FROM purchases WHERE has_consent(customer_id, 'newsletter');
 RESET ROLE;
