@@ -1171,7 +1171,7 @@ citus_refuse_unseen_consent(ConsentSite *site)
 	values[0] = PointerGetDatum(construct_array(relids, 2, OIDOID, sizeof(Oid), true, TYPALIGN_INT));
 	if (DatumGetBool(ExtValue(
 		"WITH t AS (SELECT * FROM pg_catalog.get_all_active_transactions())"
-		"SELECT EXISTS (SELECT 1 FROM t m, t a"
+		" SELECT EXISTS (SELECT 1 FROM t m, t a"
 		" WHERE m.process_id OPERATOR(pg_catalog.=) $2"
 		"   AND m.transaction_number OPERATOR(pg_catalog.<>) 0"
 		"   AND a.transaction_number OPERATOR(pg_catalog.=) m.transaction_number"

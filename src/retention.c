@@ -1177,6 +1177,7 @@ run_begin(PurgeRun *run)
 	TimestampTz now = GetCurrentTimestamp();
 	TimestampTz cutoff_ts;
 	TimestampTz limit = retention_limit(now);
+	CitusTableKind kind;
 
 	run->started_at = now;
 	run->batch_rows = purge_batch_size;
@@ -1185,9 +1186,10 @@ run_begin(PurgeRun *run)
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("table with OID %u of a retention rule does not exist", rule->relid)));
 	/* distributed and reference tables in time slices, other Citus tables not */
-	run->citus = PersonalizeCitusTableKind(rule->relid) != CITUS_NONE;
-	if (PersonalizeCitusTableKind(rule->relid) == CITUS_OTHER)
+	kind = PersonalizeCitusTableKind(rule->relid);
+	if (kind == CITUS_OTHER)
 		PersonalizeRefuseCitusTable(rule->relid, "the purge");
+	run->citus = kind != CITUS_NONE;
 	run->time_type = time_column_type(rule->relid, rule->time_column, NULL);
 	run->owner = RelationOwnerOid(rule->relid);
 	if (rule->condition)

@@ -719,18 +719,20 @@ personalize_consent_view_rows(PG_FUNCTION_ARGS)
 		appendStringInfo(&sql, "%st.%s", i > 0 ? ", " : "", quote_identifier(name));
 	}
 	check = strcmp(reg.basis, LAWFUL_BASIS_CONSENT) == 0 ? "has_consent" : "may_process";
-	appendStringInfo(&sql, " FROM %s t WHERE personalize.%s(%s, %s)",
+	appendStringInfo(&sql, " FROM %s t WHERE personalize.%s(%s, $1)",
 					 quote_qualified_identifier(get_namespace_name(get_rel_namespace(reg.source)),
 												get_rel_name(reg.source)),
-					 check, SubjectArgument("t.", quote_identifier(reg.column), reg.typid),
-					 quote_literal_cstr(reg.purpose));
+					 check, SubjectArgument("t.", quote_identifier(reg.column), reg.typid));
 
 	out.store = rsinfo->setResult;
 	out.desc = desc;
 	out.values = palloc(sizeof(Datum) * Max(desc->natts, 1));
 	out.nulls = palloc(sizeof(bool) * Max(desc->natts, 1));
 	/* as the view's owner, as a view reads its tables */
-	(void) RoleExecuteCursor(RelationOwnerOid(viewid), sql.data, 0, NULL, NULL, NULL,
+	/* the purpose as a parameter, never as SQL text */
+	argtypes[0] = TEXTOID;
+	values[0] = CStringGetTextDatum(reg.purpose);
+	(void) RoleExecuteCursor(RelationOwnerOid(viewid), sql.data, 1, argtypes, values, NULL,
 							 view_rows_row, &out);
 	PG_RETURN_VOID();
 }
