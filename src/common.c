@@ -29,6 +29,9 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "parser/parse_relation.h"
+#include "storage/lock.h"
+#include "storage/proc.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/fmgroids.h"
@@ -360,6 +363,65 @@ PersonalizeCitusShardRelid(const char *table, const char *index, const char *wha
 	return shard;
 }
 
+bool
+PersonalizeCitusPeerWrote(const Oid *relids, int nrelids)
+{
+	Oid			argtypes[2] = {OIDARRAYOID, INT4OID};
+	Datum		values[2];
+	Datum	   *elems = palloc(nrelids * sizeof(Datum));
+	bool		isnull;
+	bool		wrote;
+	bool		written = false;
+
+	/*
+	 * First the lock table, which is cheap: a writer of a copy holds
+	 * RowExclusiveLock on it until its transaction ends.  Without one,
+	 * nothing is unseen.
+	 */
+	for (int i = 0; i < nrelids && !written; i++)
+	{
+		LOCKTAG		tag;
+		int			holders;
+
+		SET_LOCKTAG_RELATION(tag, MyDatabaseId, relids[i]);
+		(void) GetLockConflicts(&tag, ShareLock, &holders);
+		written = holders > 0;
+	}
+	if (!written)
+	{
+		pfree(elems);
+		return false;
+	}
+	for (int i = 0; i < nrelids; i++)
+		elems[i] = ObjectIdGetDatum(relids[i]);
+	values[0] = PointerGetDatum(construct_array(elems, nrelids, OIDOID, sizeof(Oid),
+												true, TYPALIGN_INT));
+	/* a parallel worker asks for its leader, whose transaction it shares */
+	values[1] = Int32GetDatum(MyProc->lockGroupLeader != NULL ?
+							  MyProc->lockGroupLeader->pid : MyProcPid);
+
+	/*
+	 * Citus's initiator of a transaction differs between
+	 * get_current_transaction_id() and get_all_active_transactions(): both
+	 * sides come from the latter, found by process id.
+	 */
+	wrote = DatumGetBool(ExtValue(
+		"WITH t AS (SELECT * FROM pg_catalog.get_all_active_transactions())"
+		" SELECT EXISTS (SELECT 1 FROM t m, t a"
+		" WHERE m.process_id OPERATOR(pg_catalog.=) $2"
+		"   AND m.transaction_number OPERATOR(pg_catalog.<>) 0"
+		"   AND a.transaction_number OPERATOR(pg_catalog.=) m.transaction_number"
+		"   AND a.initiator_node_identifier OPERATOR(pg_catalog.=) m.initiator_node_identifier"
+		"   AND a.transaction_stamp IS NOT DISTINCT FROM m.transaction_stamp"
+		"   AND a.process_id OPERATOR(pg_catalog.<>) m.process_id"
+		"   AND a.process_id IN (SELECT l.pid FROM pg_catalog.pg_locks l"
+		"        WHERE l.relation OPERATOR(pg_catalog.=) ANY ($1) AND l.granted"
+		"          AND l.mode IN ('RowExclusiveLock', 'AccessExclusiveLock')))",
+		2, argtypes, values, NULL, true, &isnull)) && !isnull;
+	pfree(elems);
+	return wrote;
+}
+
 CitusTableKind
 PersonalizeCitusTableKind(Oid relid)
 {
@@ -376,6 +438,14 @@ PersonalizeCitusTableKind(Oid relid)
 	if (method == 'n' && citus_catalog_value("pg_dist_partition", "repmodel", relid) == 't')
 		return CITUS_REFERENCE;
 	return CITUS_OTHER;
+}
+
+int64
+PersonalizeCitusColocation(Oid relid)
+{
+	if (!OidIsValid(get_extension_oid("citus", true)))
+		return -1;
+	return citus_catalog_value("pg_dist_partition", "colocationid", relid);
 }
 
 void

@@ -66,6 +66,9 @@ typedef enum CitusTableKind
 
 extern CitusTableKind PersonalizeCitusTableKind(Oid relid);
 
+/* the Citus colocation group of a Citus table, -1 for any other */
+extern int64 PersonalizeCitusColocation(Oid relid);
+
 /* is this a Citus worker node (citus installed, a group other than 0)? */
 extern bool PersonalizeOnCitusWorker(void);
 
@@ -78,6 +81,17 @@ extern bool PersonalizeOnCitusWorker(void);
  */
 extern Oid	PersonalizeCitusShardRelid(const char *table, const char *index,
 									   const char *what);
+
+/*
+ * On a Citus worker: has another backend of this statement's distributed
+ * transaction written one of relids (a node's shards of the copies) and
+ * not committed?  Its change is then invisible here: Citus writes the
+ * copies over a connection of the role that runs the replication trigger,
+ * and runs a statement of another role, or the tasks of one that Citus
+ * spreads over several connections to the node, over others.  Asks
+ * Citus's and PostgreSQL's views (an SPI query).
+ */
+extern bool PersonalizeCitusPeerWrote(const Oid *relids, int nrelids);
 
 /* ---------- running as another role ---------- */
 

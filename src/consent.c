@@ -1145,47 +1145,28 @@ site_remember_snapshot(ConsentSite *site, MemoryContext cxt, Snapshot snap,
 /*
  * On a Citus worker: stop a statement that cannot see a consent change its
  * own distributed transaction made.  The coordinator writes the node's
- * copies over connections of the role that runs the trigger (the
- * extension's owner), and Citus keeps those apart from the connections of
- * another role, such as an application's that withdrew consent and then,
- * before committing, filters a distributed table: its statement here runs
- * in another local transaction, which does not see the uncommitted change.
- * Rarely needed (only while a writer of the copies runs), so asked of
- * Citus's and PostgreSQL's views then.
+ * copies over a connection of the role that runs the trigger (the
+ * extension's owner); a statement of another role runs over another
+ * connection, and so may one of the same role when Citus opens more than
+ * one connection to the node for its tasks: in another local transaction,
+ * which does not see the uncommitted change.  Rarely needed (only while a
+ * writer of the copies runs), so asked of Citus's and PostgreSQL's views
+ * then.
  */
 static void
 citus_refuse_unseen_consent(ConsentSite *site)
 {
-	Oid			argtypes[2] = {OIDARRAYOID, INT4OID};
-	Datum		values[2];
-	Datum		relids[2];
-	bool		isnull;
+	Oid			relids[2];
 
 	if (!KeptWriterRunning(site->snapshot))
 		return;
-	/* a parallel worker asks for its leader, whose transaction it shares */
-	values[1] = Int32GetDatum(MyProc->lockGroupLeader != NULL ?
-							  MyProc->lockGroupLeader->pid : MyProcPid);
-	relids[0] = ObjectIdGetDatum(site->rel.consent_relid);
-	relids[1] = ObjectIdGetDatum(site->rel.purpose_relid);
-	values[0] = PointerGetDatum(construct_array(relids, 2, OIDOID, sizeof(Oid), true, TYPALIGN_INT));
-	if (DatumGetBool(ExtValue(
-		"WITH t AS (SELECT * FROM pg_catalog.get_all_active_transactions())"
-		" SELECT EXISTS (SELECT 1 FROM t m, t a"
-		" WHERE m.process_id OPERATOR(pg_catalog.=) $2"
-		"   AND m.transaction_number OPERATOR(pg_catalog.<>) 0"
-		"   AND a.transaction_number OPERATOR(pg_catalog.=) m.transaction_number"
-		"   AND a.initiator_node_identifier OPERATOR(pg_catalog.=) m.initiator_node_identifier"
-		"   AND a.transaction_stamp IS NOT DISTINCT FROM m.transaction_stamp"
-		"   AND a.process_id OPERATOR(pg_catalog.<>) m.process_id"
-		"   AND a.process_id IN (SELECT l.pid FROM pg_catalog.pg_locks l"
-		"        WHERE l.relation OPERATOR(pg_catalog.=) ANY ($1) AND l.granted"
-		"          AND l.mode IN ('RowExclusiveLock', 'AccessExclusiveLock')))",
-		2, argtypes, values, NULL, true, &isnull)) && !isnull)
+	relids[0] = site->rel.consent_relid;
+	relids[1] = site->rel.purpose_relid;
+	if (PersonalizeCitusPeerWrote(relids, 2))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("a consent check on a Citus worker node cannot see the consent change of its own transaction"),
-				 errdetail("The change reached the node's consent copy over another role's connection, which Citus keeps apart from this statement's until the transaction commits."),
+				 errdetail("Citus wrote the change to the node's consent copy over another connection of this transaction, which this statement's connection does not see until the transaction commits."),
 				 errhint("Commit the consent change before filtering distributed tables with it.")));
 }
 

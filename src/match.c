@@ -338,6 +338,45 @@ put_non_personalized(ReturnSetInfo *rsinfo, const MatchCatalog *cat,
 }
 
 /*
+ * On a Citus worker, where match() reads the node's copies (the offer
+ * catalog, intents and signals): stop a statement that cannot see a change
+ * its own distributed transaction made to them, written over another
+ * connection (PersonalizeCitusPeerWrote).  The answer would be the
+ * one from before the change.  Once per statement.
+ */
+static void
+citus_refuse_unseen_change(const MatchRels *r)
+{
+	static LocalTransactionId checked_lxid = InvalidLocalTransactionId;
+	static TimestampTz checked_stmt = 0;
+	static CommandId checked_cid = InvalidCommandId;
+	Snapshot	snap = GetActiveSnapshot();
+	Oid			relids[8];
+
+	if (checked_lxid == PersonalizeLocalXid() &&
+		checked_stmt == GetCurrentStatementStartTimestamp() &&
+		checked_cid == snap->curcid)
+		return;
+	relids[0] = r->version_relid;
+	relids[1] = r->change_relid;
+	relids[2] = r->offers_relid;
+	relids[3] = r->offer_tags_relid;
+	relids[4] = r->tag_relid;
+	relids[5] = r->category_relid;
+	relids[6] = r->intent_relid;
+	relids[7] = r->signal_relid;
+	if (PersonalizeCitusPeerWrote(relids, lengthof(relids)))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("match() on a Citus worker node cannot see a change of its own transaction"),
+				 errdetail("Citus wrote the change to the node's copy of the offer catalog, intents or signals over another connection of this transaction, which this statement's connection does not see until the transaction commits."),
+				 errhint("Commit the change before calling match() over distributed tables.")));
+	checked_lxid = PersonalizeLocalXid();
+	checked_stmt = GetCurrentStatementStartTimestamp();
+	checked_cid = snap->curcid;
+}
+
+/*
  * match(subject text, k int, per_tag_cap int, exclude_purchased boolean)
  *		RETURNS TABLE (offer_id text, score float8, reasons text[])
  */
@@ -397,7 +436,8 @@ personalize_match(PG_FUNCTION_ARGS)
 				 errmsg("exclude_purchased must not be null")));
 	exclude_purchased = PG_GETARG_BOOL(3);
 
-	PersonalizeRefuseCitusWorker("match()");
+	if (MatchRelsGet()->citus_copies)
+		citus_refuse_unseen_change(MatchRelsGet());
 	InitMaterializedSRF(fcinfo, 0);
 
 	callcxt = AllocSetContextCreate(CurrentMemoryContext, "personalize match",

@@ -227,36 +227,65 @@ MatchRelsGet(void)
 
 	if (rels.valid)
 		return &rels;
-	r.version_relid = PersonalizeRelid(REL_MATCH_VERSION);
-	r.version_pkey = PersonalizeRelid(IDX_MATCH_VERSION_PKEY);
-	r.offers_relid = PersonalizeRelid(REL_OFFERS);
-	r.offers_pkey = PersonalizeRelid(IDX_OFFERS_PKEY);
-	r.offer_tags_relid = PersonalizeRelid(REL_OFFER_TAGS);
-	r.offer_tags_pkey = PersonalizeRelid(IDX_OFFER_TAGS_PKEY);
+	if (PersonalizeOnCitusWorker())
+	{
+		/*
+		 * A match() over a distributed table's rows runs here, next to the
+		 * shards: read the node's shards of the copies distribute() keeps,
+		 * written by the coordinator in the same distributed transaction as
+		 * the tables they copy (sql/src/citus.sql).  Same keys, same column
+		 * names, so the rest reads either alike.
+		 */
+		const char *what = "match()";
 
-	/*
-	 * The change log came in 0.3.0: with the SQL of an older version (the
-	 * library is updated before ALTER EXTENSION UPDATE) every catalog change
-	 * rebuilds the index, as it did then.
-	 */
-	r.change_relid = get_relname_relid(REL_MATCH_CHANGE, PersonalizeSchemaOid());
+		r.version_relid = PersonalizeCitusShardRelid(REL_MATCH_VERSION_REPLICA, NULL, what);
+		r.version_pkey = PersonalizeCitusShardRelid(REL_MATCH_VERSION_REPLICA, IDX_MATCH_VERSION_REPLICA_PKEY, what);
+		r.offers_relid = PersonalizeCitusShardRelid(REL_OFFERS_REPLICA, NULL, what);
+		r.offers_pkey = PersonalizeCitusShardRelid(REL_OFFERS_REPLICA, IDX_OFFERS_REPLICA_PKEY, what);
+		r.offer_tags_relid = PersonalizeCitusShardRelid(REL_OFFER_TAGS_REPLICA, NULL, what);
+		r.offer_tags_pkey = PersonalizeCitusShardRelid(REL_OFFER_TAGS_REPLICA, IDX_OFFER_TAGS_REPLICA_PKEY, what);
+		r.change_relid = PersonalizeCitusShardRelid(REL_MATCH_CHANGE_REPLICA, NULL, what);
+		r.change_idx = PersonalizeCitusShardRelid(REL_MATCH_CHANGE_REPLICA, IDX_MATCH_CHANGE_REPLICA_VERSION, what);
+		r.tag_relid = PersonalizeCitusShardRelid(REL_TAG_REPLICA, NULL, what);
+		r.category_relid = PersonalizeCitusShardRelid(REL_DATA_CATEGORY_REPLICA, NULL, what);
+		r.intent_relid = PersonalizeCitusShardRelid(REL_INTENT_REPLICA, NULL, what);
+		r.intent_pkey = PersonalizeCitusShardRelid(REL_INTENT_REPLICA, IDX_INTENT_REPLICA_PKEY, what);
+		r.signal_relid = PersonalizeCitusShardRelid(REL_SIGNAL_REPLICA, NULL, what);
+		r.signal_idx = PersonalizeCitusShardRelid(REL_SIGNAL_REPLICA, IDX_SIGNAL_REPLICA_SUBJECT, what);
+		r.citus_copies = true;
+	}
+	else
+	{
+		r.version_relid = PersonalizeRelid(REL_MATCH_VERSION);
+		r.version_pkey = PersonalizeRelid(IDX_MATCH_VERSION_PKEY);
+		r.offers_relid = PersonalizeRelid(REL_OFFERS);
+		r.offers_pkey = PersonalizeRelid(IDX_OFFERS_PKEY);
+		r.offer_tags_relid = PersonalizeRelid(REL_OFFER_TAGS);
+		r.offer_tags_pkey = PersonalizeRelid(IDX_OFFER_TAGS_PKEY);
+
+		/*
+		 * The change log came in 0.3.0: with the SQL of an older version
+		 * (the library is updated before ALTER EXTENSION UPDATE) every
+		 * catalog change rebuilds the index, as it did then.
+		 */
+		r.change_relid = get_relname_relid(REL_MATCH_CHANGE, PersonalizeSchemaOid());
+		r.change_idx = OidIsValid(r.change_relid) ?
+			PersonalizeRelid(IDX_MATCH_CHANGE_VERSION) : InvalidOid;
+		r.tag_relid = PersonalizeRelid(REL_TAG);
+		r.category_relid = PersonalizeRelid(REL_DATA_CATEGORY);
+		r.intent_relid = PersonalizeRelid(REL_INTENT);
+		r.intent_pkey = PersonalizeRelid(IDX_INTENT_PKEY);
+		r.signal_relid = PersonalizeRelid(REL_SIGNAL);
+		r.signal_idx = PersonalizeRelid(IDX_SIGNAL_SUBJECT);
+		r.citus_copies = false;
+	}
 	if (OidIsValid(r.change_relid))
 	{
-		r.change_idx = PersonalizeRelid(IDX_MATCH_CHANGE_VERSION);
 		r.ch_version = PersonalizeAttnum(r.change_relid, "version");
 		r.ch_offer = PersonalizeAttnum(r.change_relid, "offer_id");
 	}
 	else
-	{
-		r.change_idx = InvalidOid;
 		r.ch_version = r.ch_offer = InvalidAttrNumber;
-	}
-	r.tag_relid = PersonalizeRelid(REL_TAG);
-	r.category_relid = PersonalizeRelid(REL_DATA_CATEGORY);
-	r.intent_relid = PersonalizeRelid(REL_INTENT);
-	r.intent_pkey = PersonalizeRelid(IDX_INTENT_PKEY);
-	r.signal_relid = PersonalizeRelid(REL_SIGNAL);
-	r.signal_idx = PersonalizeRelid(IDX_SIGNAL_SUBJECT);
 	r.v_only_row = PersonalizeAttnum(r.version_relid, "only_row");
 	r.v_version = PersonalizeAttnum(r.version_relid, "version");
 	r.v_horizon = OidIsValid(r.change_relid) ?
@@ -1365,17 +1394,26 @@ MatchNoteRanking(uint64 blocks, uint64 skipped, uint64 postings, uint64 postings
 Datum
 personalize_match_fold(PG_FUNCTION_ARGS pg_attribute_unused())
 {
-	const MatchRels *r = MatchRelsGet();
+	const MatchRels *r;
 	Snapshot	snap = GetActiveSnapshot();
 	bool		own;
 	int64		horizon;
-	int64		version = MatchCatalogVersion(r, snap, &own, &horizon);
+	int64		version;
 	int64		prune_to;
 	Oid			argtypes[1] = {INT8OID};
 	Datum		args[1];
 	bool		isnull;
 	uint64		deleted;
 
+	/*
+	 * A Citus worker's copy of the change log is pruned by the
+	 * coordinator's pass, through replication; match() there brings the
+	 * node's index up to date itself.
+	 */
+	if (PersonalizeOnCitusWorker())
+		PG_RETURN_INT64(0);
+	r = MatchRelsGet();
+	version = MatchCatalogVersion(r, snap, &own, &horizon);
 	if (!OidIsValid(r->change_relid))
 		PG_RETURN_INT64(0);
 

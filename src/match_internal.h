@@ -59,6 +59,7 @@ typedef struct MatchRels
 	Oid			intent_pkey;
 	Oid			signal_relid;
 	Oid			signal_idx;
+	bool		citus_copies;	/* a Citus worker's shards of the copies */
 	AttrNumber	v_only_row;
 	AttrNumber	v_version;
 	AttrNumber	v_horizon;		/* InvalidAttrNumber before 0.3.0 */

@@ -53,6 +53,22 @@
 #define REL_SIGNAL				"signal"
 #define IDX_SIGNAL_SUBJECT		"signal_subject_idx"	/* (subject, tag) */
 
+/* their copies on a Citus cluster (sql/src/citus.sql, 0.3.0), read on a worker */
+#define REL_MATCH_VERSION_REPLICA	"match_catalog_version_replica"
+#define IDX_MATCH_VERSION_REPLICA_PKEY "match_catalog_version_replica_pkey"	/* (only_row) */
+#define REL_MATCH_CHANGE_REPLICA	"match_catalog_change_replica"
+#define IDX_MATCH_CHANGE_REPLICA_VERSION "match_catalog_change_replica_version_idx"	/* (version) */
+#define REL_OFFERS_REPLICA		"offers_replica"
+#define IDX_OFFERS_REPLICA_PKEY	"offers_replica_pkey"	/* (offer_id) */
+#define REL_OFFER_TAGS_REPLICA	"offer_tags_replica"
+#define IDX_OFFER_TAGS_REPLICA_PKEY "offer_tags_replica_pkey"	/* (offer_id, tag) */
+#define REL_TAG_REPLICA			"tag_replica"
+#define REL_DATA_CATEGORY_REPLICA "data_category_replica"
+#define REL_INTENT_REPLICA		"intent_replica"
+#define IDX_INTENT_REPLICA_PKEY	"intent_replica_pkey"	/* (subject, tag) */
+#define REL_SIGNAL_REPLICA		"signal_replica"
+#define IDX_SIGNAL_REPLICA_SUBJECT "signal_replica_subject_idx"	/* (subject, tag) */
+
 /* access grants (sql/src/access.sql, 0.2.0): read by has_access() */
 #define REL_ACCESS_GRANT		"access_grant"
 #define IDX_ACCESS_GRANT_WINDOW	"access_grant_window_idx"	/* (relid, valid_until) */

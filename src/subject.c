@@ -1011,6 +1011,32 @@ personalize_forget(PG_FUNCTION_ARGS)
 					 errmsg("forget() cannot erase from the Citus reference table %s", t->qualname),
 					 errdetail("Citus writes reference tables over one connection per role in a transaction, and forget() changes the table as its owner and the consent copies of distribute() as the extension's owner."),
 					 errhint("Distribute the table by its subject column with create_distributed_table(), or keep it local to the coordinator.")));
+
+		/*
+		 * Nor can two owners change colocated shards: Citus refuses a
+		 * placement group modified by another role in the same
+		 * transaction, and the erasure would stop half-way through.
+		 */
+		if (PersonalizeCitusTableKind(t->relid) == CITUS_DISTRIBUTED)
+		{
+			int64		group = PersonalizeCitusColocation(t->relid);
+			ListCell   *lc2;
+
+			for_each_cell(lc2, tables, lnext(tables, lc))
+			{
+				SubjectTable *u = (SubjectTable *) lfirst(lc2);
+
+				if (u->owner != t->owner &&
+					PersonalizeCitusTableKind(u->relid) == CITUS_DISTRIBUTED &&
+					PersonalizeCitusColocation(u->relid) == group)
+					ereport(ERROR,
+							(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+							 errmsg("forget() cannot erase from the colocated Citus tables %s and %s, which have different owners",
+									t->qualname, u->qualname),
+							 errdetail("Each table is erased as its owner, and Citus refuses a transaction in which two roles change colocated shards."),
+							 errhint("Give colocated tables one owner (ALTER TABLE ... OWNER TO), or distribute one of them with colocate_with => 'none'.")));
+			}
+		}
 	}
 
 	ntables = list_length(tables);

@@ -4,21 +4,24 @@
 -- order of SQL_SOURCES.
 --
 -- On a Citus cluster a filter such as has_consent(customer_id, 'marketing')
--- over a distributed table runs on the worker nodes, next to the shards.
--- What it reads must be there, current: distribute() makes the two tables
--- below Citus reference tables (one copy on every node, written by the
--- coordinator in the same distributed transaction as the change) and keeps
--- them in step with consent and purpose from statement triggers on those.
--- On a worker, has_consent() and may_process() read the node's copy
--- (src/consent.c); the coordinator reads consent and purpose themselves.
--- Without Citus both stay empty and nothing writes them.
+-- or a lateral match(customer_id) over a distributed table runs on the
+-- worker nodes, next to the shards.  What it reads must be there, current:
+-- distribute() makes the tables below Citus reference tables (one copy on
+-- every node, written by the coordinator in the same distributed
+-- transaction as the change) and keeps them in step with the tables they
+-- copy from statement triggers on those.  On a worker, has_consent(),
+-- may_process() and match() read the node's copies (src/consent.c,
+-- src/match_catalog.c); the coordinator reads the tables themselves.
+-- Without Citus the copies stay empty and nothing writes them.
+--
+-- Each copy holds the columns its readers read, under the same names, and
+-- the same keys (src/names.h): the C code reads either through one lookup.
 
 CREATE TABLE @extschema@.consent_replica (
 	subject    text COLLATE "C" NOT NULL,
 	purpose_id integer NOT NULL,
 	state      "char" NOT NULL,
 	expires_at timestamptz,
-	-- src/names.h: has_consent() reads it by name, as consent_pkey
 	CONSTRAINT consent_replica_pkey PRIMARY KEY (subject, purpose_id)
 );
 COMMENT ON TABLE @extschema@.consent_replica IS
@@ -35,8 +38,88 @@ CREATE TABLE @extschema@.purpose_replica (
 COMMENT ON TABLE @extschema@.purpose_replica IS
 	'on a Citus cluster, after distribute(): the columns of purpose that has_consent() reads, a reference table on every node; written only by triggers on purpose';
 
--- the copies are read between statements as the tables are (access.sql);
--- on a worker, Citus fires these on the node's shard of the copy
+CREATE TABLE @extschema@.offers_replica (
+	offer_id  text COLLATE "C" NOT NULL,
+	priority  integer NOT NULL,
+	starts_at timestamptz,
+	ends_at   timestamptz,
+	enabled   boolean NOT NULL,
+	CONSTRAINT offers_replica_pkey PRIMARY KEY (offer_id)
+);
+COMMENT ON TABLE @extschema@.offers_replica IS
+	'on a Citus cluster, after distribute(): the columns of offers that match() reads, a reference table on every node; written only by triggers on offers';
+
+CREATE TABLE @extschema@.offer_tags_replica (
+	offer_id text COLLATE "C" NOT NULL,
+	tag      text NOT NULL,
+	weight   real NOT NULL,
+	CONSTRAINT offer_tags_replica_pkey PRIMARY KEY (offer_id, tag)
+);
+COMMENT ON TABLE @extschema@.offer_tags_replica IS
+	'on a Citus cluster, after distribute(): offer_tags as match() reads it, a reference table on every node; written only by triggers on offer_tags';
+
+CREATE TABLE @extschema@.tag_replica (
+	tag         text NOT NULL,
+	category    text NOT NULL,
+	description text,
+	CONSTRAINT tag_replica_pkey PRIMARY KEY (tag)
+);
+COMMENT ON TABLE @extschema@.tag_replica IS
+	'on a Citus cluster, after distribute(): the columns of tag that match() reads, a reference table on every node; written only by triggers on tag';
+
+CREATE TABLE @extschema@.data_category_replica (
+	name        text NOT NULL,
+	sensitivity text NOT NULL,
+	demographic boolean NOT NULL,
+	proxy_for   text,
+	CONSTRAINT data_category_replica_pkey PRIMARY KEY (name)
+);
+COMMENT ON TABLE @extschema@.data_category_replica IS
+	'on a Citus cluster, after distribute(): the columns of data_category that match() reads, a reference table on every node; written only by triggers on data_category';
+
+CREATE TABLE @extschema@.intent_replica (
+	subject text COLLATE "C" NOT NULL,
+	tag     text NOT NULL,
+	weight  real NOT NULL,
+	CONSTRAINT intent_replica_pkey PRIMARY KEY (subject, tag)
+);
+COMMENT ON TABLE @extschema@.intent_replica IS
+	'on a Citus cluster, after distribute(): the columns of intent that match() reads, a reference table on every node; written only by triggers on intent';
+
+CREATE TABLE @extschema@.signal_replica (
+	signal_id bigint NOT NULL,
+	subject   text COLLATE "C" NOT NULL,
+	tag       text NOT NULL,
+	kind      text NOT NULL,
+	weight    real NOT NULL,
+	at        timestamptz NOT NULL,
+	offer_id  text COLLATE "C",
+	CONSTRAINT signal_replica_pkey PRIMARY KEY (signal_id)
+);
+CREATE INDEX signal_replica_subject_idx ON @extschema@.signal_replica (subject, tag);
+COMMENT ON TABLE @extschema@.signal_replica IS
+	'on a Citus cluster, after distribute(): signal as match() reads it, a reference table on every node; written only by triggers on signal';
+
+CREATE TABLE @extschema@.match_catalog_version_replica (
+	only_row boolean NOT NULL,
+	version  bigint NOT NULL,
+	horizon  bigint NOT NULL,
+	CONSTRAINT match_catalog_version_replica_pkey PRIMARY KEY (only_row)
+);
+COMMENT ON TABLE @extschema@.match_catalog_version_replica IS
+	'on a Citus cluster, after distribute(): match_catalog_version on every node, so that match() there sees the catalog its snapshot sees; written only by triggers';
+
+CREATE TABLE @extschema@.match_catalog_change_replica (
+	version  bigint NOT NULL,
+	offer_id text COLLATE "C"
+);
+CREATE INDEX match_catalog_change_replica_version_idx
+	ON @extschema@.match_catalog_change_replica (version);
+COMMENT ON TABLE @extschema@.match_catalog_change_replica IS
+	'on a Citus cluster, after distribute(): match_catalog_change on every node; written only by triggers';
+
+-- the consent copies are read between statements as the tables are
+-- (access.sql); on a worker, Citus fires these on the node's shard
 CREATE TRIGGER kept_read_changed
 	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.consent_replica
 	FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._kept_read_changed();
@@ -44,81 +127,78 @@ CREATE TRIGGER kept_read_changed
 	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.purpose_replica
 	FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._kept_read_changed();
 
--- Statement triggers on consent and purpose, created by distribute().
--- Citus does not read transition tables, so the changed rows reach the
--- reference table as arrays.
-CREATE FUNCTION @extschema@._replicate_consent() RETURNS trigger
+-- The statement triggers distribute() creates on each table copied:
+-- _replicate('<copy>', <key column>...).  Citus does not read transition
+-- tables, so the changed rows reach the reference table as one jsonb
+-- value; the copy takes the columns it has, by name.  An UPDATE that keeps
+-- the set of keys updates the copy's rows by primary key in one statement;
+-- one that changes a key deletes the old rows' keys and inserts the new
+-- rows.
+CREATE FUNCTION @extschema@._replicate() RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	subjects text[];
-	purposes integer[];
-	states "char"[];
-	expiries timestamptz[];
+	copy regclass := TG_ARGV[0]::regclass;
+	keys text[] := TG_ARGV[1:TG_NARGS - 1];
+	cond text;
+	sets text;
+	keys_kept boolean := false;
+	changed jsonb;
 BEGIN
 	IF TG_OP = 'TRUNCATE' THEN
-		TRUNCATE @extschema@.consent_replica;
+		EXECUTE format('TRUNCATE %s', copy);
 		RETURN NULL;
 	END IF;
 	IF TG_OP IN ('UPDATE', 'DELETE') THEN
-		SELECT array_agg(o.subject), array_agg(o.purpose_id) INTO subjects, purposes
-		  FROM old_rows o;
-		IF subjects IS NOT NULL THEN
-			DELETE FROM @extschema@.consent_replica r
-			 USING unnest(subjects, purposes) AS o(subject, purpose_id)
-			 WHERE r.subject = o.subject AND r.purpose_id = o.purpose_id;
+		SELECT string_agg(format(CASE WHEN a.attnotnull THEN 'r.%1$I = o.%1$I'
+		                              ELSE 'r.%1$I IS NOT DISTINCT FROM o.%1$I' END,
+		                         a.attname), ' AND ')
+		  INTO STRICT cond
+		  FROM pg_attribute a
+		 WHERE a.attrelid = copy AND a.attname = ANY (keys) AND NOT a.attisdropped;
+	END IF;
+	IF TG_OP = 'UPDATE' AND EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = copy AND i.indisprimary) THEN
+		-- the transition tables are read here, on this node
+		EXECUTE format('SELECT NOT EXISTS (SELECT %1$s FROM old_rows EXCEPT SELECT %1$s FROM new_rows)',
+		               (SELECT string_agg(quote_ident(k), ', ') FROM unnest(keys) k))
+		  INTO keys_kept;
+	END IF;
+	IF keys_kept THEN
+		SELECT jsonb_agg(to_jsonb(n)) INTO changed FROM new_rows n;
+		SELECT string_agg(format('%1$I = o.%1$I', a.attname), ', ')
+		  INTO sets
+		  FROM pg_attribute a
+		 WHERE a.attrelid = copy AND a.attnum > 0 AND NOT a.attisdropped
+		   AND a.attname <> ALL (keys);
+		IF changed IS NOT NULL AND sets IS NOT NULL THEN
+			EXECUTE format('UPDATE %s r SET %s FROM jsonb_populate_recordset(NULL::%s, $1) o WHERE %s',
+			               copy, sets, copy, cond)
+			  USING changed;
+		END IF;
+		RETURN NULL;
+	END IF;
+	IF TG_OP IN ('UPDATE', 'DELETE') THEN
+		SELECT jsonb_agg(to_jsonb(o)) INTO changed FROM old_rows o;
+		IF changed IS NOT NULL THEN
+			EXECUTE format('DELETE FROM %s r USING jsonb_populate_recordset(NULL::%s, $1) o WHERE %s',
+			               copy, copy, cond)
+			  USING changed;
 		END IF;
 	END IF;
 	IF TG_OP IN ('UPDATE', 'INSERT') THEN
-		SELECT array_agg(n.subject), array_agg(n.purpose_id), array_agg(n.state), array_agg(n.expires_at)
-		  INTO subjects, purposes, states, expiries
-		  FROM new_rows n;
-		IF subjects IS NOT NULL THEN
-			INSERT INTO @extschema@.consent_replica (subject, purpose_id, state, expires_at)
-			SELECT * FROM unnest(subjects, purposes, states, expiries);
+		SELECT jsonb_agg(to_jsonb(n)) INTO changed FROM new_rows n;
+		IF changed IS NOT NULL THEN
+			EXECUTE format('INSERT INTO %s SELECT * FROM jsonb_populate_recordset(NULL::%s, $1)',
+			               copy, copy)
+			  USING changed;
 		END IF;
 	END IF;
 	RETURN NULL;
 END
 $$;
-REVOKE ALL ON FUNCTION @extschema@._replicate_consent() FROM PUBLIC;
-
-CREATE FUNCTION @extschema@._replicate_purpose() RETURNS trigger
-LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	ids integer[];
-	names text[];
-	parents integer[];
-	bases text[];
-BEGIN
-	IF TG_OP = 'TRUNCATE' THEN
-		TRUNCATE @extschema@.purpose_replica;
-		RETURN NULL;
-	END IF;
-	IF TG_OP IN ('UPDATE', 'DELETE') THEN
-		SELECT array_agg(o.purpose_id) INTO ids FROM old_rows o;
-		IF ids IS NOT NULL THEN
-			DELETE FROM @extschema@.purpose_replica r WHERE r.purpose_id = ANY (ids);
-		END IF;
-	END IF;
-	IF TG_OP IN ('UPDATE', 'INSERT') THEN
-		SELECT array_agg(n.purpose_id), array_agg(n.name), array_agg(n.parent_id), array_agg(n.lawful_basis)
-		  INTO ids, names, parents, bases
-		  FROM new_rows n;
-		IF ids IS NOT NULL THEN
-			INSERT INTO @extschema@.purpose_replica (purpose_id, name, parent_id, lawful_basis)
-			SELECT * FROM unnest(ids, names, parents, bases);
-		END IF;
-	END IF;
-	RETURN NULL;
-END
-$$;
-REVOKE ALL ON FUNCTION @extschema@._replicate_purpose() FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@._replicate() FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.distribute()
 RETURNS TABLE (replica regclass, source regclass, rows_copied bigint)
@@ -127,9 +207,11 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	pair record;
+	cols text;
 	n bigint;
 	grp integer;
 	is_citus_table boolean;
+	op text;
 BEGIN
 	IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus') THEN
 		RAISE EXCEPTION 'distribute() needs the citus extension in this database'
@@ -147,15 +229,37 @@ BEGIN
 			USING ERRCODE = 'insufficient_privilege',
 			      DETAIL = 'Only the owner of the personalize extension or a superuser may distribute its tables.';
 	END IF;
-	-- no change to consent or purpose between the copy and the triggers
-	LOCK TABLE @extschema@.consent, @extschema@.purpose IN SHARE MODE;
-	-- the copies carry kept_read_changed, which Citus creates on their shards
+	-- no change to a copied table between its copy and its triggers
+	LOCK TABLE @extschema@.purpose, @extschema@.consent, @extschema@.data_category,
+	           @extschema@.tag, @extschema@.offers, @extschema@.offer_tags,
+	           @extschema@.match_catalog_version, @extschema@.match_catalog_change,
+	           @extschema@.intent, @extschema@.signal
+	  IN SHARE MODE;
+	-- the consent copies carry kept_read_changed, which Citus creates on their shards
 	SET LOCAL citus.enable_unsafe_triggers = on;
 	FOR pair IN
-		SELECT * FROM (VALUES
-			('@extschema@.purpose_replica'::regclass, '@extschema@.purpose'::regclass, 1),
-			('@extschema@.consent_replica'::regclass, '@extschema@.consent'::regclass, 2)) v(r, s, o)
-		 ORDER BY o
+		SELECT v.r, v.s, v.k FROM (VALUES
+			(1, '@extschema@.purpose_replica'::regclass, '@extschema@.purpose'::regclass,
+			 ARRAY['purpose_id']),
+			(2, '@extschema@.consent_replica'::regclass, '@extschema@.consent'::regclass,
+			 ARRAY['subject', 'purpose_id']),
+			(3, '@extschema@.data_category_replica'::regclass, '@extschema@.data_category'::regclass,
+			 ARRAY['name']),
+			(4, '@extschema@.tag_replica'::regclass, '@extschema@.tag'::regclass,
+			 ARRAY['tag']),
+			(5, '@extschema@.offers_replica'::regclass, '@extschema@.offers'::regclass,
+			 ARRAY['offer_id']),
+			(6, '@extschema@.offer_tags_replica'::regclass, '@extschema@.offer_tags'::regclass,
+			 ARRAY['offer_id', 'tag']),
+			(7, '@extschema@.match_catalog_version_replica'::regclass, '@extschema@.match_catalog_version'::regclass,
+			 ARRAY['only_row']),
+			(8, '@extschema@.match_catalog_change_replica'::regclass, '@extschema@.match_catalog_change'::regclass,
+			 ARRAY['version', 'offer_id']),
+			(9, '@extschema@.intent_replica'::regclass, '@extschema@.intent'::regclass,
+			 ARRAY['subject', 'tag']),
+			(10, '@extschema@.signal_replica'::regclass, '@extschema@.signal'::regclass,
+			 ARRAY['signal_id'])) v(o, r, s, k)
+		 ORDER BY v.o
 	LOOP
 		EXECUTE 'SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition WHERE logicalrelid = $1)'
 			INTO STRICT is_citus_table USING pair.r;
@@ -163,58 +267,37 @@ BEGIN
 			EXECUTE 'SELECT pg_catalog.create_reference_table($1)' USING pair.r;
 		END IF;
 		EXECUTE format('TRUNCATE %s', pair.r);
-		IF pair.s = '@extschema@.consent'::regclass THEN
-			INSERT INTO @extschema@.consent_replica (subject, purpose_id, state, expires_at)
-			SELECT c.subject, c.purpose_id, c.state, c.expires_at FROM @extschema@.consent c;
-		ELSE
-			INSERT INTO @extschema@.purpose_replica (purpose_id, name, parent_id, lawful_basis)
-			SELECT p.purpose_id, p.name, p.parent_id, p.lawful_basis FROM @extschema@.purpose p;
-		END IF;
+		SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) INTO STRICT cols
+		  FROM pg_attribute a
+		 WHERE a.attrelid = pair.r AND a.attnum > 0 AND NOT a.attisdropped;
+		EXECUTE format('INSERT INTO %s (%s) SELECT %s FROM %s', pair.r, cols, cols, pair.s);
 		GET DIAGNOSTICS n = ROW_COUNT;
+		-- keep the copy in step, also for replication's changes
+		IF NOT EXISTS (SELECT 1 FROM pg_trigger t
+		                WHERE t.tgrelid = pair.s
+		                  AND t.tgname = (SELECT c.relname FROM pg_class c WHERE c.oid = pair.s) || '_replicate_insert') THEN
+			FOREACH op IN ARRAY ARRAY['insert', 'update', 'delete', 'truncate'] LOOP
+				EXECUTE format('CREATE TRIGGER %I AFTER %s ON %s %s FOR EACH STATEMENT'
+				               ' EXECUTE FUNCTION @extschema@._replicate(%L, %s)',
+				               (SELECT c.relname FROM pg_class c WHERE c.oid = pair.s) || '_replicate_' || op,
+				               upper(op), pair.s,
+				               CASE op WHEN 'insert' THEN 'REFERENCING NEW TABLE AS new_rows'
+				                       WHEN 'update' THEN 'REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows'
+				                       WHEN 'delete' THEN 'REFERENCING OLD TABLE AS old_rows'
+				                       ELSE '' END,
+				               pair.r::text,
+				               (SELECT string_agg(quote_literal(k), ', ') FROM unnest(pair.k) k));
+				EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER %I', pair.s,
+				               (SELECT c.relname FROM pg_class c WHERE c.oid = pair.s) || '_replicate_' || op);
+			END LOOP;
+		END IF;
 		replica := pair.r;
 		source := pair.s;
 		rows_copied := n;
 		RETURN NEXT;
 	END LOOP;
-	-- keep the copies in step, also for replication's changes
-	IF NOT EXISTS (SELECT 1 FROM pg_trigger t
-	                WHERE t.tgrelid = '@extschema@.consent'::regclass AND t.tgname = 'consent_replicate_insert') THEN
-		CREATE TRIGGER consent_replicate_insert AFTER INSERT ON @extschema@.consent
-			REFERENCING NEW TABLE AS new_rows
-			FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._replicate_consent();
-		CREATE TRIGGER consent_replicate_update AFTER UPDATE ON @extschema@.consent
-			REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-			FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._replicate_consent();
-		CREATE TRIGGER consent_replicate_delete AFTER DELETE ON @extschema@.consent
-			REFERENCING OLD TABLE AS old_rows
-			FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._replicate_consent();
-		CREATE TRIGGER consent_replicate_truncate AFTER TRUNCATE ON @extschema@.consent
-			FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._replicate_consent();
-		ALTER TABLE @extschema@.consent ENABLE ALWAYS TRIGGER consent_replicate_insert;
-		ALTER TABLE @extschema@.consent ENABLE ALWAYS TRIGGER consent_replicate_update;
-		ALTER TABLE @extschema@.consent ENABLE ALWAYS TRIGGER consent_replicate_delete;
-		ALTER TABLE @extschema@.consent ENABLE ALWAYS TRIGGER consent_replicate_truncate;
-	END IF;
-	IF NOT EXISTS (SELECT 1 FROM pg_trigger t
-	                WHERE t.tgrelid = '@extschema@.purpose'::regclass AND t.tgname = 'purpose_replicate_insert') THEN
-		CREATE TRIGGER purpose_replicate_insert AFTER INSERT ON @extschema@.purpose
-			REFERENCING NEW TABLE AS new_rows
-			FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._replicate_purpose();
-		CREATE TRIGGER purpose_replicate_update AFTER UPDATE ON @extschema@.purpose
-			REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-			FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._replicate_purpose();
-		CREATE TRIGGER purpose_replicate_delete AFTER DELETE ON @extschema@.purpose
-			REFERENCING OLD TABLE AS old_rows
-			FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._replicate_purpose();
-		CREATE TRIGGER purpose_replicate_truncate AFTER TRUNCATE ON @extschema@.purpose
-			FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._replicate_purpose();
-		ALTER TABLE @extschema@.purpose ENABLE ALWAYS TRIGGER purpose_replicate_insert;
-		ALTER TABLE @extschema@.purpose ENABLE ALWAYS TRIGGER purpose_replicate_update;
-		ALTER TABLE @extschema@.purpose ENABLE ALWAYS TRIGGER purpose_replicate_delete;
-		ALTER TABLE @extschema@.purpose ENABLE ALWAYS TRIGGER purpose_replicate_truncate;
-	END IF;
 END
 $$;
 REVOKE ALL ON FUNCTION @extschema@.distribute() FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@.distribute() IS
-	'on a Citus coordinator: make consent_replica and purpose_replica reference tables, copy consent and purpose into them and keep them in step, so that has_consent() and may_process() answer on every node; run again to copy afresh';
+	'on a Citus coordinator: make the *_replica tables reference tables, copy consent, purpose and the offer catalog into them and keep them in step, so that has_consent(), may_process() and match() answer on every node; run again to copy afresh';

@@ -12,7 +12,9 @@ SELECT tables_are('personalize', ARRAY[
 	'offers', 'offer_tags', 'match_catalog_version', 'match_catalog_change',
 	'protected_table', 'access_approver', 'access_request', 'access_grant', 'access_event',
 	'purge_event', 'partner', 'partner_purpose', 'partner_category', 'custody_event',
-	'consent_replica', 'purpose_replica'],
+	'consent_replica', 'purpose_replica', 'offers_replica', 'offer_tags_replica', 'tag_replica',
+	'data_category_replica', 'intent_replica', 'signal_replica', 'match_catalog_version_replica',
+	'match_catalog_change_replica'],
 	'the schema has exactly the documented tables');
 SELECT views_are('personalize', ARRAY['consents', 'consent_history', 'classified_columns',
 	'consent_views', 'purge_log', 'retention_rules', 'review_check', 'maintenance_duty',
@@ -64,9 +66,12 @@ SELECT is_empty($$
 $$, 'writers and personal-data readers are not executable by PUBLIC');
 SELECT isnt_definer('personalize', 'distribute', ARRAY[]::text[],
 	'distribute runs as its caller (the extension owner)');
-SELECT is(has_table_privilege('public', 'personalize.consent_replica', 'SELECT')
-          OR has_table_privilege('public', 'personalize.purpose_replica', 'SELECT'), false,
-	'the consent replicas are not readable by PUBLIC');
+SELECT is_empty($$
+	SELECT c.oid::regclass::text FROM pg_class c
+	 WHERE c.relnamespace = 'personalize'::regnamespace AND c.relkind = 'r'
+	   AND c.relname LIKE '%\_replica'
+	   AND has_table_privilege('public', c.oid, 'SELECT, INSERT, UPDATE, DELETE, TRUNCATE')
+$$, 'the Citus copies are neither readable nor writable by PUBLIC');
 SELECT is_empty($$
 	SELECT p.oid::regprocedure::text FROM pg_proc p
 	 WHERE p.pronamespace = 'personalize'::regnamespace AND p.proname LIKE '\_%'
