@@ -28,6 +28,16 @@ SELECT count(*) FROM orders WHERE may_process(customer_id, 'marketing');
 SELECT m.offer_id FROM orders o CROSS JOIN LATERAL match(o.customer_id::text, 1) m
  WHERE o.customer_id = 1;
 
+-- a writer, or a subject's rights, per row of a distributed table would
+-- act on a worker's local tables, which nothing reads
+SELECT count(grant_consent(o.customer_id::text, 'marketing')) FROM orders o WHERE o.customer_id = 1;
+SELECT count(state_intent(o.customer_id::text, 'anything')) FROM orders o WHERE o.customer_id = 1;
+SELECT export_subject(o.customer_id::text) FROM orders o WHERE o.customer_id = 1;
+SELECT forget(o.customer_id::text) FROM orders o WHERE o.customer_id = 1;
+-- as the hint says: the keys first, the calls on the coordinator
+WITH k AS MATERIALIZED (SELECT DISTINCT customer_id FROM orders WHERE customer_id BETWEEN 10 AND 12)
+SELECT count(grant_consent(k.customer_id::text, 'marketing')) AS granted FROM k;
+
 -- a table registered (with a rule) before it was distributed: its rule
 -- now purges through Citus (test/citus/sql/retention.sql), protect() refuses
 CREATE TABLE visits (customer_id bigint, seen_at timestamptz NOT NULL DEFAULT now());
@@ -44,7 +54,8 @@ SELECT create_distributed_table('pageviews', 'customer_id', 'append');
 SELECT register_table('pageviews', 'customer_id');
 SELECT set_retention('pageviews', 'seen_at', '90 days');
 
--- nothing was recorded by the refusals: one purpose, 50 grants, and the
--- table registered before it was distributed (visits)
+-- nothing was recorded by the refusals: one purpose, 50 grants and the
+-- three again through the CTE, and the table registered before it was
+-- distributed (visits)
 SELECT count(*) AS events FROM consent_event;
 SELECT count(*) AS registered FROM subject_table;
