@@ -16,7 +16,20 @@
  *
  * The checks are restrictive, so a permissive policy someone adds later
  * cannot widen them; INSERT needs only the INSERT privilege (an application
- * records new rows without a grant, and cannot read them back).  The
+ * records new rows without a grant, and cannot read them back).
+ *
+ * On a Citus table the policies run on the shards, and Citus (13.2)
+ * creates a restrictive policy there as a permissive one, which next to
+ * personalize_rows would let every row through.  There protect() refuses a
+ * table with policies of its own and adds only permissive policies, each
+ * the whole rule for its command:
+ *
+ *	personalize_access_select  PERMISSIVE FOR SELECT USING (has_access(tbl, subject))
+ *	personalize_access_insert  PERMISSIVE FOR INSERT WITH CHECK (true)
+ *	personalize_access_update  PERMISSIVE FOR UPDATE USING (...) WITH CHECK (...)
+ *	personalize_access_delete  PERMISSIVE FOR DELETE USING (...)
+ *
+ * and review() reports a policy added later (it would widen them).  The
  * expression is one call of has_access() on the subject column, with the
  * table as a constant: no sub-select, so a distributed table accepts it,
  * and nothing in it is looked up by name when it runs.
@@ -57,6 +70,7 @@
 #include "access/xact.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
@@ -66,6 +80,7 @@
 #include "port/atomics.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
+#include "rewrite/rowsecurity.h"
 #include "storage/shmem.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
@@ -103,7 +118,7 @@ static int	max_grant_duration_s = 8 * 3600;
 
 /* the names of protect()'s policies */
 static const char *const our_policies[] = {
-	"personalize_rows", "personalize_access_select",
+	"personalize_rows", "personalize_access_select", "personalize_access_insert",
 	"personalize_access_update", "personalize_access_delete"
 };
 
@@ -459,6 +474,31 @@ role_covers(Oid role, Oid grantee)
 }
 
 /*
+ * A role named as regrole prints it (quoted where needed), or InvalidOid
+ * when this node has no such role.
+ */
+static Oid
+role_by_printed_name(const char *printed)
+{
+	size_t		len = strlen(printed);
+
+	if (len >= 2 && printed[0] == '"' && printed[len - 1] == '"')
+	{
+		StringInfoData name;
+
+		initStringInfo(&name);
+		for (size_t i = 1; i < len - 1; i++)
+		{
+			appendStringInfoChar(&name, printed[i]);
+			if (printed[i] == '"' && printed[i + 1] == '"')
+				i++;
+		}
+		return get_role_oid(name.data, true);
+	}
+	return get_role_oid(printed, true);
+}
+
+/*
  * The grants of a table that were not ended and end after "at", as snap
  * sees them; kept between statements for a few tables (KeptReadState()).
  * The window (valid_from, valid_until) is checked against each statement's
@@ -510,8 +550,26 @@ grant_rows(Oid relid, Snapshot snap, TimestampTz at, int *nrows)
 	ScanKeyData key[2];
 	SysScanDesc scan;
 	HeapTuple	tup;
+	bool		copies = PersonalizeOnCitusWorker();
+	Datum		relkey;
 
-	grel = PersonalizeRelid(REL_ACCESS_GRANT);
+	/*
+	 * On a Citus worker, a protected distributed table's policy runs here:
+	 * read the node's shard of the copy distribute() keeps, which names
+	 * tables and roles as regclass and regrole print them (OIDs differ
+	 * between nodes).
+	 */
+	if (copies)
+	{
+		grel = PersonalizeCitusShardRelid(REL_ACCESS_GRANT_REPLICA, NULL, "has_access()");
+		gidx = PersonalizeCitusShardRelid(REL_ACCESS_GRANT_REPLICA, IDX_ACCESS_GRANT_REPLICA_WINDOW,
+										  "has_access()");
+	}
+	else
+	{
+		grel = PersonalizeRelid(REL_ACCESS_GRANT);
+		gidx = InvalidOid;
+	}
 	for (int i = 0; i < GRANT_CACHE_TABLES; i++)
 		if (grant_cache[i].relid == relid)
 			c = &grant_cache[i];
@@ -521,7 +579,8 @@ grant_rows(Oid relid, Snapshot snap, TimestampTz at, int *nrows)
 		return c->rows;
 	}
 
-	gidx = PersonalizeRelid(IDX_ACCESS_GRANT_WINDOW);
+	if (!copies)
+		gidx = PersonalizeRelid(IDX_ACCESS_GRANT_WINDOW);
 	att_relid = PersonalizeAttnum(grel, "relid");
 	att_grantee = PersonalizeAttnum(grel, "grantee");
 	att_purpose = PersonalizeAttnum(grel, "purpose_id");
@@ -532,7 +591,15 @@ grant_rows(Oid relid, Snapshot snap, TimestampTz at, int *nrows)
 	rows = palloc(sizeof(CachedGrant) * space);
 
 	rel = table_open(grel, AccessShareLock);
-	ScanKeyInit(&key[0], att_relid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
+	if (copies)
+	{
+		relkey = CStringGetTextDatum(quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+																get_rel_name(relid)));
+		ScanKeyEntryInitialize(&key[0], 0, att_relid, BTEqualStrategyNumber, InvalidOid,
+							   C_COLLATION_OID, F_TEXTEQ, relkey);
+	}
+	else
+		ScanKeyInit(&key[0], att_relid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
 	ScanKeyInit(&key[1], att_until, BTGreaterStrategyNumber, F_TIMESTAMPTZ_GT,
 				TimestampTzGetDatum(at));
 	scan = systable_beginscan(rel, gidx, true, snap, 2, key);
@@ -551,7 +618,11 @@ grant_rows(Oid relid, Snapshot snap, TimestampTz at, int *nrows)
 			rows = repalloc(rows, sizeof(CachedGrant) * space);
 		}
 		r = &rows[n++];
-		r->grantee = DatumGetObjectId(heap_getattr(tup, att_grantee, desc, &isnull));
+		if (copies)
+			r->grantee = role_by_printed_name(TextDatumGetCString(heap_getattr(tup, att_grantee,
+																			   desc, &isnull)));
+		else
+			r->grantee = DatumGetObjectId(heap_getattr(tup, att_grantee, desc, &isnull));
 		r->purpose_id = DatumGetInt32(heap_getattr(tup, att_purpose, desc, &isnull));
 		r->grant_id = DatumGetInt64(heap_getattr(tup, att_id, desc, &isnull));
 		r->from = DatumGetTimestampTz(heap_getattr(tup, att_from, desc, &isnull));
@@ -585,14 +656,49 @@ grant_rows(Oid relid, Snapshot snap, TimestampTz at, int *nrows)
 	return rows;
 }
 
+static char *table_text(Oid relid);
+
+/*
+ * On a Citus worker: refuse a table protected before it was distributed.
+ * Citus created its restrictive policies on the shards as permissive
+ * ones, next to personalize_rows: every row would pass.
+ */
+static void
+refuse_local_policy_form(Oid relid)
+{
+	Relation	rel = table_open(relid, AccessShareLock);
+	bool		local_form = false;
+	ListCell   *lc;
+
+	if (rel->rd_rsdesc != NULL)
+		foreach(lc, rel->rd_rsdesc->policies)
+		{
+			RowSecurityPolicy *policy = (RowSecurityPolicy *) lfirst(lc);
+
+			if (strcmp(policy->policy_name, "personalize_rows") == 0)
+				local_form = true;
+		}
+	table_close(rel, AccessShareLock);
+	if (local_form)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("the Citus table %s was protected before it was distributed", table_text(relid)),
+				 errdetail("Citus creates protect()'s restrictive policies on the shards as permissive ones, which would let every row through."),
+				 errhint("On the coordinator, call personalize.unprotect() and personalize.protect() on the table again.")));
+}
+
 AccessGrants *
 AccessLoadGrants(Oid relid, Snapshot snap, TimestampTz at, Oid user, Oid outer)
 {
 	AccessGrants *g = palloc0(sizeof(AccessGrants));
 	int			nrows;
-	CachedGrant *rows = grant_rows(relid, snap, at, &nrows);
+	CachedGrant *rows;
 	int32	   *outer_purposes = NULL;
 	int			nouter = 0;
+
+	if (PersonalizeOnCitusWorker())
+		refuse_local_policy_form(relid);
+	rows = grant_rows(relid, snap, at, &nrows);
 
 	g->purpose_ids = palloc(sizeof(int32) * Max(nrows, 1));
 	g->grant_ids = palloc(sizeof(int64) * Max(nrows, 1));
@@ -978,6 +1084,8 @@ personalize_protect(PG_FUNCTION_ARGS)
 	bool		rls_before;
 	bool		force_before;
 	char	   *check;
+	bool		citus = false;
+	bool		policies = false;
 
 	require_not_null(fcinfo, 0, "table");
 	require_not_null(fcinfo, 1, "force");
@@ -985,7 +1093,32 @@ personalize_protect(PG_FUNCTION_ARGS)
 	force = PG_GETARG_BOOL(1);
 	qualname = table_text(relid);
 	require_owner(relid, "protect");
-	PersonalizeRefuseCitusTable(relid, "protect()");
+
+	/*
+	 * On Citus the policies run on the shards, where has_access() reads the
+	 * copy of the grants distribute() keeps.  FORCE cannot: export_subject()
+	 * and forget() read and erase as the owner through the policies, and
+	 * let their own statements pass only in this backend, not on the
+	 * workers, where the owner's DELETE would miss the rows.
+	 */
+	switch (PersonalizeCitusTableKind(relid))
+	{
+		case CITUS_NONE:
+			break;
+		case CITUS_DISTRIBUTED:
+		case CITUS_REFERENCE:
+			citus = true;
+			if (force)
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("protect() cannot FORCE row level security on the Citus table %s", qualname),
+						 errdetail("With FORCE the owner's own reads and erasures pass the policies only on the coordinator; on the workers forget() would miss the rows."),
+						 errhint("Call protect() without force: the table's owner then reads and erases past the policies, on every node.")));
+			break;
+		case CITUS_OTHER:
+			PersonalizeRefuseCitusTable(relid, "protect()");
+			break;
+	}
 	values[0] = ObjectIdGetDatum(relid);
 	if (ExtExecute("SELECT s.subject_column::pg_catalog.text, a.atttypid"
 				   "  FROM personalize.subject_table s"
@@ -1003,6 +1136,19 @@ personalize_protect(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
 				 errmsg("table %s is already protected", qualname),
 				 errhint("To change FORCE, call personalize.unprotect() and protect() again.")));
+	if (citus)
+	{
+		(void) ExtExecute("SELECT EXISTS (SELECT FROM pg_catalog.pg_policy p"
+						  " WHERE p.polrelid OPERATOR(pg_catalog.=) $1)",
+						  1, argtypes, values, NULL, true, one_bool, &policies);
+		if (policies)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("protect() cannot protect the Citus table %s, which has row level security policies of its own",
+							qualname),
+					 errdetail("On Citus, protect()'s policies are permissive (Citus creates restrictive policies on the shards as permissive ones), and another permissive policy would let rows through."),
+					 errhint("Drop the table's policies first, or keep the table local to the coordinator.")));
+	}
 
 	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
 	if (!HeapTupleIsValid(tup))
@@ -1016,17 +1162,43 @@ personalize_protect(PG_FUNCTION_ARGS)
 	check = psprintf("personalize.has_access(%s::pg_catalog.regclass, %s)",
 					 quote_literal_cstr(qualname),
 					 SubjectArgument("", quote_identifier(reg.column), reg.typid));
-	owner_ddl(owner, psprintf("ALTER TABLE %s ENABLE ROW LEVEL SECURITY", qualname));
-	if (force)
-		owner_ddl(owner, psprintf("ALTER TABLE %s FORCE ROW LEVEL SECURITY", qualname));
-	owner_ddl(owner, psprintf("CREATE POLICY personalize_rows ON %s AS PERMISSIVE FOR ALL"
-							  " USING (true) WITH CHECK (true)", qualname));
-	owner_ddl(owner, psprintf("CREATE POLICY personalize_access_select ON %s AS RESTRICTIVE"
-							  " FOR SELECT USING (%s)", qualname, check));
-	owner_ddl(owner, psprintf("CREATE POLICY personalize_access_update ON %s AS RESTRICTIVE"
-							  " FOR UPDATE USING (%s) WITH CHECK (%s)", qualname, check, check));
-	owner_ddl(owner, psprintf("CREATE POLICY personalize_access_delete ON %s AS RESTRICTIVE"
-							  " FOR DELETE USING (%s)", qualname, check));
+	if (citus)
+	{
+		/*
+		 * Citus runs a DDL statement's shard commands over several
+		 * connections per node; a shard's policy names the table, whose
+		 * lock another connection of the transaction holds: one connection
+		 * per node, for these statements only.
+		 */
+		int			nest = NewGUCNestLevel();
+
+		(void) set_config_option("citus.multi_shard_modify_mode", "sequential",
+								 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+		owner_ddl(owner, psprintf("ALTER TABLE %s ENABLE ROW LEVEL SECURITY", qualname));
+		owner_ddl(owner, psprintf("CREATE POLICY personalize_access_select ON %s AS PERMISSIVE"
+								  " FOR SELECT USING (%s)", qualname, check));
+		owner_ddl(owner, psprintf("CREATE POLICY personalize_access_insert ON %s AS PERMISSIVE"
+								  " FOR INSERT WITH CHECK (true)", qualname));
+		owner_ddl(owner, psprintf("CREATE POLICY personalize_access_update ON %s AS PERMISSIVE"
+								  " FOR UPDATE USING (%s) WITH CHECK (%s)", qualname, check, check));
+		owner_ddl(owner, psprintf("CREATE POLICY personalize_access_delete ON %s AS PERMISSIVE"
+								  " FOR DELETE USING (%s)", qualname, check));
+		AtEOXact_GUC(true, nest);
+	}
+	else
+	{
+		owner_ddl(owner, psprintf("ALTER TABLE %s ENABLE ROW LEVEL SECURITY", qualname));
+		if (force)
+			owner_ddl(owner, psprintf("ALTER TABLE %s FORCE ROW LEVEL SECURITY", qualname));
+		owner_ddl(owner, psprintf("CREATE POLICY personalize_rows ON %s AS PERMISSIVE FOR ALL"
+								  " USING (true) WITH CHECK (true)", qualname));
+		owner_ddl(owner, psprintf("CREATE POLICY personalize_access_select ON %s AS RESTRICTIVE"
+								  " FOR SELECT USING (%s)", qualname, check));
+		owner_ddl(owner, psprintf("CREATE POLICY personalize_access_update ON %s AS RESTRICTIVE"
+								  " FOR UPDATE USING (%s) WITH CHECK (%s)", qualname, check, check));
+		owner_ddl(owner, psprintf("CREATE POLICY personalize_access_delete ON %s AS RESTRICTIVE"
+								  " FOR DELETE USING (%s)", qualname, check));
+	}
 
 	values[1] = BoolGetDatum(force);
 	values[2] = BoolGetDatum(rls_before);
@@ -1065,6 +1237,8 @@ personalize_unprotect(PG_FUNCTION_ARGS)
 	char	   *qualname;
 	Oid			owner;
 	Before		before = {false, false};
+	int			nest;
+	bool		citus;
 	Oid			argtypes[3] = {OIDOID, TEXTOID, TEXTOID};
 	Datum		values[3];
 
@@ -1081,12 +1255,33 @@ personalize_unprotect(PG_FUNCTION_ARGS)
 				 errmsg("table %s is not protected", qualname)));
 
 	owner = RelationOwnerOid(relid);
+	/* on Citus, one connection per node (see protect()) */
+	citus = PersonalizeCitusTableKind(relid) != CITUS_NONE;
+	nest = NewGUCNestLevel();
+	if (citus)
+		(void) set_config_option("citus.multi_shard_modify_mode", "sequential",
+								 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 	for (int i = 0; i < (int) lengthof(our_policies); i++)
-		owner_ddl(owner, psprintf("DROP POLICY IF EXISTS %s ON %s", our_policies[i], qualname));
+	{
+		Oid			types[2] = {OIDOID, TEXTOID};
+		Datum		args[2];
+		bool		exists = false;
+
+		/* each form has its own (protect()), and a table may have been distributed since */
+		args[0] = ObjectIdGetDatum(relid);
+		args[1] = CStringGetTextDatum(our_policies[i]);
+		(void) ExtExecute("SELECT EXISTS (SELECT FROM pg_catalog.pg_policy p"
+						  " WHERE p.polrelid OPERATOR(pg_catalog.=) $1"
+						  "   AND p.polname::pg_catalog.text OPERATOR(pg_catalog.=) $2)",
+						  2, types, args, NULL, true, one_bool, &exists);
+		if (exists)
+			owner_ddl(owner, psprintf("DROP POLICY %s ON %s", our_policies[i], qualname));
+	}
 	if (!before.force)
 		owner_ddl(owner, psprintf("ALTER TABLE %s NO FORCE ROW LEVEL SECURITY", qualname));
 	if (!before.rls)
 		owner_ddl(owner, psprintf("ALTER TABLE %s DISABLE ROW LEVEL SECURITY", qualname));
+	AtEOXact_GUC(true, nest);
 
 	/* its active grants end, its pending requests are denied */
 	values[1] = CStringGetTextDatum(role_name(GetUserId()));

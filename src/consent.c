@@ -129,6 +129,7 @@ typedef struct ConsentCatalog
 	AttrNumber	att_name;
 	AttrNumber	att_lawful_basis;	/* InvalidAttrNumber before 0.2.0 */
 	bool		citus_copies;	/* a Citus worker's shards of the copies */
+	Oid			grant_copy_relid;	/* there, the shard of access_grant_replica */
 } ConsentCatalog;
 
 static ConsentCatalog catalog;
@@ -418,6 +419,7 @@ consent_catalog(void)
 		c.purpose_relid = PersonalizeCitusShardRelid(REL_PURPOSE_REPLICA, NULL, what);
 		c.purpose_pkey = PersonalizeCitusShardRelid(REL_PURPOSE_REPLICA, IDX_PURPOSE_REPLICA_PKEY, what);
 		c.purpose_name_key = PersonalizeCitusShardRelid(REL_PURPOSE_REPLICA, IDX_PURPOSE_REPLICA_NAME_KEY, what);
+		c.grant_copy_relid = PersonalizeCitusShardRelid(REL_ACCESS_GRANT_REPLICA, NULL, what);
 	}
 	else
 	{
@@ -426,6 +428,7 @@ consent_catalog(void)
 		c.purpose_relid = PersonalizeRelid(REL_PURPOSE);
 		c.purpose_pkey = PersonalizeRelid(IDX_PURPOSE_PKEY);
 		c.purpose_name_key = PersonalizeRelid(IDX_PURPOSE_NAME_KEY);
+		c.grant_copy_relid = InvalidOid;
 	}
 	c.att_subject = PersonalizeAttnum(c.consent_relid, "subject");
 	c.att_purpose = PersonalizeAttnum(c.consent_relid, "purpose_id");
@@ -1156,18 +1159,19 @@ site_remember_snapshot(ConsentSite *site, MemoryContext cxt, Snapshot snap,
 static void
 citus_refuse_unseen_consent(ConsentSite *site)
 {
-	Oid			relids[2];
+	Oid			relids[3];
 
 	if (!KeptWriterRunning(site->snapshot))
 		return;
 	relids[0] = site->rel.consent_relid;
 	relids[1] = site->rel.purpose_relid;
-	if (PersonalizeCitusPeerWrote(relids, 2))
+	relids[2] = site->rel.grant_copy_relid;
+	if (PersonalizeCitusPeerWrote(relids, 3))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("a consent check on a Citus worker node cannot see the consent change of its own transaction"),
-				 errdetail("Citus wrote the change to the node's consent copy over another connection of this transaction, which this statement's connection does not see until the transaction commits."),
-				 errhint("Commit the consent change before filtering distributed tables with it.")));
+				 errmsg("a consent or access check on a Citus worker node cannot see a change of its own transaction"),
+				 errdetail("Citus wrote the change to the node's copy of consent, purposes or access grants over another connection of this transaction, which this statement's connection does not see until the transaction commits."),
+				 errhint("Commit the change before filtering distributed tables with it.")));
 }
 
 /*
@@ -1754,7 +1758,9 @@ access_granted(ConsentSite *site, int i)
 	if (!site->access_used[i])
 	{
 		site->access_used[i] = true;
-		AccessNoteUse(site->access->grant_ids[i]);
+		/* counted where the grants live: a Citus worker's reads are not */
+		if (!site->rel.citus_copies)
+			AccessNoteUse(site->access->grant_ids[i]);
 	}
 	return true;
 }
@@ -1772,9 +1778,6 @@ personalize_has_access_text(PG_FUNCTION_ARGS)
 	const char *s = VARDATA_ANY(subject);
 	int			len = VARSIZE_ANY_EXHDR(subject);
 	ConsentSite *site;
-
-	/* the grants are not copied to the worker nodes */
-	PersonalizeRefuseCitusWorker("has_access()");
 
 	if (AccessBypassed(relid, s, len))
 		PG_RETURN_BOOL(true);
@@ -1795,9 +1798,6 @@ personalize_has_access_int8(PG_FUNCTION_ARGS)
 	Oid			relid = PG_GETARG_OID(0);
 	int64		subject = PG_GETARG_INT64(1);
 	ConsentSite *site;
-
-	/* the grants are not copied to the worker nodes */
-	PersonalizeRefuseCitusWorker("has_access()");
 
 	if (AccessBypassActive(relid))
 	{
@@ -1824,9 +1824,6 @@ personalize_has_access_uuid(PG_FUNCTION_ARGS)
 	Oid			relid = PG_GETARG_OID(0);
 	pg_uuid_t  *subject = PG_GETARG_UUID_P(1);
 	ConsentSite *site;
-
-	/* the grants are not copied to the worker nodes */
-	PersonalizeRefuseCitusWorker("has_access()");
 
 	if (AccessBypassActive(relid))
 	{

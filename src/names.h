@@ -72,6 +72,9 @@
 /* access grants (sql/src/access.sql, 0.2.0): read by has_access() */
 #define REL_ACCESS_GRANT		"access_grant"
 #define IDX_ACCESS_GRANT_WINDOW	"access_grant_window_idx"	/* (relid, valid_until) */
+/* its copy on a Citus cluster (sql/src/citus.sql, 0.3.0): tables and roles by name */
+#define REL_ACCESS_GRANT_REPLICA	"access_grant_replica"
+#define IDX_ACCESS_GRANT_REPLICA_WINDOW "access_grant_replica_window_idx"	/* (relid text, valid_until) */
 
 /*
  * hash-chained ledgers (sql/src/ledgers.sql, 0.2.0): each has a unique index

@@ -662,7 +662,9 @@ check_table_access(List *tables, bool need_delete, const char *action,
 		else if (check_enable_rls(t->relid, InvalidOid, true) == RLS_ENABLED)
 			appendStringInfo(&hidden, "%s%s", hidden.len ? ", " : "", t->qualname);
 		else if (check_enable_rls(t->relid, t->owner, true) == RLS_ENABLED &&
-				 !AccessOnlyOurPolicies(t->relid))
+				 (!AccessOnlyOurPolicies(t->relid) ||
+				  /* the shards' policies do not know this backend's own statements */
+				  PersonalizeCitusTableKind(t->relid) != CITUS_NONE))
 			appendStringInfo(&forced, "%s%s", forced.len ? ", " : "", t->qualname);
 	}
 	if (denied.len > 0)

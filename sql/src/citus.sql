@@ -4,14 +4,15 @@
 -- order of SQL_SOURCES.
 --
 -- On a Citus cluster a filter such as has_consent(customer_id, 'marketing')
--- or a lateral match(customer_id) over a distributed table runs on the
--- worker nodes, next to the shards.  What it reads must be there, current:
+-- a lateral match(customer_id) or a protected table's policy over a
+-- distributed table runs on the worker nodes, next to the shards.  What it reads must be there, current:
 -- distribute() makes the tables below Citus reference tables (one copy on
 -- every node, written by the coordinator in the same distributed
 -- transaction as the change) and keeps them in step with the tables they
 -- copy from statement triggers on those.  On a worker, has_consent(),
--- may_process() and match() read the node's copies (src/consent.c,
--- src/match_catalog.c); the coordinator reads the tables themselves.
+-- may_process(), has_access() and match() read the node's copies
+-- (src/consent.c, src/access.c, src/match_catalog.c); the coordinator
+-- reads the tables themselves.
 -- Without Citus the copies stay empty and nothing writes them.
 --
 -- Each copy holds the columns its readers read, under the same names, and
@@ -37,6 +38,22 @@ CREATE TABLE @extschema@.purpose_replica (
 );
 COMMENT ON TABLE @extschema@.purpose_replica IS
 	'on a Citus cluster, after distribute(): the columns of purpose that has_consent() reads, a reference table on every node; written only by triggers on purpose';
+
+-- A grant names its table and its grantee by name: OIDs differ between nodes.
+CREATE TABLE @extschema@.access_grant_replica (
+	grant_id    bigint NOT NULL,
+	relid       text COLLATE "C" NOT NULL,  -- the table, as regclass prints it
+	grantee     text COLLATE "C" NOT NULL,  -- the role, as regrole prints it
+	purpose_id  integer NOT NULL,
+	valid_from  timestamptz NOT NULL,
+	valid_until timestamptz NOT NULL,
+	ended_at    timestamptz,
+	CONSTRAINT access_grant_replica_pkey PRIMARY KEY (grant_id)
+);
+CREATE INDEX access_grant_replica_window_idx
+	ON @extschema@.access_grant_replica (relid, valid_until);
+COMMENT ON TABLE @extschema@.access_grant_replica IS
+	'on a Citus cluster, after distribute(): the columns of access_grant that has_access() reads, tables and roles by name, a reference table on every node; written only by triggers on access_grant';
 
 CREATE TABLE @extschema@.offers_replica (
 	offer_id  text COLLATE "C" NOT NULL,
@@ -118,13 +135,16 @@ CREATE INDEX match_catalog_change_replica_version_idx
 COMMENT ON TABLE @extschema@.match_catalog_change_replica IS
 	'on a Citus cluster, after distribute(): match_catalog_change on every node; written only by triggers';
 
--- the consent copies are read between statements as the tables are
--- (access.sql); on a worker, Citus fires these on the node's shard
+-- the consent and grant copies are read between statements as the tables
+-- are (access.sql); on a worker, Citus fires these on the node's shard
 CREATE TRIGGER kept_read_changed
 	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.consent_replica
 	FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._kept_read_changed();
 CREATE TRIGGER kept_read_changed
 	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.purpose_replica
+	FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._kept_read_changed();
+CREATE TRIGGER kept_read_changed
+	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.access_grant_replica
 	FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._kept_read_changed();
 
 -- The statement triggers distribute() creates on each table copied:
@@ -230,7 +250,8 @@ BEGIN
 			      DETAIL = 'Only the owner of the personalize extension or a superuser may distribute its tables.';
 	END IF;
 	-- no change to a copied table between its copy and its triggers
-	LOCK TABLE @extschema@.purpose, @extschema@.consent, @extschema@.data_category,
+	LOCK TABLE @extschema@.purpose, @extschema@.consent, @extschema@.access_grant,
+	           @extschema@.data_category,
 	           @extschema@.tag, @extschema@.offers, @extschema@.offer_tags,
 	           @extschema@.match_catalog_version, @extschema@.match_catalog_change,
 	           @extschema@.intent, @extschema@.signal
@@ -243,21 +264,23 @@ BEGIN
 			 ARRAY['purpose_id']),
 			(2, '@extschema@.consent_replica'::regclass, '@extschema@.consent'::regclass,
 			 ARRAY['subject', 'purpose_id']),
-			(3, '@extschema@.data_category_replica'::regclass, '@extschema@.data_category'::regclass,
+			(3, '@extschema@.access_grant_replica'::regclass, '@extschema@.access_grant'::regclass,
+			 ARRAY['grant_id']),
+			(4, '@extschema@.data_category_replica'::regclass, '@extschema@.data_category'::regclass,
 			 ARRAY['name']),
-			(4, '@extschema@.tag_replica'::regclass, '@extschema@.tag'::regclass,
+			(5, '@extschema@.tag_replica'::regclass, '@extschema@.tag'::regclass,
 			 ARRAY['tag']),
-			(5, '@extschema@.offers_replica'::regclass, '@extschema@.offers'::regclass,
+			(6, '@extschema@.offers_replica'::regclass, '@extschema@.offers'::regclass,
 			 ARRAY['offer_id']),
-			(6, '@extschema@.offer_tags_replica'::regclass, '@extschema@.offer_tags'::regclass,
+			(7, '@extschema@.offer_tags_replica'::regclass, '@extschema@.offer_tags'::regclass,
 			 ARRAY['offer_id', 'tag']),
-			(7, '@extschema@.match_catalog_version_replica'::regclass, '@extschema@.match_catalog_version'::regclass,
+			(8, '@extschema@.match_catalog_version_replica'::regclass, '@extschema@.match_catalog_version'::regclass,
 			 ARRAY['only_row']),
-			(8, '@extschema@.match_catalog_change_replica'::regclass, '@extschema@.match_catalog_change'::regclass,
+			(9, '@extschema@.match_catalog_change_replica'::regclass, '@extschema@.match_catalog_change'::regclass,
 			 ARRAY['version', 'offer_id']),
-			(9, '@extschema@.intent_replica'::regclass, '@extschema@.intent'::regclass,
+			(10, '@extschema@.intent_replica'::regclass, '@extschema@.intent'::regclass,
 			 ARRAY['subject', 'tag']),
-			(10, '@extschema@.signal_replica'::regclass, '@extschema@.signal'::regclass,
+			(11, '@extschema@.signal_replica'::regclass, '@extschema@.signal'::regclass,
 			 ARRAY['signal_id'])) v(o, r, s, k)
 		 ORDER BY v.o
 	LOOP
@@ -300,4 +323,4 @@ END
 $$;
 REVOKE ALL ON FUNCTION @extschema@.distribute() FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@.distribute() IS
-	'on a Citus coordinator: make the *_replica tables reference tables, copy consent, purpose and the offer catalog into them and keep them in step, so that has_consent(), may_process() and match() answer on every node; run again to copy afresh';
+	'on a Citus coordinator: make the *_replica tables reference tables, copy consent, purposes, access grants, the offer catalog, intents and signals into them and keep them in step, so that has_consent(), may_process(), has_access() and match() answer on every node; run again to copy afresh';

@@ -12,7 +12,7 @@ SELECT tables_are('personalize', ARRAY[
 	'offers', 'offer_tags', 'match_catalog_version', 'match_catalog_change',
 	'protected_table', 'access_approver', 'access_request', 'access_grant', 'access_event',
 	'purge_event', 'partner', 'partner_purpose', 'partner_category', 'custody_event',
-	'consent_replica', 'purpose_replica', 'offers_replica', 'offer_tags_replica', 'tag_replica',
+	'consent_replica', 'purpose_replica', 'access_grant_replica', 'offers_replica', 'offer_tags_replica', 'tag_replica',
 	'data_category_replica', 'intent_replica', 'signal_replica', 'match_catalog_version_replica',
 	'match_catalog_change_replica'],
 	'the schema has exactly the documented tables');

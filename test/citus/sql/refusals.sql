@@ -39,13 +39,14 @@ WITH k AS MATERIALIZED (SELECT DISTINCT customer_id FROM orders WHERE customer_i
 SELECT count(grant_consent(k.customer_id::text, 'marketing')) AS granted FROM k;
 
 -- a table registered (with a rule) before it was distributed: its rule
--- now purges through Citus (test/citus/sql/retention.sql), protect() refuses
+-- now purges through Citus (test/citus/sql/retention.sql), protect() with
+-- FORCE refuses (test/citus/sql/access.sql protects without)
 CREATE TABLE visits (customer_id bigint, seen_at timestamptz NOT NULL DEFAULT now());
 INSERT INTO visits SELECT g % 10, now() - interval '200 days' FROM generate_series(1, 100) g;
 SELECT register_table('visits', 'customer_id');
 SELECT set_retention('visits', 'seen_at', '90 days');
 SELECT create_distributed_table('visits', 'customer_id');
-SELECT protect('visits');
+SELECT protect('visits', force => true);
 
 -- a table distributed by append: export_subject() and forget() read and
 -- erase distributed and reference tables only (test/citus/sql/subjects.sql)
