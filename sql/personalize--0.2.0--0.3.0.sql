@@ -170,6 +170,94 @@ SELECT @extschema@._carry_function_privileges(
 	'@extschema@.match_cache_info()');
 DROP FUNCTION @extschema@._match_cache_info_0_2_0();
 
+-- review(): a check of protected tables' policies (sql/src/review.sql)
+-- Check: a protected table's row level security is no longer as protect()
+-- made it (src/access.c): disabled, a policy gone, a check no longer
+-- restrictive, or, in the all-permissive form protect() uses on Citus, a
+-- policy of the table's own beside them, which lets rows through.
+CREATE FUNCTION @extschema@._review_protection_changed() RETURNS SETOF @extschema@.review_finding
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT 'error', t.relid::text,
+	       format('protected table %s: %s', t.relid, w.why),
+	       format('Call personalize.unprotect(%L) and personalize.protect(%L) again, and leave the table''s policies to personalize.',
+	              t.relid::text, t.relid::text)
+	  FROM @extschema@.protected_table t
+	  JOIN pg_class c ON c.oid = t.relid
+	 CROSS JOIN LATERAL (
+		SELECT coalesce(array_agg(p.polname::text) FILTER (WHERE p.polname::text LIKE 'personalize\_%'), '{}') AS ours,
+		       coalesce(array_agg(p.polname::text ORDER BY p.polname) FILTER (WHERE p.polname::text NOT LIKE 'personalize\_%'), '{}') AS others,
+		       coalesce(bool_and(NOT p.polpermissive)
+		                FILTER (WHERE p.polname::text LIKE 'personalize\_access\_%'), false) AS restrictive
+		  FROM pg_policy p
+		 WHERE p.polrelid = t.relid) p
+	 CROSS JOIN LATERAL (
+		SELECT CASE
+			WHEN NOT c.relrowsecurity THEN 'its row level security is disabled'
+			WHEN NOT p.ours @> ARRAY['personalize_access_select', 'personalize_access_update', 'personalize_access_delete']
+			THEN 'a policy protect() made is gone'
+			WHEN 'personalize_access_insert' = ANY (p.ours) AND cardinality(p.others) > 0
+			THEN format('its own policies %s sit beside the permissive ones protect() makes on Citus, and let rows through',
+			            array_to_string(p.others, ', '))
+			WHEN 'personalize_access_insert' = ANY (p.ours) THEN NULL
+			WHEN NOT 'personalize_rows' = ANY (p.ours) THEN 'a policy protect() made is gone'
+			WHEN NOT p.restrictive THEN 'a check protect() made is no longer restrictive'
+		END AS why) w
+	 WHERE w.why IS NOT NULL
+$$;
+REVOKE ALL ON FUNCTION @extschema@._review_protection_changed() FROM PUBLIC;
+CREATE OR REPLACE FUNCTION @extschema@.review()
+RETURNS TABLE (severity text, object text, finding text, hint text)
+LANGUAGE sql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT f.severity, f.object, f.finding, f.hint
+	  FROM (SELECT * FROM @extschema@._review_birth_year()
+	        UNION ALL SELECT * FROM @extschema@._review_grant_renewed()
+	        UNION ALL SELECT * FROM @extschema@._review_grant_unused()
+	        UNION ALL SELECT * FROM @extschema@._review_no_retention()
+	        UNION ALL SELECT * FROM @extschema@._review_protection_changed()
+	        UNION ALL SELECT * FROM @extschema@._review_unclassified()
+	        UNION ALL SELECT * FROM @extschema@._review_unknown_label()
+	        UNION ALL SELECT * FROM @extschema@._review_unneeded_sensitive()
+	        UNION ALL SELECT * FROM @extschema@._review_unprotected_sensitive()
+	        UNION ALL SELECT * FROM @extschema@._review_view_column_not_allowed()
+	        UNION ALL SELECT * FROM @extschema@._review_view_redefined()
+	        UNION ALL SELECT * FROM @extschema@._review_view_sensitive()) f
+	 ORDER BY array_position(ARRAY['error', 'warning', 'notice'], f.severity),
+	          f.object, f.finding
+$$;
+CREATE OR REPLACE VIEW @extschema@.review_check AS
+	SELECT c.check_name, c.check_fn::regprocedure AS check_fn, c.description
+	  FROM (VALUES
+		('birth_year', '@extschema@._review_birth_year()',
+		 'a date of birth is stored with its year'),
+		('grant_renewed', '@extschema@._review_grant_renewed()',
+		 'a role has had access to a table for a purpose without a break, in three or more grants'),
+		('grant_unused', '@extschema@._review_grant_unused()',
+		 'an access grant ended without being used'),
+		('no_retention', '@extschema@._review_no_retention()',
+		 'a registered table has no retention rule'),
+		('protection_changed', '@extschema@._review_protection_changed()',
+		 'a protected table''s row level security is no longer as protect() made it'),
+		('unclassified', '@extschema@._review_unclassified()',
+		 'a column whose name or type suggests personal data is not classified'),
+		('unknown_label', '@extschema@._review_unknown_label()',
+		 'a column is classified with a category that does not exist'),
+		('unneeded_sensitive', '@extschema@._review_unneeded_sensitive()',
+		 'a sensitive or special column that no purpose needs'),
+		('unprotected_sensitive', '@extschema@._review_unprotected_sensitive()',
+		 'a registered table with sensitive or special columns is not protected'),
+		('view_column_not_allowed', '@extschema@._review_view_column_not_allowed()',
+		 'a consent view shows a classified column its purpose does not allow'),
+		('view_redefined', '@extschema@._review_view_redefined()',
+		 'a consent view no longer checks consent as create_consent_view() made it'),
+		('view_sensitive', '@extschema@._review_view_sensitive()',
+		 'a consent view shows a sensitive or special column')
+	  ) AS c(check_name, check_fn, description);
+
 -- Citus (sql/src/citus.sql)
 CREATE TABLE @extschema@.consent_replica (
 	subject    text COLLATE "C" NOT NULL,

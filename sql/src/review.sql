@@ -298,6 +298,42 @@ AS $$
 	 WHERE NOT EXISTS (SELECT 1 FROM @extschema@.retention_rule r WHERE r.relid = s.relid)
 $$;
 
+-- Check: a protected table's row level security is no longer as protect()
+-- made it (src/access.c): disabled, a policy gone, a check no longer
+-- restrictive, or, in the all-permissive form protect() uses on Citus, a
+-- policy of the table's own beside them, which lets rows through.
+CREATE FUNCTION @extschema@._review_protection_changed() RETURNS SETOF @extschema@.review_finding
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT 'error', t.relid::text,
+	       format('protected table %s: %s', t.relid, w.why),
+	       format('Call personalize.unprotect(%L) and personalize.protect(%L) again, and leave the table''s policies to personalize.',
+	              t.relid::text, t.relid::text)
+	  FROM @extschema@.protected_table t
+	  JOIN pg_class c ON c.oid = t.relid
+	 CROSS JOIN LATERAL (
+		SELECT coalesce(array_agg(p.polname::text) FILTER (WHERE p.polname::text LIKE 'personalize\_%'), '{}') AS ours,
+		       coalesce(array_agg(p.polname::text ORDER BY p.polname) FILTER (WHERE p.polname::text NOT LIKE 'personalize\_%'), '{}') AS others,
+		       coalesce(bool_and(NOT p.polpermissive)
+		                FILTER (WHERE p.polname::text LIKE 'personalize\_access\_%'), false) AS restrictive
+		  FROM pg_policy p
+		 WHERE p.polrelid = t.relid) p
+	 CROSS JOIN LATERAL (
+		SELECT CASE
+			WHEN NOT c.relrowsecurity THEN 'its row level security is disabled'
+			WHEN NOT p.ours @> ARRAY['personalize_access_select', 'personalize_access_update', 'personalize_access_delete']
+			THEN 'a policy protect() made is gone'
+			WHEN 'personalize_access_insert' = ANY (p.ours) AND cardinality(p.others) > 0
+			THEN format('its own policies %s sit beside the permissive ones protect() makes on Citus, and let rows through',
+			            array_to_string(p.others, ', '))
+			WHEN 'personalize_access_insert' = ANY (p.ours) THEN NULL
+			WHEN NOT 'personalize_rows' = ANY (p.ours) THEN 'a policy protect() made is gone'
+			WHEN NOT p.restrictive THEN 'a check protect() made is no longer restrictive'
+		END AS why) w
+	 WHERE w.why IS NOT NULL
+$$;
+
 -- Check: a consent view is no longer what create_consent_view() made.
 CREATE FUNCTION @extschema@._review_view_redefined() RETURNS SETOF @extschema@.review_finding
 LANGUAGE sql STABLE
@@ -416,6 +452,7 @@ AS $$
 	        UNION ALL SELECT * FROM @extschema@._review_grant_renewed()
 	        UNION ALL SELECT * FROM @extschema@._review_grant_unused()
 	        UNION ALL SELECT * FROM @extschema@._review_no_retention()
+	        UNION ALL SELECT * FROM @extschema@._review_protection_changed()
 	        UNION ALL SELECT * FROM @extschema@._review_unclassified()
 	        UNION ALL SELECT * FROM @extschema@._review_unknown_label()
 	        UNION ALL SELECT * FROM @extschema@._review_unneeded_sensitive()
@@ -440,6 +477,8 @@ CREATE VIEW @extschema@.review_check AS
 		 'an access grant ended without being used'),
 		('no_retention', '@extschema@._review_no_retention()',
 		 'a registered table has no retention rule'),
+		('protection_changed', '@extschema@._review_protection_changed()',
+		 'a protected table''s row level security is no longer as protect() made it'),
 		('unclassified', '@extschema@._review_unclassified()',
 		 'a column whose name or type suggests personal data is not classified'),
 		('unknown_label', '@extschema@._review_unknown_label()',
@@ -470,6 +509,7 @@ REVOKE ALL ON FUNCTION
 	@extschema@._review_view_sensitive(),
 	@extschema@._review_unknown_label(),
 	@extschema@._review_no_retention(),
+	@extschema@._review_protection_changed(),
 	@extschema@._review_unprotected_sensitive(),
 	@extschema@._review_grant_unused(),
 	@extschema@._review_grant_renewed(),

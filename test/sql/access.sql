@@ -70,6 +70,29 @@ SET ROLE regress_owner;
 SELECT count(*) AS owner_sees, max(summary) FILTER (WHERE case_id = 1) AS case_1 FROM cases;
 RESET ROLE;
 
+-- review() reports a protection that is no longer what protect() made
+SELECT count(*) AS protection_findings FROM review() WHERE finding ~ '^protected table';
+SET ROLE regress_owner;
+ALTER TABLE cases DISABLE ROW LEVEL SECURITY;
+RESET ROLE;
+SELECT severity, object, finding, hint FROM review() WHERE finding ~ '^protected table';
+SET ROLE regress_owner;
+ALTER TABLE cases ENABLE ROW LEVEL SECURITY;
+DROP POLICY personalize_access_delete ON cases;
+RESET ROLE;
+SELECT finding FROM review() WHERE finding ~ '^protected table';
+SET ROLE regress_owner;
+CREATE POLICY personalize_access_delete ON cases AS PERMISSIVE FOR DELETE
+	USING (personalize.has_access('public.cases', customer_id));
+RESET ROLE;
+SELECT finding FROM review() WHERE finding ~ '^protected table';
+SET ROLE regress_owner;
+DROP POLICY personalize_access_delete ON cases;
+CREATE POLICY personalize_access_delete ON cases AS RESTRICTIVE FOR DELETE
+	USING (personalize.has_access('public.cases', customer_id));
+RESET ROLE;
+SELECT count(*) AS protection_findings FROM review() WHERE finding ~ '^protected table';
+
 --
 -- approvers
 --

@@ -102,6 +102,11 @@ CREATE POLICY notes_mine ON notes USING (true);
 SELECT protect('notes');
 DROP POLICY notes_mine ON notes;
 SELECT protect('notes');
+-- a policy added later would widen them: review() says so
+CREATE POLICY notes_mine ON notes USING (true);
+SELECT severity, finding FROM review() WHERE object = 'public.notes' AND finding ~ '^protected table';
+DROP POLICY notes_mine ON notes;
+SELECT count(*) AS findings FROM review() WHERE object = 'public.notes' AND finding ~ '^protected table';
 SET ROLE citus_agent;
 SELECT count(*) AS agent_sees_notes FROM notes;   -- the grant is for tickets
 RESET ROLE;
