@@ -1027,17 +1027,18 @@ personalize_forget(PG_FUNCTION_ARGS)
 
 		/*
 		 * Citus uses one connection per role for a transaction's changes to
-		 * reference tables: the table owner's erasure and the extension
-		 * owner's change to the consent copies (sql/src/citus.sql) cannot
-		 * meet in one transaction.
+		 * reference tables: the erasure of a table owned by another role
+		 * and the extension owner's change to the copies
+		 * (sql/src/citus.sql) cannot meet in one transaction.
 		 */
 		if (PersonalizeCitusTableKind(t->relid) == CITUS_REFERENCE &&
+			t->owner != PersonalizeExtensionOwner() &&
 			PersonalizeCitusTableKind(PersonalizeRelid(REL_CONSENT_REPLICA)) == CITUS_REFERENCE)
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("forget() cannot erase from the Citus reference table %s", t->qualname),
-					 errdetail("Citus writes reference tables over one connection per role in a transaction, and forget() changes the table as its owner and the consent copies of distribute() as the extension's owner."),
-					 errhint("Distribute the table by its subject column with create_distributed_table(), or keep it local to the coordinator.")));
+					 errdetail("Citus writes reference tables over one connection per role in a transaction, and forget() changes the table as its owner and the copies of distribute() as the extension's owner."),
+					 errhint("Give the table to the extension's owner, distribute it by its subject column with create_distributed_table(), or keep it local to the coordinator.")));
 
 		/*
 		 * Nor can two owners change colocated shards: Citus refuses a

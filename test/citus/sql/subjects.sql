@@ -68,11 +68,19 @@ SELECT register_table('tiers', 'customer_id');
 SELECT forget('21');
 SELECT count(*) AS customer_21 FROM customers WHERE customer_id = 21;
 SELECT count(*) AS tier_21 FROM tiers WHERE customer_id = 21;
+SELECT unregister_table('tiers');
+-- ... unless the extension's owner owns it, whose connections write the copies
+CREATE TABLE wishlists (customer_id bigint, item text);
+SELECT create_reference_table('wishlists');
+INSERT INTO wishlists SELECT g % 50, 'item ' || g FROM generate_series(1, 100) g;
+SELECT register_table('wishlists', 'customer_id');
+SELECT forget('31') -> 'tables' AS erased;
+SELECT count(*) AS wishlist_31 FROM wishlists WHERE customer_id = 31;
+SELECT unregister_table('wishlists');
 
 -- classification, review() and a partner's share() of the distributed
 -- table: the consent filter runs on the shards, the custody log on the
 -- coordinator, and forget() names the partner to tell
-SELECT unregister_table('tiers');
 SELECT classify('customers', 'email', 'user.contact.email');
 SELECT table_name, column_name, category FROM classified_columns
  WHERE table_name = 'customers'::regclass;
