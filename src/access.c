@@ -78,9 +78,9 @@
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "port/atomics.h"
+#include "rewrite/rowsecurity.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
-#include "rewrite/rowsecurity.h"
 #include "storage/shmem.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
@@ -659,9 +659,11 @@ grant_rows(Oid relid, Snapshot snap, TimestampTz at, int *nrows)
 static char *table_text(Oid relid);
 
 /*
- * On a Citus worker: refuse a table protected before it was distributed.
- * Citus created its restrictive policies on the shards as permissive
- * ones, next to personalize_rows: every row would pass.
+ * On a Citus worker: refuse a table with protect()'s local form of the
+ * policies (protected before it was distributed, which Citus 13.2 itself
+ * refuses, or given them by hand).  Citus creates restrictive policies on
+ * the shards as permissive ones, next to personalize_rows: every row would
+ * pass.
  */
 static void
 refuse_local_policy_form(Oid relid)

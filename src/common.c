@@ -449,15 +449,15 @@ PersonalizeCitusColocation(Oid relid)
 }
 
 void
-PersonalizeRefuseCitusWorker(const char *what)
+PersonalizeRefuseCitusWorker(const char *what, const char *consequence)
 {
 	if (!PersonalizeOnCitusWorker())
 		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 			 errmsg("%s cannot run on a Citus worker node", what),
-			 errdetail("On a worker, personalize's tables are local copies that the coordinator's functions do not write: the answer would be wrong."),
-			 errhint("Call it on the coordinator, outside queries that run on the shards of distributed tables (a filter or a lateral join over one).")));
+			 errdetail("On a worker it would be %s.", consequence),
+			 errhint("Call it on the coordinator: read the keys of a distributed table in a MATERIALIZED common table expression, and call it in the outer query.")));
 }
 
 void

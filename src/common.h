@@ -49,10 +49,12 @@ extern bool PersonalizeTrustedRestore(void);
 
 /*
  * An error that names Citus when what (a function's name) runs on a Citus
- * worker node, or is asked to act on a distributed or reference table.
- * Without the citus extension in the database, nothing is checked.
+ * worker node, where it would act on the node's local tables, which
+ * nothing reads (consequence: what would happen, for the detail), or is
+ * asked to act on a Citus table it does not support.  Without the citus
+ * extension in the database, nothing is checked.
  */
-extern void PersonalizeRefuseCitusWorker(const char *what);
+extern void PersonalizeRefuseCitusWorker(const char *what, const char *consequence);
 extern void PersonalizeRefuseCitusTable(Oid relid, const char *what);
 
 /* what kind of Citus table relid is (none without the citus extension) */

@@ -76,25 +76,6 @@ PG_FUNCTION_INFO_V1(personalize_forget);
 
 #define KEY_HINT "Pass the key that identifies the customer, as text."
 
-/*
- * On a Citus worker node, personalize's own tables are local copies that
- * nothing on the coordinator reads or writes: a writer or the subject's
- * rights called there (by a query over a distributed table that Citus
- * runs on the shards, or on a connection to the worker) would act on
- * them silently.
- */
-static void
-refuse_citus_worker(const char *what, const char *consequence)
-{
-	if (!PersonalizeOnCitusWorker())
-		return;
-	ereport(ERROR,
-			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-			 errmsg("%s cannot run on a Citus worker node", what),
-			 errdetail("On a worker it would be %s.", consequence),
-			 errhint("Call it on the coordinator: read the keys of a distributed table in a MATERIALIZED common table expression, and call it in the outer query.")));
-}
-
 /* ---------------------------------------------------------------------
  * Subject keys
  * ---------------------------------------------------------------------
@@ -340,8 +321,9 @@ personalize_subject_write(PG_FUNCTION_ARGS)
 				 errhint(KEY_HINT)));
 	subject = PG_GETARG_TEXT_PP(0);
 	SubjectKeyCheck(VARDATA_ANY(subject), VARSIZE_ANY_EXHDR(subject));
-	refuse_citus_worker("a change to a subject's consent, intents or signals",
-						"written to the node's local tables, which nothing reads: the change would be lost");
+	/* every writer of subject data comes here; Citus may run it on a worker */
+	PersonalizeRefuseCitusWorker("a change to a subject's consent, intents or signals",
+								 "written to the node's local tables, which nothing reads: the change would be lost");
 	/*
 	 * The ledgers hash a subject as its pseudonym, and take a key that
 	 * already looks like one as it is (src/ledger.c): a customer's key must
@@ -893,8 +875,8 @@ personalize_export_subject(PG_FUNCTION_ARGS)
 	Datum		values[4];
 	char		nulls[4] = {' ', ' ', ' ', ' '};
 
-	refuse_citus_worker("export_subject()",
-						"read from the node's local tables, which hold none of the subject's data: the export would be empty");
+	PersonalizeRefuseCitusWorker("export_subject()",
+								 "read from the node's local tables, which hold none of the subject's data: the export would be empty");
 	tables = load_subject_tables();
 	check_table_access(tables, false, "export", "export_subject");
 
@@ -1017,8 +999,8 @@ personalize_forget(PG_FUNCTION_ARGS)
 	/* no grant or intent of this subject can commit while we erase */
 	SubjectLock(VARDATA_ANY(subject), VARSIZE_ANY_EXHDR(subject), true);
 
-	refuse_citus_worker("forget()",
-						"erased from the node's local tables, which hold none of the subject's data: nothing would be erased");
+	PersonalizeRefuseCitusWorker("forget()",
+								 "erased from the node's local tables, which hold none of the subject's data: nothing would be erased");
 	tables = load_subject_tables();
 	check_table_access(tables, true, "erase", "forget");
 	foreach(lc, tables)
