@@ -368,30 +368,28 @@ PersonalizeCitusPeerWrote(const Oid *relids, int nrelids)
 {
 	Oid			argtypes[2] = {OIDARRAYOID, INT4OID};
 	Datum		values[2];
-	Datum	   *elems = palloc(nrelids * sizeof(Datum));
+	Datum	   *elems;
 	bool		isnull;
 	bool		wrote;
-	bool		written = false;
+	bool		locked = false;
 
 	/*
 	 * First the lock table, which is cheap: a writer of a copy holds
 	 * RowExclusiveLock on it until its transaction ends.  Without one,
 	 * nothing is unseen.
 	 */
-	for (int i = 0; i < nrelids && !written; i++)
+	for (int i = 0; i < nrelids && !locked; i++)
 	{
 		LOCKTAG		tag;
 		int			holders;
 
 		SET_LOCKTAG_RELATION(tag, MyDatabaseId, relids[i]);
 		(void) GetLockConflicts(&tag, ShareLock, &holders);
-		written = holders > 0;
+		locked = holders > 0;
 	}
-	if (!written)
-	{
-		pfree(elems);
+	if (!locked)
 		return false;
-	}
+	elems = palloc(nrelids * sizeof(Datum));
 	for (int i = 0; i < nrelids; i++)
 		elems[i] = ObjectIdGetDatum(relids[i]);
 	values[0] = PointerGetDatum(construct_array(elems, nrelids, OIDOID, sizeof(Oid),

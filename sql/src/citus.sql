@@ -256,7 +256,7 @@ BEGIN
 	           @extschema@.match_catalog_version, @extschema@.match_catalog_change,
 	           @extschema@.intent, @extschema@.signal
 	  IN SHARE MODE;
-	-- the consent copies carry kept_read_changed, which Citus creates on their shards
+	-- the consent and grant copies carry kept_read_changed, which Citus creates on their shards
 	SET LOCAL citus.enable_unsafe_triggers = on;
 	FOR pair IN
 		SELECT v.r, v.s, v.k FROM (VALUES
