@@ -29,27 +29,27 @@ EXTENSION = personalize
 EXTVERSION := $(shell sed -n "s/^default_version[[:space:]]*=[[:space:]]*'\(.*\)'/\1/p" $(EXTENSION).control)
 
 MODULE_big = $(EXTENSION)
-OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
+OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c src/*/*.c)))
 
 # The install script of the current version is built from one source file
 # per feature, in this order (a feature's tables, functions, grants and
 # pg_dump registrations sit together in its file).
-SQL_SOURCES = $(addprefix sql/src/,header.sql monthday.sql categories.sql \
-	purposes.sql consent.sql intent.sql subjects.sql classify.sql views.sql \
-	match.sql proxies.sql retention.sql access.sql ledgers.sql partners.sql review.sql \
-	citus.sql \
-	upgrades.sql footer.sql)
+SQL_SOURCES = $(addprefix sql/src/,base-header.sql monthday.sql review-categories.sql \
+	consent-purposes.sql consent.sql match-intent.sql subjects.sql review-classify.sql \
+	views.sql match.sql review-proxies.sql retention.sql worker.sql privilege.sql \
+	ledgers.sql partners.sql review.sql base-citus.sql base-upgrades.sql base-footer.sql)
 DATA_built = build/$(EXTENSION)--$(EXTVERSION).sql
 # Released install scripts (frozen: never edited once released) and upgrade
 # scripts.  A released version's built script must equal its frozen copy
 # (test/package-check).
 DATA = $(filter-out sql/$(EXTENSION)--$(EXTVERSION).sql,$(sort $(wildcard sql/$(EXTENSION)--*.sql)))
 
-# pg_regress tests (test/sql, test/expected), in order
-REGRESS = upgrade monthday consent lawful_basis intent subject subject_keys classify views access ledgers partners proxies retention match match_overlay security security_view_rule null_args
-REGRESS_OPTS = --inputdir=test
+# pg_regress tests (sql/<name>.sql, expected/<name>.out: PGXS's layout), in
+# order; each is named after the feature it tests (src/<feature>/).  One
+# line each: test/run-tests reads these two lines.
+REGRESS = base_upgrade monthday consent consent_lawful_basis match_intent subjects base_subject_keys review_classify views privilege ledgers partners review_proxies retention match match_overlay base_security subjects_view_rule base_null_args
 # isolation specs (test/isolation/specs, test/isolation/expected)
-ISOLATION = monthday_unique consent_withdraw ledger_chain lawful_objection access_grants consent_view forget_grant purge_concurrency match_catalog match_overlay match_consent
+ISOLATION = monthday_unique consent_withdraw ledgers_chain consent_objection privilege_grants views_consent subjects_forget_grant retention_purge match_catalog match_overlay match_consent
 ISOLATION_OPTS = --inputdir=test/isolation
 # Perl TAP tests (test/t); each starts its own server
 TAP_TESTS = 1
@@ -73,11 +73,11 @@ PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 ifneq ($(PGXS),)
 include $(PGXS)
 # the files that compile in PERSONALIZE_VERSION: rebuilt when it changes
-src/common.o src/personalize.o src/worker.o: $(EXTENSION).control
+src/base/extension.o src/personalize.o src/worker/worker.o: $(EXTENSION).control
 # PGXS tracks no header dependencies: a changed header (a struct, an inline
 # function) rebuilds every object, rather than leave one compiled against
 # the old definition.
-$(OBJS): $(wildcard src/*.h)
+$(OBJS): $(wildcard src/*/*.h)
 else
 # Without pg_config only the self-installing targets below work.
 all:

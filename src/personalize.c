@@ -1,19 +1,17 @@
 /*-------------------------------------------------------------------------
  *
  * personalize.c
- *	  Library entry point: the module magic and _PG_init.
+ *	  Library entry point: the module magic and _PG_init, a table of
+ *	  contents of what each part of the library sets up.
  *
  * Every SQL feature works whether or not the library is listed in
- * shared_preload_libraries; only the background worker and match()'s
- * server-wide counters need preloading.  _PG_init lets each module define
- * its settings, hooks and callbacks; under binary upgrade only the label
- * provider (pg_upgrade restores labels) and the settings are registered.
+ * shared_preload_libraries; only the background worker, the reads kept
+ * between statements, match()'s shared index and the grant use counters
+ * need preloading.  Under binary upgrade the worker is not registered.
  *
- * Where things are: common.c (the shared layer), consent.c (has_consent,
- * may_process, has_access), purpose.c, subject.c (subject keys, registered
- * tables, export and erasure), access.c (protected tables and grants),
- * ledger.c, classify.c (labels and the DDL review), views.c, retention.c
- * and worker.c, maintenance.c, match*.c, monthday.c, upgrade.c.
+ * Where things are: src/base/ holds what two or more features share, and
+ * each other folder of src/ one feature; each folder's header file says
+ * what it holds (doc/design.md draws the layers).
  *
  * Copyright (c) 2026, The personalize authors
  *
@@ -28,12 +26,14 @@
 #include "miscadmin.h"
 #include "utils/guc.h"
 
-#include "access.h"
-#include "classify.h"
-#include "consent.h"
-#include "match.h"
-#include "retention.h"
-#include "worker.h"
+#include "base/bypass.h"
+#include "base/kept.h"
+#include "consent/consent.h"
+#include "match/match.h"
+#include "privilege/privilege.h"
+#include "retention/retention.h"
+#include "review/review.h"
+#include "worker/worker.h"
 
 #if PG_VERSION_NUM >= 180000
 PG_MODULE_MAGIC_EXT(.name = "personalize",.version = PERSONALIZE_VERSION);
@@ -49,9 +49,11 @@ void		_PG_init(void);
 void
 _PG_init(void)
 {
+	KeptInit();					/* reads kept between statements */
+	PolicyBypassInit();			/* personalize's own statements on protected tables */
 	ConsentInit();				/* has_consent()'s cache and its setting */
-	AccessInit();				/* grant settings, grant use counters */
-	ClassifyInit();				/* the label provider, review settings */
+	PrivilegeInit();			/* grant settings, grant use counters */
+	ReviewInit();				/* the label provider, review settings */
 	RetentionInit();			/* retention settings */
 	MatchInit();				/* match() settings, counters, cache */
 	if (!IsBinaryUpgrade)

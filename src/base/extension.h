@@ -1,0 +1,47 @@
+/*-------------------------------------------------------------------------
+ *
+ * extension.h
+ *	  Where the extension and its objects are (extension.c).
+ *
+ * Copyright (c) 2026, The personalize authors
+ *
+ * IDENTIFICATION
+ *	  src/base/extension.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PERSONALIZE_EXTENSION_H
+#define PERSONALIZE_EXTENSION_H
+
+#include "postgres.h"
+
+#include "access/attnum.h"
+
+#include "base/names.h"
+
+/* OID, schema and owner of the installed extension; an error if absent */
+extern Oid	PersonalizeExtensionOid(void);
+extern Oid	PersonalizeSchemaOid(void);
+extern Oid	PersonalizeExtensionOwner(void);
+
+/* one of the extension's types and columns, by name */
+extern Oid	PersonalizeTypeOid(const char *typname);
+extern AttrNumber PersonalizeAttnum(Oid relid, const char *colname);
+
+/*
+ * The error for an object of the extension that is missing (what: its kind
+ * and name, as "relation \"consent\""): the library and the installed SQL
+ * objects disagree.  Does not return.
+ */
+extern void PersonalizeMissingObject(const char *what) pg_attribute_noreturn();
+
+/* the owner of a relation; an error if it does not exist */
+extern Oid	RelationOwnerOid(Oid relid);
+
+/* schema.name of a relation, quoted where needed; an error if it does not exist */
+extern char *RelationQualifiedName(Oid relid);
+
+/* a superuser's restore of pg_dump output (check_function_bodies = off) */
+extern bool PersonalizeTrustedRestore(void);
+
+#endif							/* PERSONALIZE_EXTENSION_H */

@@ -1,0 +1,117 @@
+/*-------------------------------------------------------------------------
+ *
+ * maintenance.c
+ *	  The duties of a maintenance pass, in one list: run_maintenance() and
+ *	  the background worker both run exactly these, in this order.
+ *
+ * The list is fixed here rather than kept in a table whose rows name
+ * functions: a reader sees every duty in one place, and nothing a row
+ * could name is ever run with the worker's superuser rights.  Each duty
+ * but the purge is a function of the extension's schema, looked up in that
+ * schema and called by OID, never through a search_path.  A feature that
+ * expires something adds its line.
+ *
+ * Copyright (c) 2026, The personalize authors
+ *
+ * IDENTIFICATION
+ *	  src/maintenance.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/namespace.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "nodes/value.h"
+#include "parser/parse_func.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+
+#include "base/extension.h"
+#include "retention/retention.h"
+#include "worker/maintenance.h"
+
+PG_FUNCTION_INFO_V1(personalize_run_maintenance);
+PG_FUNCTION_INFO_V1(personalize_maintenance_duties);
+
+const MaintenanceDuty MaintenanceDuties[] = {
+	{"expire_consents", "_expire_consents",
+	"mark consents past their expiry as expired, in state and history"},
+	{"expire_grants", "_expire_grants",
+	"record the expiry of access grants past their end, and how often grants were used"},
+	{"purge", NULL,
+	"delete rows older than their table's retention rule"},
+	{"trim_purge_log", "_trim_purge_log",
+	"forget purge runs older than personalize.purge_log_keep"},
+	{"fold_match_changes", "_match_fold",
+	"rebuild the shared offer index once enough offers changed, and prune the change log it covers"},
+};
+const int	NumMaintenanceDuties = lengthof(MaintenanceDuties);
+
+/*
+ * A duty whose function the database does not have yet (it is at an older
+ * version, see README "Upgrading") has nothing to do.
+ */
+int64
+MaintenanceRunDuty(const MaintenanceDuty *duty)
+{
+	List	   *name;
+	Oid			fnoid;
+
+	Assert(duty->function != NULL);
+	name = list_make2(makeString(get_namespace_name(PersonalizeSchemaOid())),
+					  makeString(pstrdup(duty->function)));
+	fnoid = LookupFuncName(name, 0, NULL, true);
+	if (!OidIsValid(fnoid))
+		return 0;
+	return DatumGetInt64(OidFunctionCall0(fnoid));
+}
+
+/*
+ * run_maintenance() RETURNS TABLE (duty text, affected bigint): one pass,
+ * in the caller's transaction.
+ */
+Datum
+personalize_run_maintenance(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+
+	InitMaterializedSRF(fcinfo, 0);
+	for (int i = 0; i < NumMaintenanceDuties; i++)
+	{
+		const MaintenanceDuty *duty = &MaintenanceDuties[i];
+		Datum		values[2];
+		bool		nulls[2] = {false, false};
+
+		values[0] = CStringGetTextDatum(duty->name);
+		values[1] = Int64GetDatum(duty->function ?
+								  MaintenanceRunDuty(duty) :
+								  RetentionPurgeAll("run_maintenance()"));
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	PG_RETURN_VOID();
+}
+
+/*
+ * _maintenance_duties() RETURNS TABLE (duty text, position integer,
+ * description text): the list, for the view personalize.maintenance_duty.
+ */
+Datum
+personalize_maintenance_duties(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+
+	InitMaterializedSRF(fcinfo, 0);
+	for (int i = 0; i < NumMaintenanceDuties; i++)
+	{
+		Datum		values[3];
+		bool		nulls[3] = {false, false, false};
+
+		values[0] = CStringGetTextDatum(MaintenanceDuties[i].name);
+		values[1] = Int32GetDatum((i + 1) * 10);
+		values[2] = CStringGetTextDatum(MaintenanceDuties[i].description);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	PG_RETURN_VOID();
+}
