@@ -152,7 +152,7 @@ SELECT 'pseudonym:' || encode(sha256(decode(opad, 'hex') ||
 
 --
 -- Every ledger is a chain: access (protect), purge (a purge run), custody
--- (share(), in test/sql/partners.sql)
+-- (share(), in sql/partners.sql)
 --
 CREATE TABLE visits (customer_id bigint, seen_at timestamptz NOT NULL);
 INSERT INTO visits SELECT g % 5, now() - g * interval '1 day' FROM generate_series(1, 40) g;

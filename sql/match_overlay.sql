@@ -44,7 +44,7 @@ LANGUAGE sql STABLE AS $$
 	 ORDER BY s.score DESC, s.offer_id COLLATE "C"
 	 LIMIT k
 $$;
--- the canonical order of both answers (see test/sql/match.sql)
+-- the canonical order of both answers (see sql/match.sql)
 CREATE FUNCTION ov_canonical(ids text[], scores float8[], k integer) RETURNS text[]
 LANGUAGE sql IMMUTABLE AS $$
 	SELECT array_agg(t.id || '=' || t.r ORDER BY t.r DESC, t.id COLLATE "C")

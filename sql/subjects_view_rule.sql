@@ -2,7 +2,7 @@
 -- A registered table that its owner turns into a view (a _RETURN rule;
 -- PostgreSQL 15 allows it on an empty table, 16 and later refuse it) is no
 -- longer read or erased: the view's query would be the owner's code.
--- test/expected/security_view_rule_1.out is the output of PostgreSQL 16 and
+-- expected/subjects_view_rule_1.out is the output of PostgreSQL 16 and
 -- later, where the rule itself is refused.
 --
 SET client_min_messages = warning;

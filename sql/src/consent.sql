@@ -224,12 +224,41 @@ COMMENT ON FUNCTION @extschema@.may_process(bigint, text) IS
 COMMENT ON FUNCTION @extschema@.may_process(uuid, text) IS
 	'may_process for a uuid subject key, without converting it to text per row';
 
+-- A maintenance duty (src/worker/maintenance.c): consents past their expiry become "expired", in state and in history.
+CREATE FUNCTION @extschema@._expire_consents() RETURNS bigint
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	n bigint;
+BEGIN
+	WITH expired AS (
+		SELECT c.subject, c.purpose_id, c.expires_at
+		  FROM @extschema@.consent c
+		 WHERE c.state = 'g' AND c.expires_at <= now()
+		   FOR UPDATE),
+	events AS (
+		INSERT INTO @extschema@.consent_event (subject, purpose_id, action, expires_at, source)
+		SELECT e.subject, e.purpose_id, 'expire', e.expires_at, 'run_maintenance'
+		  FROM expired e
+		RETURNING event_id, subject, purpose_id)
+	UPDATE @extschema@.consent c
+	   SET state = 'e', updated_at = now(), event_id = ev.event_id
+	  FROM events ev
+	 WHERE c.subject = ev.subject AND c.purpose_id = ev.purpose_id;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	RETURN n;
+END
+$$;
+
 REVOKE ALL ON FUNCTION
 	@extschema@.grant_consent(text, text, text, timestamptz),
 	@extschema@.withdraw_consent(text, text, text),
 	@extschema@._ledger_guard(),
 	@extschema@._subject_write(text),
-	@extschema@._record_consent(text, text, text, "char", text, timestamptz)
+	@extschema@._record_consent(text, text, text, "char", text, timestamptz),
+	@extschema@._expire_consents()
 FROM PUBLIC;
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.consent', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.consent_event', '');

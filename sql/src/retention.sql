@@ -1,5 +1,5 @@
--- sql/src/retention.sql: retention rules, purging, the purge log, maintenance
--- and the background worker (src/retention.c, src/maintenance.c, src/worker.c)
+-- sql/src/retention.sql: retention rules, purging and the purge log
+-- (src/retention/)
 --
 -- Part of the install script; the Makefile concatenates the parts in the
 -- order of SQL_SOURCES.
@@ -84,34 +84,6 @@ CREATE PROCEDURE @extschema@.run_purge(tbl regclass DEFAULT NULL)
 COMMENT ON PROCEDURE @extschema@.run_purge(regclass) IS
 	'purge now, committing each batch as the background worker does (CALL it outside a transaction block)';
 
--- Consents past their expiry become "expired", in state and in history.
-CREATE FUNCTION @extschema@._expire_consents() RETURNS bigint
-LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	n bigint;
-BEGIN
-	WITH expired AS (
-		SELECT c.subject, c.purpose_id, c.expires_at
-		  FROM @extschema@.consent c
-		 WHERE c.state = 'g' AND c.expires_at <= now()
-		   FOR UPDATE),
-	events AS (
-		INSERT INTO @extschema@.consent_event (subject, purpose_id, action, expires_at, source)
-		SELECT e.subject, e.purpose_id, 'expire', e.expires_at, 'run_maintenance'
-		  FROM expired e
-		RETURNING event_id, subject, purpose_id)
-	UPDATE @extschema@.consent c
-	   SET state = 'e', updated_at = now(), event_id = ev.event_id
-	  FROM events ev
-	 WHERE c.subject = ev.subject AND c.purpose_id = ev.purpose_id;
-	GET DIAGNOSTICS n = ROW_COUNT;
-	RETURN n;
-END
-$$;
-
 -- Keep the purge log bounded.
 CREATE FUNCTION @extschema@._trim_purge_log() RETURNS bigint
 LANGUAGE plpgsql
@@ -129,26 +101,6 @@ BEGIN
 END
 $$;
 
--- The duties of a maintenance pass, in order: run_maintenance() and the
--- background worker both run exactly these (the list is in
--- src/maintenance.c; 'purge' is the retention purge, which the worker runs
--- batch by batch, committing each).
-CREATE FUNCTION @extschema@._maintenance_duties()
-RETURNS TABLE (duty text, "position" integer, description text)
-	AS 'MODULE_PATHNAME', 'personalize_maintenance_duties'
-	LANGUAGE C IMMUTABLE;
-CREATE VIEW @extschema@.maintenance_duty AS
-	SELECT d.duty, d."position", d.description FROM @extschema@._maintenance_duties() d;
-COMMENT ON VIEW @extschema@.maintenance_duty IS
-	'what each maintenance pass does, in order (run_maintenance() and the background worker)';
-
-CREATE FUNCTION @extschema@.run_maintenance()
-RETURNS TABLE (duty text, affected bigint)
-	AS 'MODULE_PATHNAME', 'personalize_run_maintenance'
-	LANGUAGE C;
-COMMENT ON FUNCTION @extschema@.run_maintenance() IS
-	'one maintenance pass, as the background worker makes it: the duties of personalize.maintenance_duty, in order';
-
 CREATE VIEW @extschema@.retention_rules AS
 	SELECT r.relid AS table_name, r.time_column, r.keep, r.condition,
 	       r.last_run_at,
@@ -165,31 +117,14 @@ CREATE VIEW @extschema@.retention_rules AS
 COMMENT ON VIEW @extschema@.retention_rules IS
 	'retention rules with their last run and when the worker runs them next';
 
--- CREATE EXTENSION tells the background worker, if one runs, that this
--- database now needs a scheduler.
-CREATE FUNCTION @extschema@._worker_notify() RETURNS void
-	AS 'MODULE_PATHNAME', 'personalize_worker_notify'
-	LANGUAGE C;
-CREATE FUNCTION @extschema@.worker_status()
-RETURNS TABLE (database name, pid integer, state text, last_cycle timestamptz)
-	AS 'MODULE_PATHNAME', 'personalize_worker_status'
-	LANGUAGE C;
-COMMENT ON FUNCTION @extschema@.worker_status() IS
-	'the background worker''s schedulers, one per database (empty without shared_preload_libraries)';
-
 REVOKE ALL ON FUNCTION
 	@extschema@.set_retention(regclass, name, interval, text),
 	@extschema@.drop_retention(regclass),
 	@extschema@.purge(regclass),
-	@extschema@.run_maintenance(),
-	@extschema@._expire_consents(),
-	@extschema@._trim_purge_log(),
-	@extschema@._worker_notify()
+	@extschema@._trim_purge_log()
 FROM PUBLIC;
 REVOKE ALL ON PROCEDURE @extschema@.run_purge(regclass) FROM PUBLIC;
--- _maintenance_duties() stays executable by PUBLIC: the view needs it, and
--- it tells nothing about any subject.
-GRANT SELECT ON @extschema@.retention_rules, @extschema@.maintenance_duty TO PUBLIC;
+GRANT SELECT ON @extschema@.retention_rules TO PUBLIC;
 
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.retention_rule', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.purge_run', '');
