@@ -63,7 +63,7 @@ export PG_CONFIG
 # included as system headers.
 PG_CPPFLAGS = -I$(srcdir)/src -DPERSONALIZE_VERSION='"$(EXTVERSION)"' -isystem $(includedir_server) -isystem $(includedir_internal)
 PG_CFLAGS = -Wall -Wextra $(if $(WERROR),-Werror)
-# src/ledger.c hashes through OpenSSL when PostgreSQL was built with it
+# src/base/pseudonym.c hashes through OpenSSL when PostgreSQL was built with it
 # (USE_OPENSSL), as pgcrypto does
 SHLIB_LINK += $(filter -lcrypto, $(LIBS))
 

@@ -1,4 +1,4 @@
--- sql/src/citus.sql: running on a Citus cluster (0.3.0)
+-- sql/src/base-citus.sql: running on a Citus cluster (0.3.0)
 --
 -- Part of the install script; the Makefile concatenates the parts in the
 -- order of SQL_SOURCES.
@@ -11,12 +11,12 @@
 -- transaction as the change) and keeps them in step with the tables they
 -- copy from statement triggers on those.  On a worker, has_consent(),
 -- may_process(), has_access() and match() read the node's copies
--- (src/consent.c, src/access.c, src/match_catalog.c); the coordinator
+-- (src/consent/consent.c, src/privilege/grants.c, src/match/); the coordinator
 -- reads the tables themselves.
 -- Without Citus the copies stay empty and nothing writes them.
 --
 -- Each copy holds the columns its readers read, under the same names, and
--- the same keys (src/names.h): the C code reads either through one lookup.
+-- the same keys (src/base/names.h): the C code reads either through one lookup.
 
 CREATE TABLE @extschema@.consent_replica (
 	subject    text COLLATE "C" NOT NULL,
@@ -136,7 +136,7 @@ COMMENT ON TABLE @extschema@.match_catalog_change_replica IS
 	'on a Citus cluster, after distribute(): match_catalog_change on every node; written only by triggers';
 
 -- the consent and grant copies are read between statements as the tables
--- are (access.sql); on a worker, Citus fires these on the node's shard
+-- are (privilege.sql); on a worker, Citus fires these on the node's shard
 CREATE TRIGGER kept_read_changed
 	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.consent_replica
 	FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._kept_read_changed();

@@ -1,4 +1,4 @@
--- sql/src/header.sql: the start of the install script
+-- sql/src/base-header.sql: the start of the install script
 --
 -- Part of the install script; the Makefile concatenates the parts in the
 -- order of SQL_SOURCES.

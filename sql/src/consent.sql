@@ -5,7 +5,7 @@
 
 -- Current state, one row per subject and purpose: state g(ranted),
 -- w(ithdrawn) or e(xpired); the view "consents" spells them out.
--- has_consent() reads this table directly (src/consent.c); the fixed-width
+-- has_consent() reads this table directly (src/consent/consent.c); the fixed-width
 -- columns it filters on come first so a bulk read can skip rows cheaply.
 CREATE TABLE @extschema@.consent (
 	purpose_id integer NOT NULL REFERENCES @extschema@.purpose (purpose_id),
@@ -16,7 +16,7 @@ CREATE TABLE @extschema@.consent (
 	source     text,
 	updated_at timestamptz NOT NULL,
 	event_id   bigint NOT NULL,
-	-- src/names.h: has_consent() reads it by name
+	-- src/base/names.h: has_consent() reads it by name
 	CONSTRAINT consent_pkey PRIMARY KEY (subject, purpose_id)
 );
 COMMENT ON TABLE @extschema@.consent IS
@@ -33,7 +33,7 @@ CREATE TABLE @extschema@.consent_event (
 	expires_at  timestamptz,
 	occurred_at timestamptz NOT NULL DEFAULT now(),
 	recorded_by name NOT NULL DEFAULT session_user,
-	-- the hash chain (sql/src/ledgers.sql, src/ledger.c)
+	-- the hash chain (sql/src/ledgers.sql, src/ledgers/ledgers.c)
 	chain_seq   bigint NOT NULL,
 	prev_hash   bytea NOT NULL,
 	entry_hash  bytea NOT NULL,
@@ -45,7 +45,7 @@ COMMENT ON TABLE @extschema@.consent_event IS
 	'every consent event, append-only; forget() replaces the subject by a keyed pseudonym';
 
 -- UPDATE, DELETE and TRUNCATE are refused, for every role, except on the
--- erasure path of forget() (src/ledger.c).
+-- erasure path of forget() (src/ledgers/ledgers.c).
 CREATE FUNCTION @extschema@._ledger_guard() RETURNS trigger
 	AS 'MODULE_PATHNAME', 'personalize_ledger_guard'
 	LANGUAGE C;
@@ -56,7 +56,7 @@ CREATE TRIGGER consent_event_no_truncate
 	BEFORE TRUNCATE ON @extschema@.consent_event
 	FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._ledger_guard();
 
--- The key of forget()'s pseudonyms, created on first use (src/ledger.c).
+-- The key of forget()'s pseudonyms, created on first use (src/base/pseudonym.c).
 -- Readable by the extension's owner only; kept by pg_dump so pseudonyms stay
 -- stable across a dump and restore.
 CREATE TABLE @extschema@.pseudonym_key (
@@ -86,7 +86,7 @@ COMMENT ON VIEW @extschema@.consent_history IS
 	'every consent event, oldest first by event_id; append-only';
 
 -- Every function that records or changes a subject's data calls this
--- first (src/subject.c): the key must be valid (not empty, no control
+-- first (src/base/subject_key.c): the key must be valid (not empty, no control
 -- characters, no white space at either end) and in the canonical form of
 -- every registered subject column; the subject's lock is taken shared, so
 -- that forget(), which takes it alone, cannot erase around a write.
@@ -207,7 +207,7 @@ COMMENT ON FUNCTION @extschema@.has_consent(bigint, text) IS
 COMMENT ON FUNCTION @extschema@.has_consent(uuid, text) IS
 	'has_consent for a uuid subject key, without converting it to text per row';
 
--- 0.2.0: the purpose's lawful basis holds for the subject now (src/consent.c)
+-- 0.2.0: the purpose's lawful basis holds for the subject now (src/consent/consent.c)
 CREATE FUNCTION @extschema@.may_process(subject text, purpose text) RETURNS boolean
 	AS 'MODULE_PATHNAME', 'personalize_may_process_text'
 	LANGUAGE C STABLE STRICT PARALLEL SAFE;

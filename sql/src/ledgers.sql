@@ -6,7 +6,7 @@
 -- Four ledgers may only grow: consent history (consent_event), the access
 -- ledger (access_event), the custody log (custody_event, partners.sql) and
 -- the purge ledger (purge_event).  Each is a hash chain: a BEFORE INSERT
--- trigger (src/ledger.c) gives every entry its position chain_seq, the hash
+-- trigger (src/ledgers/ledgers.c) gives every entry its position chain_seq, the hash
 -- of the entry before it and its own hash, under a lock that keeps the
 -- chain linear with concurrent writers.  verify_ledgers() walks the chains.
 

@@ -1,4 +1,4 @@
--- sql/src/intent.sql: explicit intent and behaviour: tags, intents, signals
+-- sql/src/match-intent.sql: explicit intent and behaviour: tags, intents, signals
 --
 -- Part of the install script; the Makefile concatenates the parts in the
 -- order of SQL_SOURCES.
@@ -22,7 +22,7 @@ CREATE TABLE @extschema@.intent (
 	          CONSTRAINT intent_weight_check
 	          CHECK (weight <> 0 AND weight > '-Infinity' AND weight < 'Infinity'),
 	stated_at timestamptz NOT NULL DEFAULT now(),
-	-- src/names.h: match() reads it by name
+	-- src/base/names.h: match() reads it by name
 	CONSTRAINT intent_pkey PRIMARY KEY (subject, tag)
 );
 COMMENT ON TABLE @extschema@.intent IS

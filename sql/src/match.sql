@@ -10,7 +10,7 @@
 -- offer_id is compared bytewise (COLLATE "C"): ties in a ranking are broken
 -- by offer_id in that order.  The columns match() reads come first.
 CREATE TABLE @extschema@.offers (
-	-- src/names.h: match() reads the primary keys of offers and offer_tags
+	-- src/base/names.h: match() reads the primary keys of offers and offer_tags
 	offer_id    text COLLATE "C" CONSTRAINT offers_pkey PRIMARY KEY
 	            CONSTRAINT offers_offer_id_check CHECK (btrim(offer_id) <> ''),
 	title       text NOT NULL
@@ -49,7 +49,7 @@ COMMENT ON TABLE @extschema@.offer_tags IS
 -- commit and an invalidation message.  horizon: the change log holds every
 -- change after that version (older ones were pruned).
 CREATE TABLE @extschema@.match_catalog_version (
-	-- src/names.h: match() reads it by name
+	-- src/base/names.h: match() reads it by name
 	only_row   boolean DEFAULT true
 	           CONSTRAINT match_catalog_version_pkey PRIMARY KEY
 	           CONSTRAINT match_catalog_version_only_row CHECK (only_row),
@@ -72,7 +72,7 @@ CREATE TABLE @extschema@.match_catalog_change (
 	offer_id  text COLLATE "C",
 	logged_at timestamptz NOT NULL DEFAULT now()
 );
--- src/names.h
+-- src/base/names.h
 CREATE INDEX match_catalog_change_version_idx ON @extschema@.match_catalog_change (version);
 COMMENT ON TABLE @extschema@.match_catalog_change IS
 	'the offers each catalog version changed (NULL: all of them), read by match() to bring its index up to date';

@@ -6,7 +6,7 @@
 --
 -- A partner is registered with its governance agreement: the purposes it
 -- may use data for, the data categories it may receive, and when the
--- agreement ends.  Data leaves through share() only (src/partner.c): rows
+-- agreement ends.  Data leaves through share() only (src/partners/partners.c): rows
 -- of subjects whose data may be used for one of the partner's purposes,
 -- columns the agreement covers, and a custody record for every call.
 
@@ -292,7 +292,7 @@ COMMENT ON FUNCTION @extschema@.recipients(text) IS
 	'the partners that received a subject''s data, from the custody log (GDPR Art. 15(1)(c))';
 
 -- How many subjects the data of each purpose may be used for now
--- (src/partner.c): the subjects of the registered tables and of the
+-- (src/partners/partners.c): the subjects of the registered tables and of the
 -- consent ledger, each read as its owner.  Only for a role that may read
 -- record_of_processing.
 CREATE FUNCTION @extschema@._subjects_now(OUT purpose_id integer, OUT subjects bigint)

@@ -1,8 +1,8 @@
--- sql/src/access.sql: least privilege: protected tables, time-limited
+-- sql/src/privilege.sql: least privilege: protected tables, time-limited
 -- access grants, requests with separation of duties, the access ledger
 --
 -- Part of the install script; the Makefile concatenates the parts in the
--- order of SQL_SOURCES.  0.2.0.  The rules are in src/access.c.
+-- order of SQL_SOURCES.  0.2.0.  The rules are in src/privilege/grants.c.
 
 -- Registered tables under row level security: a role sees a subject's row
 -- only while it holds an active grant on the table for a purpose the
@@ -68,14 +68,14 @@ CREATE TABLE @extschema@.access_grant (
 	CONSTRAINT access_grant_window_check CHECK (valid_until > valid_from)
 );
 -- has_access() reads a table's grants that have not yet ended by this
--- index (src/names.h): expired grants cost nothing, however many there are.
+-- index (src/base/names.h): expired grants cost nothing, however many there are.
 CREATE INDEX access_grant_window_idx ON @extschema@.access_grant (relid, valid_until);
 COMMENT ON TABLE @extschema@.access_grant IS
 	'time-limited access grants to protected tables; has_access() reads them';
 -- Every transaction that writes grants, purposes or consent says so before
 -- it commits, so that has_access(), has_consent() and may_process(), which
 -- keep what they read of these tables between statements, never reuse rows
--- read under an older snapshot (src/access.c, KeptReadState()).
+-- read under an older snapshot (src/base/kept.c, KeptReadState()).
 CREATE FUNCTION @extschema@._kept_read_changed() RETURNS trigger
 	AS 'MODULE_PATHNAME', 'personalize_kept_read_changed'
 	LANGUAGE C;
@@ -108,7 +108,7 @@ CREATE TABLE @extschema@.access_event (
 	grant_id    bigint,
 	request_id  bigint,
 	occurred_at timestamptz NOT NULL DEFAULT now(),
-	-- the hash chain (sql/src/ledgers.sql, src/ledger.c)
+	-- the hash chain (sql/src/ledgers.sql, src/ledgers/ledgers.c)
 	chain_seq   bigint NOT NULL,
 	prev_hash   bytea NOT NULL,
 	entry_hash  bytea NOT NULL
@@ -226,7 +226,7 @@ CREATE VIEW @extschema@.access_history AS
 COMMENT ON VIEW @extschema@.access_history IS
 	'every request, decision, grant, revocation, expiry, protect and unprotect, oldest first by event_id; append-only';
 
--- Maintenance duty expire_grants (src/maintenance.c): record the expiry of
+-- Maintenance duty expire_grants (src/worker/maintenance.c): record the expiry of
 -- grants past their end, and the use counted in shared memory.
 CREATE FUNCTION @extschema@._expire_grants() RETURNS bigint
 	AS 'MODULE_PATHNAME', 'personalize_expire_grants'

@@ -1,4 +1,4 @@
--- sql/src/categories.sql: data categories: the taxonomy every classification refers to
+-- sql/src/review-categories.sql: data categories: the taxonomy every classification refers to
 --
 -- Part of the install script; the Makefile concatenates the parts in the
 -- order of SQL_SOURCES.

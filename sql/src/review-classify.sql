@@ -1,4 +1,4 @@
--- sql/src/classify.sql: classification: SECURITY LABEL FOR personalize (src/classify.c)
+-- sql/src/review-classify.sql: classification: SECURITY LABEL FOR personalize (src/review/classify.c)
 --
 -- Part of the install script; the Makefile concatenates the parts in the
 -- order of SQL_SOURCES.

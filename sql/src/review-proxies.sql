@@ -1,4 +1,4 @@
--- sql/src/proxies.sql: proxy detection
+-- sql/src/review-proxies.sql: proxy detection
 --
 -- Part of the install script; the Makefile concatenates the parts in the
 -- order of SQL_SOURCES.

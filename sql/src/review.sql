@@ -200,7 +200,7 @@ AS $$
 $$;
 
 -- Check: a label names a category that does not exist (possible after a
--- restore; see src/classify.c).
+-- restore; see src/review/classify.c).
 CREATE FUNCTION @extschema@._review_unknown_label() RETURNS SETOF @extschema@.review_finding
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -212,7 +212,7 @@ AS $$
 	 WHERE c.category IS NOT NULL AND c.sensitivity IS NULL
 $$;
 
--- DDL review (src/classify.c): the columns a command added, the effective
+-- DDL review (src/review/classify.c): the columns a command added, the effective
 -- level, and the commit-time check of the "error" level.
 CREATE FUNCTION @extschema@._added_columns(command pg_ddl_command) RETURNS smallint[]
 	AS 'MODULE_PATHNAME', 'personalize_added_columns'
@@ -299,7 +299,7 @@ AS $$
 $$;
 
 -- Check: a protected table's row level security is no longer as protect()
--- made it (src/access.c): disabled, a policy gone, a check no longer
+-- made it (src/privilege/grants.c): disabled, a policy gone, a check no longer
 -- restrictive, or, in the all-permissive form protect() uses on Citus, a
 -- policy of the table's own beside them, which lets rows through.
 CREATE FUNCTION @extschema@._review_protection_changed() RETURNS SETOF @extschema@.review_finding
@@ -372,7 +372,7 @@ AS $$
 	 WHERE NOT @extschema@._column_allowed(v.purpose_id, l.label)
 $$;
 
--- Checks of least privilege (sql/src/access.sql), 0.2.0.
+-- Checks of least privilege (sql/src/privilege.sql), 0.2.0.
 CREATE FUNCTION @extschema@._review_unprotected_sensitive() RETURNS SETOF @extschema@.review_finding
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp

@@ -7,7 +7,7 @@ CREATE TABLE @extschema@.subject_table (
 	relid          regclass PRIMARY KEY,
 	subject_column name NOT NULL,
 	-- the column's type when last checked: a change is checked again
-	-- (src/subject.c: the ledgers' keys must stay canonical for it)
+	-- (src/subjects/registry.c: the ledgers' keys must stay canonical for it)
 	subject_type   regtype NOT NULL,
 	registered_at  timestamptz NOT NULL DEFAULT now(),
 	registered_by  name NOT NULL DEFAULT session_user

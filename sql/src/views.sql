@@ -1,4 +1,4 @@
--- sql/src/views.sql: consent-checked views (src/views.c)
+-- sql/src/views.sql: consent-checked views (src/views/views.c)
 --
 -- Part of the install script; the Makefile concatenates the parts in the
 -- order of SQL_SOURCES.
@@ -27,7 +27,7 @@ RETURNS text
 	LANGUAGE C STABLE STRICT;
 
 -- 0.3.0: a consent view over a Citus table reads its rows through this
--- (src/views.c), which checks that the caller may read the view and
+-- (src/views/views.c), which checks that the caller may read the view and
 -- returns only the view's columns; executable by PUBLIC for that reason.
 CREATE FUNCTION @extschema@._consent_view_rows(view text)
 RETURNS SETOF record

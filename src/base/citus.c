@@ -9,7 +9,7 @@
  * that the coordinator's functions never write, and a distributed table's
  * rows live in shards its name does not reach: a read there would answer
  * wrongly.  What a worker may read are the reference tables distribute()
- * keeps (sql/src/citus.sql), through the node's shard of each.  The checks
+ * keeps (sql/src/base-citus.sql), through the node's shard of each.  The checks
  * below turn every other such case into an error that names Citus.
  *
  * Copyright (c) 2026, The personalize authors

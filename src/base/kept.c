@@ -149,12 +149,39 @@ personalize_kept_read_changed(PG_FUNCTION_ARGS)
 	return PointerGetDatum(NULL);
 }
 
+/*
+ * Copy the ring's writers that snap may not have seen finish: those of this
+ * database that do not precede its xmin.  Returns the number of entries
+ * filled (writers[i] is ring entry i, xid invalid when it is skipped), and
+ * false in *complete when a writer pushed out of the ring may be one.
+ */
+static int
+ring_copy(Snapshot snap, KeptWriter *writers, uint64 *gen, bool *complete)
+{
+	TransactionId evicted;
+	int			valid;
+
+	LWLockAcquire(kept->lock, LW_SHARED);
+	*gen = kept->gen;
+	evicted = kept->evicted_newest;
+	memcpy(writers, kept->writers, sizeof(KeptWriter) * KEPT_WRITERS);
+	LWLockRelease(kept->lock);
+
+	*complete = !TransactionIdIsValid(evicted) || TransactionIdPrecedes(evicted, snap->xmin);
+	valid = (int) Min(*gen, (uint64) KEPT_WRITERS);
+	for (int i = 0; i < valid; i++)
+		if (writers[i].dbid != MyDatabaseId ||
+			TransactionIdPrecedes(writers[i].xid, snap->xmin))
+			writers[i].xid = InvalidTransactionId;	/* finished for every snapshot this one's age */
+	return valid;
+}
+
 bool
 KeptReadState(Snapshot snap, KeptRead *state)
 {
 	KeptWriter writers[KEPT_WRITERS];
-	TransactionId evicted;
 	uint64		g;
+	bool		complete;
 	int			valid;
 
 	/* our own transaction registered when it wrote (the trigger) */
@@ -163,25 +190,14 @@ KeptReadState(Snapshot snap, KeptRead *state)
 		(TransactionIdIsValid(registered_writer) &&
 		 TransactionIdEquals(registered_writer, GetTopTransactionIdIfAny())))
 		return false;
-	LWLockAcquire(kept->lock, LW_SHARED);
-	g = kept->gen;
-	evicted = kept->evicted_newest;
-	memcpy(writers, kept->writers, sizeof(writers));
-	LWLockRelease(kept->lock);
-
-	if (TransactionIdIsValid(evicted) && !TransactionIdPrecedes(evicted, snap->xmin))
+	valid = ring_copy(snap, writers, &g, &complete);
+	if (!complete)
 		return false;
 	state->gen = g;
 	state->running = 0;
-	valid = (int) Min(g, (uint64) KEPT_WRITERS);
 	for (int i = 0; i < valid; i++)
-	{
-		if (writers[i].dbid != MyDatabaseId ||
-			TransactionIdPrecedes(writers[i].xid, snap->xmin))
-			continue;			/* finished for every snapshot this one's age */
-		if (XidInMVCCSnapshot(writers[i].xid, snap))
+		if (TransactionIdIsValid(writers[i].xid) && XidInMVCCSnapshot(writers[i].xid, snap))
 			state->running |= UINT64CONST(1) << i;
-	}
 	return true;
 }
 
@@ -189,26 +205,19 @@ bool
 KeptWriterRunning(Snapshot snap)
 {
 	KeptWriter writers[KEPT_WRITERS];
-	TransactionId evicted;
 	uint64		g;
+	bool		complete;
 	int			valid;
 
 	if (kept == NULL)
 		return true;
-	LWLockAcquire(kept->lock, LW_SHARED);
-	g = kept->gen;
-	evicted = kept->evicted_newest;
-	memcpy(writers, kept->writers, sizeof(writers));
-	LWLockRelease(kept->lock);
-
+	valid = ring_copy(snap, writers, &g, &complete);
 	/* a writer pushed out of the ring may still run */
-	if (TransactionIdIsValid(evicted) && !TransactionIdPrecedes(evicted, snap->xmin))
+	if (!complete)
 		return true;
-	valid = (int) Min(g, (uint64) KEPT_WRITERS);
 	for (int i = 0; i < valid; i++)
 	{
-		if (writers[i].dbid != MyDatabaseId ||
-			TransactionIdPrecedes(writers[i].xid, snap->xmin) ||
+		if (!TransactionIdIsValid(writers[i].xid) ||
 			TransactionIdIsCurrentTransactionId(writers[i].xid))
 			continue;
 		if (XidInMVCCSnapshot(writers[i].xid, snap))

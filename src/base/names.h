@@ -20,7 +20,7 @@
 #ifndef PERSONALIZE_NAMES_H
 #define PERSONALIZE_NAMES_H
 
-/* consent (sql/src/consent.sql, sql/src/purposes.sql): read by has_consent() */
+/* consent (sql/src/consent.sql, sql/src/consent-purposes.sql): read by has_consent() */
 #define REL_CONSENT				"consent"
 #define IDX_CONSENT_PKEY		"consent_pkey"	/* (subject, purpose_id) */
 #define REL_PURPOSE				"purpose"
@@ -28,7 +28,7 @@
 #define IDX_PURPOSE_NAME_KEY	"purpose_name_key"	/* (name) */
 
 /*
- * their copies on a Citus cluster (sql/src/citus.sql, 0.3.0): reference
+ * their copies on a Citus cluster (sql/src/base-citus.sql, 0.3.0): reference
  * tables with the same keys, which has_consent() reads on a worker node
  */
 #define REL_CONSENT_REPLICA		"consent_replica"
@@ -37,7 +37,7 @@
 #define IDX_PURPOSE_REPLICA_PKEY "purpose_replica_pkey"	/* (purpose_id) */
 #define IDX_PURPOSE_REPLICA_NAME_KEY "purpose_replica_name_key"	/* (name) */
 
-/* intent matching (sql/src/match.sql, sql/src/intent.sql): read by match() */
+/* intent matching (sql/src/match.sql, sql/src/match-intent.sql): read by match() */
 #define REL_MATCH_VERSION		"match_catalog_version"
 #define IDX_MATCH_VERSION_PKEY	"match_catalog_version_pkey"	/* (only_row) */
 #define REL_MATCH_CHANGE		"match_catalog_change"	/* 0.3.0 */
@@ -53,7 +53,7 @@
 #define REL_SIGNAL				"signal"
 #define IDX_SIGNAL_SUBJECT		"signal_subject_idx"	/* (subject, tag) */
 
-/* their copies on a Citus cluster (sql/src/citus.sql, 0.3.0), read on a worker */
+/* their copies on a Citus cluster (sql/src/base-citus.sql, 0.3.0), read on a worker */
 #define REL_MATCH_VERSION_REPLICA	"match_catalog_version_replica"
 #define IDX_MATCH_VERSION_REPLICA_PKEY "match_catalog_version_replica_pkey"	/* (only_row) */
 #define REL_MATCH_CHANGE_REPLICA	"match_catalog_change_replica"
@@ -69,10 +69,10 @@
 #define REL_SIGNAL_REPLICA		"signal_replica"
 #define IDX_SIGNAL_REPLICA_SUBJECT "signal_replica_subject_idx"	/* (subject, tag) */
 
-/* access grants (sql/src/access.sql, 0.2.0): read by has_access() */
+/* access grants (sql/src/privilege.sql, 0.2.0): read by has_access() */
 #define REL_ACCESS_GRANT		"access_grant"
 #define IDX_ACCESS_GRANT_WINDOW	"access_grant_window_idx"	/* (relid, valid_until) */
-/* its copy on a Citus cluster (sql/src/citus.sql, 0.3.0): tables and roles by name */
+/* its copy on a Citus cluster (sql/src/base-citus.sql, 0.3.0): tables and roles by name */
 #define REL_ACCESS_GRANT_REPLICA	"access_grant_replica"
 #define IDX_ACCESS_GRANT_REPLICA_WINDOW "access_grant_replica_window_idx"	/* (relid text, valid_until) */
 

@@ -288,7 +288,7 @@ personalize_subject_write(PG_FUNCTION_ARGS)
 								 "written to the node's local tables, which nothing reads: the change would be lost");
 	/*
 	 * The ledgers hash a subject as its pseudonym, and take a key that
-	 * already looks like one as it is (src/ledger.c): a customer's key must
+	 * already looks like one as it is (src/ledgers/ledgers.c): a customer's key must
 	 * never look like one.
 	 */
 	if (VARSIZE_ANY_EXHDR(subject) >= (int) strlen(PSEUDONYM_PREFIX) &&

@@ -19,7 +19,7 @@
  * Copyright (c) 2026, The personalize authors
  *
  * IDENTIFICATION
- *	  src/upgrade.c
+ *	  src/base/upgrade.c
  *
  *-------------------------------------------------------------------------
  */

@@ -51,7 +51,7 @@
  * Copyright (c) 2026, The personalize authors
  *
  * IDENTIFICATION
- *	  src/consent.c
+ *	  src/consent/consent.c
  *
  *-------------------------------------------------------------------------
  */
@@ -1117,7 +1117,7 @@ get_site(FunctionCallInfo fcinfo, bool may_process)
 
 /*
  * The objections of a purpose chain whose lawful basis is not consent,
- * kept between statements (KeptReadState(), access.c; the consent table
+ * kept between statements (KeptReadState(), base/kept.c; the consent table
  * has the trigger too).  may_process() and has_access() on such a purpose
  * need only the few subjects who objected; once a statement has loaded
  * them all (a bulk load), the next statements that see the same consent

@@ -13,7 +13,7 @@
  * Copyright (c) 2026, The personalize authors
  *
  * IDENTIFICATION
- *	  src/purpose.c
+ *	  src/consent/purpose.c
  *
  *-------------------------------------------------------------------------
  */

@@ -22,7 +22,7 @@
  * Copyright (c) 2026, The personalize authors
  *
  * IDENTIFICATION
- *	  src/monthday.c
+ *	  src/monthday/monthday.c
  *
  *-------------------------------------------------------------------------
  */

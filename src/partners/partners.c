@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * partner.c
+ * partners.c
  *	  share(): data for a partner under its agreement, with a custody
  *	  record; and the subject counts of the record of processing.
  *
@@ -31,7 +31,7 @@
  * Copyright (c) 2026, The personalize authors
  *
  * IDENTIFICATION
- *	  src/partner.c
+ *	  src/partners/partners.c
  *
  *-------------------------------------------------------------------------
  */
@@ -309,7 +309,7 @@ personalize_share(PG_FUNCTION_ARGS)
 	values[0] = p.purposes;
 	/*
 	 * All of a protected table's rows, even when FORCE binds the owner
-	 * (access.h); through a cursor, so that only the tuplestore (which
+	 * (base/bypass.c); through a cursor, so that only the tuplestore (which
 	 * spills to disk past work_mem) holds what is shared.
 	 */
 	PolicyBypassBegin(t->relid, NULL);

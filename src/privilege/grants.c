@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * access.c
+ * grants.c
  *	  Least privilege: protect() puts a registered table under row level
  *	  security, and a role sees a subject's row only while it holds an
  *	  active access grant on the table for a purpose the subject's data may
@@ -34,7 +34,7 @@
  * table as a constant: no sub-select, so a distributed table accepts it,
  * and nothing in it is looked up by name when it runs.
  *
- * has_access() (consent.c, beside has_consent(), whose reader it shares)
+ * has_access() (has_access.c, through has_consent()'s call-site reader)
  * reads the grants of the current role on the table once per statement,
  * through the statement's snapshot, and keeps those whose window contains
  * the statement's start: an expiry binds the first statement that starts
@@ -57,7 +57,7 @@
  * Copyright (c) 2026, The personalize authors
  *
  * IDENTIFICATION
- *	  src/access.c
+ *	  src/privilege/grants.c
  *
  *-------------------------------------------------------------------------
  */

@@ -2,7 +2,7 @@
  *
  * privilege.h
  *	  Least privilege: protected tables, time-limited access grants asked
- *	  for and decided by different roles (access.c), and has_access(), the
+ *	  for and decided by different roles (grants.c), and has_access(), the
  *	  policy that reads them (has_access.c).
  *
  * Copyright (c) 2026, The personalize authors

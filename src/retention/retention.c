@@ -29,7 +29,7 @@
  *	  detached and dropped; the others are purged row by row as above.
  *
  * Every statement on the table runs as its owner in a restricted security
- * context (common.c: BeginRunAs), with the batch's lock_timeout; whatever
+ * context (base/runas.c: BeginRunAs), with the batch's lock_timeout; whatever
  * the owner's triggers change in the session's settings is undone after
  * each statement.  The batch size adapts so that a batch takes at most
  * personalize.purge_max_batch_ms, which is also its lock_timeout.
@@ -46,7 +46,7 @@
  * Copyright (c) 2026, The personalize authors
  *
  * IDENTIFICATION
- *	  src/retention.c
+ *	  src/retention/retention.c
  *
  *-------------------------------------------------------------------------
  */
@@ -753,7 +753,7 @@ owner_execute(PurgeRun *run, const char *sql, int nargs, Oid *argtypes,
 	char		timeout[32];
 
 	BeginRunAs(&ra, run->owner);
-	/* every row of the table, even when FORCE binds the owner (access.h) */
+	/* every row of the table, even when FORCE binds the owner (base/bypass.c) */
 	PolicyBypassBegin(run->rule->relid, NULL);
 	snprintf(timeout, sizeof(timeout), "%d", purge_max_batch_ms);
 	(void) set_config_option("lock_timeout", timeout, PGC_USERSET,

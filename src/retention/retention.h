@@ -7,7 +7,7 @@
  * Copyright (c) 2026, The personalize authors
  *
  * IDENTIFICATION
- *	  src/retention.h
+ *	  src/retention/retention.h
  *
  *-------------------------------------------------------------------------
  */

@@ -31,7 +31,7 @@
  * Copyright (c) 2026, The personalize authors
  *
  * IDENTIFICATION
- *	  src/classify.c
+ *	  src/review/classify.c
  *
  *-------------------------------------------------------------------------
  */

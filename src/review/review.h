@@ -1,12 +1,15 @@
 /*-------------------------------------------------------------------------
  *
- * classify.h
- *	  Column classification and the DDL review (classify.c).
+ * review.h
+ *	  Review: columns classified with data categories through the
+ *	  "personalize" security label provider and classify(), and moments of
+ *	  review when DDL adds personal-looking columns (classify.c); review()
+ *	  itself, its checks and proxy detection are SQL (sql/src/review*.sql).
  *
  * Copyright (c) 2026, The personalize authors
  *
  * IDENTIFICATION
- *	  src/classify.h
+ *	  src/review/review.h
  *
  *-------------------------------------------------------------------------
  */

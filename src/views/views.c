@@ -44,14 +44,14 @@
  * without any cast a user could have defined: bigint, uuid and text as they
  * are, other types through their output function (format('%s')), so reading
  * the view never runs code of the table's owner.  The column list is fixed
- * when the view is created; classify.c refuses a reclassification that would
+ * when the view is created; review/classify.c refuses a reclassification that would
  * leave the view showing a column its purpose does not allow, and review()
  * reports a view its owner redefined (_consent_view_problem()).
  *
  * Copyright (c) 2026, The personalize authors
  *
  * IDENTIFICATION
- *	  src/views.c
+ *	  src/views/views.c
  *
  *-------------------------------------------------------------------------
  */

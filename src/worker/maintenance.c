@@ -14,7 +14,7 @@
  * Copyright (c) 2026, The personalize authors
  *
  * IDENTIFICATION
- *	  src/maintenance.c
+ *	  src/worker/maintenance.c
  *
  *-------------------------------------------------------------------------
  */

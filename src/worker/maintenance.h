@@ -6,7 +6,7 @@
  * Copyright (c) 2026, The personalize authors
  *
  * IDENTIFICATION
- *	  src/maintenance.h
+ *	  src/worker/maintenance.h
  *
  *-------------------------------------------------------------------------
  */

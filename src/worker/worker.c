@@ -23,11 +23,11 @@
  * it runs is schema-qualified, every function it calls is called by OID,
  * and every table's purge runs as that table's owner in a restricted
  * security context whose settings are undone after each statement
- * (retention.c, common.c).
+ * (retention/retention.c, base/runas.c).
  *
  * A scheduler's pass runs the duties of maintenance.c in order: the
  * retention purge (batch by batch, each batch its own transaction, see
- * retention.c) and the others each in a transaction of its own.  A failing
+ * retention/retention.c) and the others each in a transaction of its own.  A failing
  * rule or duty is recorded and reported with its SQLSTATE, and the pass
  * goes on; the next pass retries it.
  *
@@ -38,7 +38,7 @@
  * Copyright (c) 2026, The personalize authors
  *
  * IDENTIFICATION
- *	  src/worker.c
+ *	  src/worker/worker.c
  *
  *-------------------------------------------------------------------------
  */
@@ -641,7 +641,7 @@ exit_if_extension_gone(void)
 }
 
 /*
- * Purge one rule, committing each batch; a failure is recorded (retention.c)
+ * Purge one rule, committing each batch; a failure is recorded (retention/retention.c)
  * and reported here, and the pass goes on.
  */
 static void

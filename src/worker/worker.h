@@ -1,12 +1,14 @@
 /*-------------------------------------------------------------------------
  *
  * worker.h
- *	  The background worker (worker.c).
+ *	  The background worker: a launcher and one scheduler per database
+ *	  with the extension (worker.c), which run the maintenance duties
+ *	  (maintenance.c) in order, as run_maintenance() does.
  *
  * Copyright (c) 2026, The personalize authors
  *
  * IDENTIFICATION
- *	  src/worker.h
+ *	  src/worker/worker.h
  *
  *-------------------------------------------------------------------------
  */
