@@ -36,13 +36,13 @@
  * per offer.
  *
  * One index per database: with the library preloaded it is built once
- * into dynamic shared memory and mapped by every backend (match_shared.c);
+ * into dynamic shared memory and mapped by every backend (shared.c);
  * otherwise each backend keeps its own.
  *
  * Freshness.  Every statement that changes offers, offer_tags, tag or
  * data_category increments personalize.match_catalog_version inside the
  * writer's transaction and logs the offers it changed in
- * match_catalog_change (match_overlay.c says why the log rows a snapshot
+ * match_catalog_change (overlay.c says why the log rows a snapshot
  * sees past an index's version are exactly the changes it must apply).
  * match() reads the version through its statement's snapshot, and the
  * changed offers through the same snapshot, scored as an overlay over the
@@ -56,20 +56,24 @@
  * kept: it is built for the call and freed after it (slow, and said once
  * per session with a WARNING).  match_cache_info() reports the index.
  *
- * The code is in five files: match_catalog.c (the relations, the catalog
- * index and which one a statement uses), match_shared.c (the shared
- * index), match_overlay.c (the changed offers), match_rank.c (the
- * subject, the ranking and the reasons) and this file (settings, answer
- * counters, the SQL functions).
+ * The code is in six files, each with its header, which include each
+ * other in one direction: index.c (the relations, the catalog index laid
+ * out flat, built, viewed, freed and looked up in) at the bottom; above
+ * it shared.c (the shared index), overlay.c (the changed offers) and
+ * rank.c (the subject, the ranking and the reasons); above those
+ * catalog.c (which index a statement uses, the kept one, the catalog
+ * version, match_cache_info() and _match_fold()); and at the top this
+ * file (settings, answer counters, the SQL functions).  A setting lives
+ * in the lowest file that reads it; MatchInit() defines them all.
  *
- * Scale-out note: the tables are read in MatchCatalogBuild(),
+ * Scale-out note: the tables are read in MatchBuildStart(),
  * MatchOverlayGet(), SubjectLoad(), MatchCatalogVersion() and (consent)
  * ConsentCheck() only.
  *
  * Copyright (c) 2026, The personalize authors
  *
  * IDENTIFICATION
- *	  src/match.c
+ *	  src/match/match.c
  *
  *-------------------------------------------------------------------------
  */
@@ -107,21 +111,23 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "match/match.h"
 #include "base/citus.h"
 #include "base/compat.h"
 #include "base/subject_key.h"
 #include "consent/consent.h"
-#include "match/match.h"
-#include "match/match_internal.h"
+#include "match/catalog.h"
+#include "match/index.h"
+#include "match/rank.h"
+#include "match/shared.h"
 
 PG_FUNCTION_INFO_V1(personalize_match);
 PG_FUNCTION_INFO_V1(personalize_match_stats);
 
-/* GUCs */
-int			signal_half_life = 14 * 24 * 3600;	/* seconds */
-int			match_cache_mem = 256 * 1024;	/* kB */
-int			match_shared_mem = 1024 * 1024; /* kB */
-int			match_overlay_limit = 10000;	/* offers */
+/* the largest k match() accepts */
+#define MATCH_MAX_K			10000
+/* the purpose whose consent match() needs */
+#define MATCH_PURPOSE		"personalization"
 
 /* ---------- answers counted by kind ---------- */
 
@@ -210,7 +216,10 @@ match_shmem_startup(void)
 }
 
 /*
- * Define the module's GUCs and register its callbacks and hooks.
+ * Define the module's GUCs and register its callbacks and hooks.  Each GUC
+ * variable lives in the lowest file that reads it: signal_half_life in
+ * rank.c, match_shared_mem in shared.c, match_cache_mem and
+ * match_overlay_limit in catalog.c.
  */
 void
 MatchInit(void)

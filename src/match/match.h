@@ -6,7 +6,7 @@
  * Copyright (c) 2026, The personalize authors
  *
  * IDENTIFICATION
- *	  src/match.h
+ *	  src/match/match.h
  *
  *-------------------------------------------------------------------------
  */

@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * match_overlay.c
+ * overlay.c
  *	  The overlay: the offers changed since the base index was built, read
  *	  from the change log by version, so that a change to k offers costs
  *	  the next match() work in k, not in the catalog.
@@ -21,12 +21,16 @@
  * the next statement reads only the log rows past that version.  An
  * overlay that includes our own open transaction's changes serves one
  * call only.  When the overlay grows past personalize.match_overlay_limit
- * offers, match() folds it into a new base index (match_catalog.c).
+ * offers, match() folds it into a new base index (catalog.c).
+ *
+ * The overlay's types are in index.h, and the lookups that read it
+ * (MatchOverlayFind(), MatchFindOfferRef()) in index.c: an offer
+ * reference past the base's offers names an offer of the overlay.
  *
  * Copyright (c) 2026, The personalize authors
  *
  * IDENTIFICATION
- *	  src/match_overlay.c
+ *	  src/match/overlay.c
  *
  *-------------------------------------------------------------------------
  */
@@ -46,7 +50,8 @@
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
-#include "match/match_internal.h"
+#include "match/overlay.h"
+#include "match/index.h"
 
 /* the overlay kept for the kept base index, or NULL */
 static MatchOverlay *kept = NULL;
@@ -79,29 +84,6 @@ MatchOverlayKept(const MatchCatalog *base)
 		kept->base_version == base->version)
 		return kept;
 	return NULL;
-}
-
-/* the index of an id in the overlay, or -1 */
-int32
-MatchOverlayFind(const MatchOverlay *ov, const char *s, Size len)
-{
-	int32		lo = 0;
-	int32		hi = ov->n - 1;
-
-	while (lo <= hi)
-	{
-		int32		mid = lo + (hi - lo) / 2;
-		const OverlayOffer *x = &ov->offers[mid];
-		int			c = MatchBytesCmp(x->id, x->len, s, len);
-
-		if (c == 0)
-			return mid;
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid - 1;
-	}
-	return -1;
 }
 
 static int

@@ -1,13 +1,13 @@
 /*-------------------------------------------------------------------------
  *
- * match_rank.c
+ * rank.c
  *	  match()'s call phase: the subject's intents and signals, the ranking of
  *	  the offers they reach, and the reasons of each offer ranked.
  *
  * Copyright (c) 2026, The personalize authors
  *
  * IDENTIFICATION
- *	  src/match_rank.c
+ *	  src/match/rank.c
  *
  *-------------------------------------------------------------------------
  */
@@ -48,7 +48,14 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
-#include "match/match_internal.h"
+#include "match/rank.h"
+#include "match/index.h"
+
+/* GUC */
+int			signal_half_life = 14 * 24 * 3600;	/* seconds */
+
+/* what this session's rankings scored and skipped, for match_cache_info() */
+static MatchRankingCounts ranking_counts = {0, 0, 0, 0};
 
 /*
  * Scores of one block, all zero between blocks (the scan that reads them
@@ -61,6 +68,23 @@ static bool block_scores_dirty = false;	/* a ranking stopped mid-block */
 
 /* offers scanned together for one scoring above the threshold */
 #define SCAN_CHUNK	64
+
+/* the counts of this session's rankings */
+const MatchRankingCounts *
+MatchRankingCountsGet(void)
+{
+	return &ranking_counts;
+}
+
+/* what a ranking scored and skipped */
+static void
+note_ranking(uint64 blocks, uint64 skipped, uint64 postings, uint64 postings_skipped)
+{
+	ranking_counts.blocks += blocks;
+	ranking_counts.blocks_skipped += skipped;
+	ranking_counts.postings += postings;
+	ranking_counts.postings_skipped += postings_skipped;
+}
 
 /* the entry for a catalog tag, created on first use */
 static SubjectTag *
@@ -707,7 +731,7 @@ MatchRankOffers(const MatchCatalog *cat, const Subject *sub, TimestampTz now,
 		pfree(terms);
 	}
 	qsort(heap, n, sizeof(Ranked), ranked_cmp);
-	MatchNoteRanking(nblocks_scored, nblocks_skipped, npostings, npostings_skipped);
+	note_ranking(nblocks_scored, nblocks_skipped, npostings, npostings_skipped);
 	pfree(tags);
 	pfree(j_of_slot);
 	return n;

@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * match_shared.c
+ * shared.c
  *	  One offer catalog index for every backend of a database: a dynamic
  *	  shared memory segment per database, published in a small table in
  *	  the server's shared memory.
@@ -25,7 +25,7 @@
  * Copyright (c) 2026, The personalize authors
  *
  * IDENTIFICATION
- *	  src/match_shared.c
+ *	  src/match/shared.c
  *
  *-------------------------------------------------------------------------
  */
@@ -43,9 +43,13 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
+#include "match/shared.h"
 #include "base/extension.h"
 #include "base/runas.h"
-#include "match/match_internal.h"
+#include "match/index.h"
+
+/* GUC */
+int			match_shared_mem = 1024 * 1024; /* kB */
 
 /* databases with a shared index at once */
 #define MATCH_SHARED_SLOTS	32
@@ -233,8 +237,8 @@ warn_private(const char *detail)
  * A new segment of size bytes for a catalog, mapped for the session, or
  * NULL (with a WARNING) when it cannot be had.
  */
-void *
-MatchSharedCreate(Size size, char **addr)
+static dsm_segment *
+segment_create(Size size, char **addr)
 {
 	CreateArgs	a;
 	ErrorData  *edata;
@@ -273,7 +277,31 @@ MatchSharedCreate(Size size, char **addr)
 }
 
 /*
- * Publish cat (in a segment from MatchSharedCreate) as this database's
+ * Build the catalog index through the snapshot and lay it out flat in a
+ * new segment, mapped for the session (the catalog under parent); or NULL,
+ * with a WARNING, when no segment can be had.
+ */
+MatchCatalog *
+MatchSharedBuild(const MatchRels *r, Snapshot snap, int64 version, MemoryContext parent)
+{
+	MatchBuild *build = MatchBuildStart(r, snap, version);
+	dsm_segment *seg;
+	char	   *blob;
+	MatchCatalog *cat;
+
+	seg = segment_create(MatchBuildSize(build), &blob);
+	if (seg == NULL)
+	{
+		MatchBuildCancel(build);
+		return NULL;
+	}
+	cat = MatchBuildFinish(build, blob, parent);
+	cat->seg = seg;
+	return cat;
+}
+
+/*
+ * Publish cat (in a segment from MatchSharedBuild) as this database's
  * shared index, unless a newer one is published.  The segment is pinned,
  * and the one it replaces unpinned.
  */

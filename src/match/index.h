@@ -1,40 +1,29 @@
 /*-------------------------------------------------------------------------
  *
- * match_internal.h
- *	  What the three phases of match() share: the catalog (match_catalog.c),
- *	  the subject and the ranking (match_rank.c), the SQL functions (match.c).
+ * index.h
+ *	  The bottom of match(): the relations it reads, and the offer catalog
+ *	  as an inverted index laid out flat, built, viewed, freed and looked
+ *	  up in (index.c).  The overlay's types are here too: an offer
+ *	  reference may name an offer of the overlay.
  *
  * Copyright (c) 2026, The personalize authors
  *
  * IDENTIFICATION
- *	  src/match_internal.h
+ *	  src/match/index.h
  *
  *-------------------------------------------------------------------------
  */
-#ifndef PERSONALIZE_MATCH_INTERNAL_H
-#define PERSONALIZE_MATCH_INTERNAL_H
+#ifndef PERSONALIZE_MATCH_INDEX_H
+#define PERSONALIZE_MATCH_INDEX_H
 
 #include "postgres.h"
 
-#include "fmgr.h"
-#include "nodes/pg_list.h"
+#include "access/attnum.h"
+#include "datatype/timestamp.h"
 #include "utils/snapshot.h"
-#include "utils/timestamp.h"
 
-/* the largest k match() accepts */
-#define MATCH_MAX_K			10000
 /* offers scored together: 16384 float8 scores are 128kB, an L2 cache */
 #define MATCH_BLOCK			16384
-/* named kinds of behaviour per tag, for the reasons */
-#define MAX_KINDS_PER_TAG	8
-/* the purpose whose consent match() needs */
-#define MATCH_PURPOSE		"personalization"
-
-/* GUCs (match.c) */
-extern int	signal_half_life;	/* seconds */
-extern int	match_cache_mem;	/* kB */
-extern int	match_shared_mem;	/* kB */
-extern int	match_overlay_limit;	/* offers */
 
 /* ---------- the relations match() reads ---------- */
 
@@ -92,7 +81,7 @@ typedef struct MatchRels
 	AttrNumber	s_offer;
 } MatchRels;
 
-/* ---------- the catalog ---------- */
+/* ---------- the catalog index ---------- */
 
 /* one posting: an offer carrying a tag, with the offer's weight for it */
 typedef struct Posting
@@ -119,7 +108,7 @@ typedef struct OverlayOffer
 } OverlayOffer;
 
 /*
- * The offers changed since the base index was built (match_overlay.c):
+ * The offers changed since the base index was built (overlay.c):
  * their state replaces the base's, which is masked.  Everything lives in
  * cxt.
  */
@@ -140,8 +129,8 @@ typedef struct MatchOverlay
 
 /*
  * The offer catalog as an index.  Its arrays are one flat block of memory
- * (the "blob", match_catalog.c), either private or a dynamic shared memory
- * segment every backend of the database maps (match_shared.c); this
+ * (the "blob", index.c), either private or a dynamic shared memory
+ * segment every backend of the database maps (shared.c); this
  * struct, in cxt, holds the pointers into it.
  *
  * Offers are named by a reference: 0 .. noffers - 1 for the base offers,
@@ -195,56 +184,6 @@ typedef struct MatchCatalog
 	double		build_ms;
 	TimestampTz built_at;
 } MatchCatalog;
-
-/* ---------- the subject ---------- */
-
-typedef struct KindSum
-{
-	char	   *kind;
-	double		sum;
-} KindSum;
-
-/* what the subject stated and did about one tag */
-typedef struct SubjectTag
-{
-	int32		tag;
-	bool		has_intent;
-	double		intent;
-	double		behaviour;		/* decayed sum of signals */
-	double		affinity;
-	bool		avoided;		/* a negative intent */
-	bool		scoring;		/* takes part in scores */
-	int			nkinds;
-	KindSum		kinds[MAX_KINDS_PER_TAG];
-} SubjectTag;
-
-typedef struct Subject
-{
-	SubjectTag *tags;
-	int			ntags;
-	int			cap;
-	int32	   *slot;			/* catalog tag number -> index in tags, or -1 */
-	int32	   *purchased;		/* offer numbers, sorted, unique */
-	int			npurchased;
-	bool		has_positive;	/* some tag has a positive affinity */
-} Subject;
-
-/* ---------- ranking ---------- */
-
-typedef struct Ranked
-{
-	double		score;
-	int64		key;			/* offer_id order: MatchOfferKey() */
-	int32		offer;			/* a reference */
-} Ranked;
-
-/* one tag's part in an offer's score */
-typedef struct Contribution
-{
-	int			slot;			/* in sub->tags */
-	int32		tag;
-	double		value;
-} Contribution;
 
 /* bytewise comparison of s[0..slen) and t[0..tlen), as COLLATE "C" */
 static inline int
@@ -327,73 +266,34 @@ MatchOfferActive(const MatchCatalog *cat, int32 o, TimestampTz now)
 		!MatchBaseMasked(cat, o);
 }
 
-/* match_catalog.c: the relations, and the catalog as an index */
-extern void MatchCatalogInit(void);
+/* the relations */
 extern const MatchRels *MatchRelsGet(void);
-extern MatchCatalog *MatchCatalogGet(Snapshot snap, MemoryContext callcxt);
+extern const MatchRels *MatchRelsKnown(void);
+
+/*
+ * Building an index in two steps, so that its blob can go where the caller
+ * wants it (shared.c: in a new segment): MatchBuildStart() reads the
+ * catalog through the snapshot, MatchBuildSize() tells the size of its
+ * blob, MatchBuildFinish() lays it out into a blob of that size and
+ * returns the catalog over it (under parent), MatchBuildCancel() drops it.
+ * MatchCatalogBuild() does it all into a private blob.
+ */
+typedef struct MatchBuild MatchBuild;
+extern MatchBuild *MatchBuildStart(const MatchRels *r, Snapshot snap, int64 version);
+extern Size MatchBuildSize(const MatchBuild *build);
+extern MatchCatalog *MatchBuildFinish(MatchBuild *build, char *blob, MemoryContext parent);
+extern void MatchBuildCancel(MatchBuild *build);
 extern MatchCatalog *MatchCatalogBuild(const MatchRels *r, Snapshot snap, int64 version,
-									   MemoryContext parent, bool shared);
-extern void MatchCatalogFree(MatchCatalog *cat);
-extern int64 MatchCatalogVersion(const MatchRels *r, Snapshot snap, bool *own,
-								 int64 *horizon);
+									   MemoryContext parent);
 extern MatchCatalog *MatchCatalogView(char *blob, MemoryContext parent);
+extern void MatchCatalogFree(MatchCatalog *cat);
+
+/* lookups */
 extern int32 MatchFindOffer(const MatchCatalog *cat, const char *s, Size len);
+extern int32 MatchOverlayFind(const MatchOverlay *ov, const char *s, Size len);
 extern int32 MatchFindOfferRef(const MatchCatalog *cat, const char *s, Size len);
 extern int32 MatchFindTag(const MatchCatalog *cat, const char *s, Size len);
 extern float4 MatchPostingWeight(const MatchCatalog *cat, int32 t, int32 o);
 extern const char *MatchOfferId(const MatchCatalog *cat, int32 o, int *len);
-extern void MatchNoteRanking(uint64 blocks, uint64 skipped, uint64 postings,
-							 uint64 postings_skipped);
 
-/* match_shared.c: the index every backend of a database shares */
-extern void MatchSharedInit(void);
-extern bool MatchSharedAvailable(void);
-extern Size MatchSharedShmemSize(void);
-extern void MatchSharedShmemInit(void);
-extern void *MatchSharedCreate(Size size, char **addr);
-extern int64 MatchSharedVersion(const MatchRels *r);
-extern MatchCatalog *MatchSharedAttach(const MatchRels *r, int64 *version);
-extern bool MatchSharedPublish(MatchCatalog *cat);
-extern void MatchSharedBuildLock(void);
-extern bool MatchSharedBuildLockTry(void);
-extern void MatchSharedBuildUnlock(void);
-typedef struct MatchSharedInfo
-{
-	bool		valid;
-	int64		version;
-	Size		size;
-	double		build_ms;
-	TimestampTz built_at;
-	int64		builds;
-	Size		total;			/* every database's shared indexes */
-} MatchSharedInfo;
-extern void MatchSharedGetInfo(const MatchRels *r, MatchSharedInfo *info);
-
-/* match_overlay.c: the offers changed since the base was built */
-typedef enum OverlayResult
-{
-	OVERLAY_OK,
-	OVERLAY_REBUILD				/* the change log cannot bring the base up to date */
-} OverlayResult;
-extern OverlayResult MatchOverlayGet(MatchCatalog *base, const MatchRels *r, Snapshot snap,
-									 int64 version, bool own, int64 horizon,
-									 MemoryContext callcxt, const MatchOverlay **out);
-extern void MatchOverlayForget(void);
-extern const MatchOverlay *MatchOverlayKept(const MatchCatalog *base);
-extern int32 MatchOverlayFind(const MatchOverlay *ov, const char *s, Size len);
-
-/* match_rank.c: the subject, the ranking and its reasons */
-extern Subject *SubjectLoad(const MatchCatalog *cat, const char *subject, int len,
-							Snapshot snap, TimestampTz now);
-extern bool SubjectPurchased(const Subject *sub, int32 o);
-extern bool SubjectAvoids(const MatchCatalog *cat, const Subject *sub, int32 o);
-extern int	MatchRankOffers(const MatchCatalog *cat, const Subject *sub, TimestampTz now,
-							bool exclude_purchased, int k, Ranked *out);
-extern int	MatchRankWithCap(const MatchCatalog *cat, const Subject *sub, TimestampTz now,
-							 bool exclude_purchased, int k, int cap, Ranked *out);
-extern int	MatchContributions(const MatchCatalog *cat, const Subject *sub, int32 o,
-							   Contribution *out);
-extern char *MatchReasonText(const MatchCatalog *cat, const SubjectTag *st);
-extern Datum MatchReasonsArray(List *texts);
-
-#endif							/* PERSONALIZE_MATCH_INTERNAL_H */
+#endif							/* PERSONALIZE_MATCH_INDEX_H */
