@@ -47,7 +47,7 @@ DATA = $(filter-out sql/$(EXTENSION)--$(EXTVERSION).sql,$(sort $(wildcard sql/$(
 # pg_regress tests (sql/<name>.sql, expected/<name>.out: PGXS's layout), in
 # order; each is named after the feature it tests (src/<feature>/).  One
 # line each: test/run-tests reads these two lines.
-REGRESS = base_upgrade monthday consent consent_lawful_basis match_intent subjects base_subject_keys review_classify views privilege ledgers partners review_proxies retention match match_overlay base_security subjects_view_rule base_null_args
+REGRESS = base_upgrade monthday consent consent_lawful_basis match_intent subjects base_subject_keys review_classify views privilege ledgers partners review_proxies retention match match_overlay base_security base_drop privilege_persons subjects_view_rule base_null_args
 # isolation specs (test/isolation/specs, test/isolation/expected)
 ISOLATION = monthday_unique consent_withdraw ledgers_chain consent_objection privilege_grants views_consent subjects_forget_grant retention_purge match_catalog match_overlay match_consent
 ISOLATION_OPTS = --inputdir=test/isolation

@@ -5,7 +5,9 @@
 --
 -- each test file starts from a fresh install
 SET client_min_messages = warning;
+SET personalize.drop_ledgers = on;
 DROP EXTENSION IF EXISTS personalize CASCADE;
+RESET personalize.drop_ledgers;
 -- the schema outlives DROP EXTENSION
 DROP SCHEMA IF EXISTS personalize CASCADE;
 RESET client_min_messages;
@@ -209,7 +211,9 @@ SHOW search_path;
 SHOW work_mem;
 SELECT count(*) AS purged FROM events;
 
+SET personalize.drop_ledgers = on;
 DROP EXTENSION personalize CASCADE;
+RESET personalize.drop_ledgers;
 DROP OWNED BY regress_owner CASCADE;
 DROP TABLE secrets;
 DROP ROLE regress_owner, regress_dpo;

@@ -163,7 +163,9 @@ REVOKE EXECUTE ON FUNCTION personalize.define_purpose(text, text, text, text[], 
 CREATE TEMP TABLE upgraded AS SELECT * FROM pg_temp.extension_members();
 
 SET client_min_messages = warning;
+SET personalize.drop_ledgers = on;
 DROP EXTENSION personalize CASCADE;
+RESET personalize.drop_ledgers;
 RESET client_min_messages;
 CREATE EXTENSION personalize;
 CREATE TEMP TABLE fresh AS SELECT * FROM pg_temp.extension_members();

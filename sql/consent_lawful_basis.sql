@@ -2,7 +2,9 @@
 -- Lawful bases: define_purpose(..., lawful_basis), objections, may_process()
 --
 SET client_min_messages = warning;
+SET personalize.drop_ledgers = on;
 DROP EXTENSION IF EXISTS personalize CASCADE;
+RESET personalize.drop_ledgers;
 CREATE EXTENSION personalize;
 RESET client_min_messages;
 SET search_path = public, personalize;

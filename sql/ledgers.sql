@@ -5,7 +5,9 @@
 -- superuser's: switch a trigger off, edit, delete, truncate, rehash.
 --
 SET client_min_messages = warning;
+SET personalize.drop_ledgers = on;
 DROP EXTENSION IF EXISTS personalize CASCADE;
+RESET personalize.drop_ledgers;
 CREATE EXTENSION personalize;
 DROP ROLE IF EXISTS regress_auditor;
 RESET client_min_messages;

@@ -3,7 +3,9 @@
 -- custody log, recipients(), forget()'s report, the record of processing
 --
 SET client_min_messages = warning;
+SET personalize.drop_ledgers = on;
 DROP EXTENSION IF EXISTS personalize CASCADE;
+RESET personalize.drop_ledgers;
 CREATE EXTENSION personalize;
 DROP ROLE IF EXISTS regress_shop, regress_exporter, regress_dpo;
 RESET client_min_messages;

@@ -571,3 +571,56 @@ CREATE FUNCTION @extschema@._consent_view_rows(view text)
 RETURNS SETOF record
 	AS 'MODULE_PATHNAME', 'personalize_consent_view_rows'
 	LANGUAGE C STABLE STRICT;
+
+-- Least privilege by the person (sql/src/privilege.sql): a grant records
+-- who decided it, by role and by session user, and has_access() stops
+-- counting it once either can act as the grantee; the access ledger names
+-- the session user behind each actor.  Grants made before name their
+-- granter only: it is looked up by that name.  The ledger's entries
+-- before this update keep no session user (NULL), so their hashes stay.
+ALTER TABLE @extschema@.access_grant ADD COLUMN granter regrole, ADD COLUMN granter_session regrole;
+UPDATE @extschema@.access_grant g
+   SET granter = r.oid::pg_catalog.regrole
+  FROM pg_catalog.pg_roles r
+ WHERE r.rolname OPERATOR(pg_catalog.=) g.granted_by;
+ALTER TABLE @extschema@.access_event ADD COLUMN session_actor name;
+ALTER TABLE @extschema@.access_event ALTER COLUMN session_actor SET DEFAULT session_user;
+CREATE OR REPLACE VIEW @extschema@.access_history AS
+	SELECT e.event_id, e.action, e.actor, e.grantee, e.table_name, e.purpose, e.reason,
+	       e.valid_from, e.valid_until, e.grant_id, e.request_id, e.occurred_at,
+	       e.session_actor
+	  FROM @extschema@.access_event e;
+
+-- Reads kept between statements and the hash chains follow every change,
+-- also one applied by a logical replication subscription or made under
+-- session_replication_role = replica (sql/src/privilege.sql, ledgers.sql).
+ALTER TABLE @extschema@.access_grant ENABLE ALWAYS TRIGGER kept_read_changed;
+ALTER TABLE @extschema@.purpose ENABLE ALWAYS TRIGGER kept_read_changed;
+ALTER TABLE @extschema@.consent ENABLE ALWAYS TRIGGER kept_read_changed;
+ALTER TABLE @extschema@.consent_event ENABLE ALWAYS TRIGGER consent_event_chain;
+ALTER TABLE @extschema@.access_event ENABLE ALWAYS TRIGGER access_event_chain;
+ALTER TABLE @extschema@.purge_event ENABLE ALWAYS TRIGGER purge_event_chain;
+ALTER TABLE @extschema@.custody_event ENABLE ALWAYS TRIGGER custody_event_chain;
+
+-- Fail closed on DROP EXTENSION ... CASCADE (sql/src/privilege.sql): the
+-- permissive policy of every protected table now depends on the extension.
+CREATE FUNCTION @extschema@._rows_open() RETURNS boolean
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE
+	AS 'SELECT true';
+COMMENT ON FUNCTION @extschema@._rows_open() IS
+	'the expression of protect()''s permissive policies: true while the extension exists';
+CREATE FUNCTION @extschema@._rows_open_policies() RETURNS integer
+	AS 'MODULE_PATHNAME', 'personalize_rows_open_policies'
+	LANGUAGE C;
+REVOKE ALL ON FUNCTION @extschema@._rows_open_policies() FROM PUBLIC;
+SELECT @extschema@._rows_open_policies();
+
+-- DROP EXTENSION with ledgers that hold entries is refused unless the
+-- session confirms (sql/src/ledgers.sql).
+CREATE FUNCTION @extschema@._drop_guard() RETURNS event_trigger
+	AS 'MODULE_PATHNAME', 'personalize_drop_guard'
+	LANGUAGE C;
+REVOKE ALL ON FUNCTION @extschema@._drop_guard() FROM PUBLIC;
+CREATE EVENT TRIGGER personalize_drop_guard ON ddl_command_start
+	WHEN TAG IN ('DROP EXTENSION', 'DROP SCHEMA', 'DROP OWNED')
+	EXECUTE FUNCTION @extschema@._drop_guard();

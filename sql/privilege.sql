@@ -3,7 +3,9 @@
 -- and the attacks a role without a grant tries (each must fail)
 --
 SET client_min_messages = warning;
+SET personalize.drop_ledgers = on;
 DROP EXTENSION IF EXISTS personalize CASCADE;
+RESET personalize.drop_ledgers;
 CREATE EXTENSION personalize;
 DROP ROLE IF EXISTS regress_owner, regress_lead, regress_support, regress_agent,
 	regress_agent2, regress_outsider, regress_dpo;

@@ -3,7 +3,9 @@
 --
 -- each test file starts from a fresh install
 SET client_min_messages = warning;
+SET personalize.drop_ledgers = on;
 DROP EXTENSION IF EXISTS personalize CASCADE;
+RESET personalize.drop_ledgers;
 CREATE EXTENSION personalize;
 RESET client_min_messages;
 SET search_path = public, personalize;

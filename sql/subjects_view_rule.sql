@@ -6,7 +6,9 @@
 -- later, where the rule itself is refused.
 --
 SET client_min_messages = warning;
+SET personalize.drop_ledgers = on;
 DROP EXTENSION IF EXISTS personalize CASCADE;
+RESET personalize.drop_ledgers;
 CREATE EXTENSION personalize;
 RESET client_min_messages;
 SET search_path = public, personalize;
@@ -35,7 +37,9 @@ SELECT forget('3') -> 'tables' AS erased;
 SELECT rolsuper AS owner_became_superuser FROM pg_roles WHERE rolname = 'regress_owner';
 SELECT unregister_table('turned');
 
+SET personalize.drop_ledgers = on;
 DROP EXTENSION personalize CASCADE;
+RESET personalize.drop_ledgers;
 DROP OWNED BY regress_owner CASCADE;
 REVOKE CREATE ON SCHEMA public FROM regress_owner;
 DROP ROLE regress_owner;

@@ -29,6 +29,7 @@
 #include "base/bypass.h"
 #include "base/kept.h"
 #include "consent/consent.h"
+#include "ledgers/ledgers.h"
 #include "match/match.h"
 #include "privilege/privilege.h"
 #include "retention/retention.h"
@@ -52,6 +53,7 @@ _PG_init(void)
 	KeptInit();					/* reads kept between statements */
 	PolicyBypassInit();			/* personalize's own statements on protected tables */
 	ConsentInit();				/* has_consent()'s cache and its setting */
+	LedgersInit();				/* the setting that lets DROP destroy ledgers */
 	PrivilegeInit();			/* grant settings, grant use counters */
 	ReviewInit();				/* the label provider, review settings */
 	RetentionInit();			/* retention settings */

@@ -34,6 +34,22 @@ CREATE TABLE @extschema@.purpose (
 COMMENT ON TABLE @extschema@.purpose IS
 	'purposes personal data is used for, each with the value the customer gets in return';
 
+-- Every transaction that writes purposes, consent or grants says so before
+-- it commits, so that has_consent(), may_process() and has_access(), which
+-- keep what they read of these tables between statements, never reuse rows
+-- read under an older snapshot (src/base/kept.c, KeptReadState()).  The
+-- triggers fire however a change arrives (0.3.0): also from a logical
+-- replication subscription's apply worker, or under
+-- session_replication_role = replica.
+CREATE FUNCTION @extschema@._kept_read_changed() RETURNS trigger
+	AS 'MODULE_PATHNAME', 'personalize_kept_read_changed'
+	LANGUAGE C;
+REVOKE ALL ON FUNCTION @extschema@._kept_read_changed() FROM PUBLIC;
+CREATE TRIGGER kept_read_changed
+	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.purpose
+	FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._kept_read_changed();
+ALTER TABLE @extschema@.purpose ENABLE ALWAYS TRIGGER kept_read_changed;
+
 CREATE TABLE @extschema@.purpose_category (
 	purpose_id integer NOT NULL REFERENCES @extschema@.purpose (purpose_id) ON DELETE CASCADE,
 	category   text NOT NULL REFERENCES @extschema@.data_category (name),

@@ -19,15 +19,21 @@ CREATE FUNCTION @extschema@._ledger_names() RETURNS text[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$ SELECT ARRAY['consent', 'access', 'custody', 'purge']::pg_catalog.text[] $$;
 
+-- The chain triggers fire however an entry arrives (0.3.0): a writer under
+-- session_replication_role = replica gets its entries chained, and a
+-- logical replication subscription's apply worker keeps the chain values
+-- the publisher's entries bring (src/ledgers/ledgers.c).
 CREATE UNIQUE INDEX consent_event_chain_key ON @extschema@.consent_event (chain_seq);
 CREATE TRIGGER consent_event_chain
 	BEFORE INSERT ON @extschema@.consent_event
 	FOR EACH ROW EXECUTE FUNCTION @extschema@._ledger_chain('consent');
+ALTER TABLE @extschema@.consent_event ENABLE ALWAYS TRIGGER consent_event_chain;
 
 CREATE UNIQUE INDEX access_event_chain_key ON @extschema@.access_event (chain_seq);
 CREATE TRIGGER access_event_chain
 	BEFORE INSERT ON @extschema@.access_event
 	FOR EACH ROW EXECUTE FUNCTION @extschema@._ledger_chain('access');
+ALTER TABLE @extschema@.access_event ENABLE ALWAYS TRIGGER access_event_chain;
 
 -- The purge ledger: one entry per purge run that deleted rows or failed,
 -- written when the run ends (purge_run, which the purge log view shows, is
@@ -55,6 +61,7 @@ COMMENT ON TABLE @extschema@.purge_event IS
 CREATE TRIGGER purge_event_chain
 	BEFORE INSERT ON @extschema@.purge_event
 	FOR EACH ROW EXECUTE FUNCTION @extschema@._ledger_chain('purge');
+ALTER TABLE @extschema@.purge_event ENABLE ALWAYS TRIGGER purge_event_chain;
 CREATE TRIGGER purge_event_append_only
 	BEFORE UPDATE OR DELETE ON @extschema@.purge_event
 	FOR EACH ROW EXECUTE FUNCTION @extschema@._ledger_guard();
@@ -192,7 +199,19 @@ $$;
 COMMENT ON FUNCTION @extschema@.verify_ledgers(jsonb) IS
 	'walk every ledger''s hash chain and name the first broken link; with a digest from ledger_digest(), also find a chain cut short or rewritten';
 
+-- DROP EXTENSION (and DROP SCHEMA personalize, DROP OWNED BY the
+-- extension's owner) would destroy the ledgers, the proof of what each
+-- customer agreed to: refused while they hold entries, unless the session
+-- sets personalize.drop_ledgers = on (0.3.0, src/ledgers/ledgers.c).
+CREATE FUNCTION @extschema@._drop_guard() RETURNS event_trigger
+	AS 'MODULE_PATHNAME', 'personalize_drop_guard'
+	LANGUAGE C;
+CREATE EVENT TRIGGER personalize_drop_guard ON ddl_command_start
+	WHEN TAG IN ('DROP EXTENSION', 'DROP SCHEMA', 'DROP OWNED')
+	EXECUTE FUNCTION @extschema@._drop_guard();
+
 REVOKE ALL ON FUNCTION
+	@extschema@._drop_guard(),
 	@extschema@._ledger_chain(),
 	@extschema@._ledger_names(),
 	@extschema@._check_ledger_digest(jsonb),

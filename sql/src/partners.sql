@@ -62,6 +62,7 @@ COMMENT ON TABLE @extschema@.custody_event IS
 CREATE TRIGGER custody_event_chain
 	BEFORE INSERT ON @extschema@.custody_event
 	FOR EACH ROW EXECUTE FUNCTION @extschema@._ledger_chain('custody');
+ALTER TABLE @extschema@.custody_event ENABLE ALWAYS TRIGGER custody_event_chain;
 CREATE TRIGGER custody_event_append_only
 	BEFORE UPDATE OR DELETE ON @extschema@.custody_event
 	FOR EACH ROW EXECUTE FUNCTION @extschema@._ledger_guard();

@@ -65,6 +65,11 @@ CREATE TABLE @extschema@.access_grant (
 	request_id  bigint REFERENCES @extschema@.access_request (request_id),
 	uses        bigint NOT NULL DEFAULT 0,   -- statements that read rows through it
 	last_used_at timestamptz,
+	-- 0.3.0: who decided it, by role and by person (the session user, who
+	-- may have SET ROLE to an approving group); has_access() stops counting
+	-- the grant once either can act as the grantee, or it as them
+	granter     regrole,
+	granter_session regrole,
 	CONSTRAINT access_grant_window_check CHECK (valid_until > valid_from)
 );
 -- has_access() reads a table's grants that have not yet ended by this
@@ -72,22 +77,12 @@ CREATE TABLE @extschema@.access_grant (
 CREATE INDEX access_grant_window_idx ON @extschema@.access_grant (relid, valid_until);
 COMMENT ON TABLE @extschema@.access_grant IS
 	'time-limited access grants to protected tables; has_access() reads them';
--- Every transaction that writes grants, purposes or consent says so before
--- it commits, so that has_access(), has_consent() and may_process(), which
--- keep what they read of these tables between statements, never reuse rows
--- read under an older snapshot (src/base/kept.c, KeptReadState()).
-CREATE FUNCTION @extschema@._kept_read_changed() RETURNS trigger
-	AS 'MODULE_PATHNAME', 'personalize_kept_read_changed'
-	LANGUAGE C;
+-- The grants are read between statements as purposes and consent are
+-- (sql/src/consent-purposes.sql: _kept_read_changed()).
 CREATE TRIGGER kept_read_changed
 	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.access_grant
 	FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._kept_read_changed();
-CREATE TRIGGER kept_read_changed
-	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.purpose
-	FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._kept_read_changed();
-CREATE TRIGGER kept_read_changed
-	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.consent
-	FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._kept_read_changed();
+ALTER TABLE @extschema@.access_grant ENABLE ALWAYS TRIGGER kept_read_changed;
 
 -- The access ledger: every request, decision, grant, revocation, expiry,
 -- protect, unprotect and change of approvers.  Names as text, so that the ledger outlives the
@@ -111,7 +106,10 @@ CREATE TABLE @extschema@.access_event (
 	-- the hash chain (sql/src/ledgers.sql, src/ledgers/ledgers.c)
 	chain_seq   bigint NOT NULL,
 	prev_hash   bytea NOT NULL,
-	entry_hash  bytea NOT NULL
+	entry_hash  bytea NOT NULL,
+	-- 0.3.0: the person behind actor, the session user (who may have SET
+	-- ROLE to an approving group); NULL in entries written before
+	session_actor name DEFAULT session_user
 );
 CREATE INDEX access_event_grant_idx ON @extschema@.access_event (grant_id);
 COMMENT ON TABLE @extschema@.access_event IS
@@ -122,6 +120,22 @@ CREATE TRIGGER access_event_append_only
 CREATE TRIGGER access_event_no_truncate
 	BEFORE TRUNCATE ON @extschema@.access_event
 	FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._ledger_guard();
+
+-- The expression of protect()'s permissive policies: true (the planner
+-- folds it away), but the extension's, so that DROP EXTENSION ... CASCADE
+-- drops those policies with the checks and leaves row level security on
+-- with no policy: nobody who could not read a protected table before reads
+-- it after (src/privilege/grants.c).  Executable by every role that reads
+-- a protected table, as policy expressions are.
+CREATE FUNCTION @extschema@._rows_open() RETURNS boolean
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE
+	AS 'SELECT true';
+COMMENT ON FUNCTION @extschema@._rows_open() IS
+	'the expression of protect()''s permissive policies: true while the extension exists';
+-- For the update to 0.3.0: the permissive policies made before said true.
+CREATE FUNCTION @extschema@._rows_open_policies() RETURNS integer
+	AS 'MODULE_PATHNAME', 'personalize_rows_open_policies'
+	LANGUAGE C;
 
 -- The policy function: one call on the subject column, no sub-select (a
 -- distributed table accepts it).
@@ -221,7 +235,8 @@ COMMENT ON VIEW @extschema@.access_requests IS
 
 CREATE VIEW @extschema@.access_history AS
 	SELECT e.event_id, e.action, e.actor, e.grantee, e.table_name, e.purpose, e.reason,
-	       e.valid_from, e.valid_until, e.grant_id, e.request_id, e.occurred_at
+	       e.valid_from, e.valid_until, e.grant_id, e.request_id, e.occurred_at,
+	       e.session_actor
 	  FROM @extschema@.access_event e;
 COMMENT ON VIEW @extschema@.access_history IS
 	'every request, decision, grant, revocation, expiry, protect and unprotect, oldest first by event_id; append-only';
@@ -246,7 +261,7 @@ GRANT SELECT ON @extschema@.access_grants, @extschema@.access_requests TO PUBLIC
 -- the DBA's role) themselves, as classify() does; the grant and request
 -- functions check who may call them: all are PUBLIC.
 REVOKE ALL ON FUNCTION
-	@extschema@._kept_read_changed(),
+	@extschema@._rows_open_policies(),
 	@extschema@._expire_grants(),
 	@extschema@._grant_use_tracked(),
 	@extschema@._pending_grant_uses(bigint)

@@ -41,6 +41,9 @@ extern Oid	RelationOwnerOid(Oid relid);
 /* schema.name of a relation, quoted where needed; an error if it does not exist */
 extern char *RelationQualifiedName(Oid relid);
 
+/* is the relation filled by a logical replication subscription here? */
+extern bool RelationIsSubscribed(Oid relid);
+
 /* a superuser's restore of pg_dump output (check_function_bodies = off) */
 extern bool PersonalizeTrustedRestore(void);
 

@@ -57,6 +57,7 @@
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
+#include "commands/event_trigger.h"
 #include "commands/trigger.h"
 #include "common/cryptohash.h"
 #include "executor/spi.h"
@@ -66,6 +67,7 @@
 #include "port/pg_bswap.h"
 #include "storage/lmgr.h"
 #include "storage/lock.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -87,6 +89,7 @@ PG_FUNCTION_INFO_V1(personalize_ledger_chain);
 PG_FUNCTION_INFO_V1(personalize_verify_ledger);
 PG_FUNCTION_INFO_V1(personalize_ledger_head);
 PG_FUNCTION_INFO_V1(personalize_ledger_rechain);
+PG_FUNCTION_INFO_V1(personalize_drop_guard);
 
 #define CHAIN_DOMAIN "personalize ledger 1"
 
@@ -569,11 +572,31 @@ personalize_ledger_chain(PG_FUNCTION_ARGS)
 	tuple = trigdata->tg_trigtuple;
 	chain_cols(desc, RelationGetRelationName(rel), &cols);
 
-	if (PersonalizeTrustedRestore() &&
+	/*
+	 * An entry that brings its place in the chain keeps it when a superuser
+	 * restores a dump, or a logical replication subscription applies the
+	 * publisher's entry (session_replication_role = replica, which only a
+	 * superuser sets): verify_ledgers() checks it as any other.
+	 */
+	if ((PersonalizeTrustedRestore() ||
+		 SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA) &&
 		!heap_attisnull(tuple, cols.seq, desc) &&
 		!heap_attisnull(tuple, cols.prev, desc) &&
 		!heap_attisnull(tuple, cols.hash, desc))
 		return PointerGetDatum(tuple);
+
+	/*
+	 * A ledger that a subscription fills from the publisher is written
+	 * there: an entry written here would take the place in the chain the
+	 * publisher's next entry needs, and stop the subscription.
+	 */
+	if (RelationIsSubscribed(RelationGetRelid(rel)))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot write to ledger \"%s\" of a logical replication subscriber",
+						RelationGetRelationName(rel)),
+				 errdetail("A subscription fills this ledger from the publisher; an entry written here would take the place in the chain that the publisher's next entry needs."),
+				 errhint("Make the change on the publisher; this database follows it.")));
 
 	/*
 	 * The content first, the pseudonym included: the less work under the
@@ -939,4 +962,106 @@ personalize_ledger_rechain(PG_FUNCTION_ARGS)
 	PG_END_TRY();
 	PseudonymHasherFree(rc.h);
 	PG_RETURN_INT64((int64) n);
+}
+
+/* ---------------------------------------------------------------------
+ * Dropping the extension
+ * ---------------------------------------------------------------------
+ */
+
+/* GUC: may a DROP that takes the extension destroy ledgers with entries? */
+static bool drop_ledgers = false;
+
+void
+LedgersInit(void)
+{
+	DefineCustomBoolVariable("personalize.drop_ledgers",
+							 gettext_noop("Lets DROP EXTENSION personalize destroy ledgers that hold entries."),
+							 gettext_noop("Off, a DROP that would take the extension is refused while the consent history, the access ledger, the custody log or the purge ledger hold entries."),
+							 &drop_ledgers,
+							 false,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+}
+
+/* does the statement drop the extension, or the schema or role it lives by? */
+static bool
+drops_extension(Node *parsetree)
+{
+	ListCell   *lc;
+
+	if (IsA(parsetree, DropStmt))
+	{
+		DropStmt   *stmt = (DropStmt *) parsetree;
+		const char *name;
+
+		if (stmt->removeType == OBJECT_EXTENSION)
+			name = "personalize";
+		else if (stmt->removeType == OBJECT_SCHEMA)
+			name = get_namespace_name(PersonalizeSchemaOid());
+		else
+			return false;
+		foreach(lc, stmt->objects)
+			if (IsA(lfirst(lc), String) && strcmp(strVal(lfirst(lc)), name) == 0)
+				return true;
+		return false;
+	}
+	if (IsA(parsetree, DropOwnedStmt))
+	{
+		Oid			owner = PersonalizeExtensionOwner();
+
+		foreach(lc, ((DropOwnedStmt *) parsetree)->roles)
+			if (get_rolespec_oid((RoleSpec *) lfirst(lc), true) == owner)
+				return true;
+	}
+	return false;
+}
+
+/*
+ * _drop_guard(): the ddl_command_start event trigger of DROP EXTENSION,
+ * DROP SCHEMA and DROP OWNED.  A statement that would drop the extension
+ * is refused while its ledgers hold entries, unless the session says
+ * personalize.drop_ledgers = on: the ledgers are the proof of what each
+ * customer agreed to, and nothing else keeps them.
+ */
+Datum
+personalize_drop_guard(PG_FUNCTION_ARGS)
+{
+	EventTriggerData *trigdata;
+	int64		entries = 0;
+	StringInfoData held;
+
+	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("_drop_guard() must be called as an event trigger")));
+	trigdata = (EventTriggerData *) fcinfo->context;
+	if (drop_ledgers || !drops_extension(trigdata->parsetree))
+		PG_RETURN_VOID();
+
+	initStringInfo(&held);
+	for (int i = 0; i < (int) lengthof(ledger_defs); i++)
+	{
+		bool		isnull;
+		int64		n;
+
+		if (!OidIsValid(PersonalizeRelidIfExists(ledger_defs[i].relname)))
+			continue;
+		n = DatumGetInt64(ExtValue(psprintf("SELECT pg_catalog.count(*) FROM personalize.%s",
+											quote_identifier(ledger_defs[i].relname)),
+								   0, NULL, NULL, NULL, true, &isnull));
+		if (n > 0)
+			appendStringInfo(&held, "%s%s " INT64_FORMAT,
+							 held.len > 0 ? ", " : "", ledger_defs[i].name, n);
+		entries += n;
+	}
+	if (entries > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+				 errmsg("cannot drop extension personalize while its ledgers hold entries"),
+				 errdetail("Dropping it destroys the consent history and the other ledgers, the proof of what each customer agreed to (entries: %s).",
+						   held.data),
+				 errhint("Keep them first (pg_dump --schema=personalize, and the digest of SELECT personalize.ledger_digest()); then run SET personalize.drop_ledgers = on and the DROP again in the same session.")));
+	PG_RETURN_VOID();
 }

@@ -15,6 +15,9 @@
 #ifndef PERSONALIZE_LEDGERS_H
 #define PERSONALIZE_LEDGERS_H
 
+/* the setting that lets DROP EXTENSION destroy ledgers with entries */
+extern void LedgersInit(void);
+
 /*
  * Open (and close) the one exception to append-only: forget()'s rewrite of
  * an erased subject's key.  Backend-local; no SQL can open it.

@@ -9,7 +9,7 @@
  *
  * The policies.  protect() adds, as the table's owner:
  *
- *	personalize_rows           PERMISSIVE FOR ALL USING (true) WITH CHECK (true)
+ *	personalize_rows           PERMISSIVE FOR ALL USING (_rows_open()) WITH CHECK (...)
  *	personalize_access_select  RESTRICTIVE FOR SELECT USING (has_access(tbl, subject))
  *	personalize_access_update  RESTRICTIVE FOR UPDATE USING (...) WITH CHECK (...)
  *	personalize_access_delete  RESTRICTIVE FOR DELETE USING (...)
@@ -17,6 +17,10 @@
  * The checks are restrictive, so a permissive policy someone adds later
  * cannot widen them; INSERT needs only the INSERT privilege (an application
  * records new rows without a grant, and cannot read them back).
+ * _rows_open() is true (the planner folds it away), but it is the
+ * extension's: DROP EXTENSION ... CASCADE drops personalize_rows with the
+ * checks, and leaves row level security on with no policy at all, so that
+ * nobody who could not read the table before reads it after (fail closed).
  *
  * On a Citus table the policies run on the shards, and Citus (13.2)
  * creates a restrictive policy there as a permissive one, which next to
@@ -25,7 +29,7 @@
  * the whole rule for its command:
  *
  *	personalize_access_select  PERMISSIVE FOR SELECT USING (has_access(tbl, subject))
- *	personalize_access_insert  PERMISSIVE FOR INSERT WITH CHECK (true)
+ *	personalize_access_insert  PERMISSIVE FOR INSERT WITH CHECK (_rows_open())
  *	personalize_access_update  PERMISSIVE FOR UPDATE USING (...) WITH CHECK (...)
  *	personalize_access_delete  PERMISSIVE FOR DELETE USING (...)
  *
@@ -72,6 +76,7 @@
 #include "catalog/pg_class.h"
 #include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
+#include "commands/extension.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -115,9 +120,13 @@ PG_FUNCTION_INFO_V1(personalize_access_visible);
 PG_FUNCTION_INFO_V1(personalize_expire_grants);
 PG_FUNCTION_INFO_V1(personalize_grant_use_tracked);
 PG_FUNCTION_INFO_V1(personalize_pending_grant_uses);
+PG_FUNCTION_INFO_V1(personalize_rows_open_policies);
 
 /* GUC: the longest a grant may last, in seconds */
 static int	max_grant_duration_s = 8 * 3600;
+
+/* the expression of the permissive policies: true, while the extension exists */
+#define ROWS_OPEN "personalize._rows_open()"
 
 /* the names of protect()'s policies */
 static const char *const our_policies[] = {
@@ -514,24 +523,62 @@ require_role(Oid role)
 				 errmsg("role with OID %u does not exist", role)));
 }
 
-/* never for oneself, nor for a role one is a member of */
+/*
+ * Access is decided by another person than the one who uses it: neither
+ * the acting role nor the session user (who may have SET ROLE to a group
+ * that approves) may be the grantee, be a member of it, or have it as a
+ * member.  what: "grant access to", "approve a request of" ...
+ */
 static void
-require_other_role(Oid role, const char *what)
+require_other_person(Oid grantee, const char *what)
 {
 	Oid			user = GetUserId();
+	Oid			session = GetSessionUserId();
 
-	if (role == user)
+	if (grantee == user)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("cannot %s yourself", what),
 				 errdetail("Separation of duties: access is granted by a role other than the one that uses it."),
 				 errhint("Ask another approver, or request access with personalize.request_access().")));
-	if (is_member_of_role_nosuper(user, role))
+	if (is_member_of_role_nosuper(user, grantee))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("cannot %s role %s, of which you are a member", what, role_name(role)),
-				 errdetail("Access granted to role %s would be yours.", role_name(role)),
+				 errmsg("cannot %s role %s, of which you are a member", what, role_name(grantee)),
+				 errdetail("Access granted to role %s would be yours.", role_name(grantee)),
 				 errhint("Ask another approver, or request access with personalize.request_access().")));
+	if (is_member_of_role_nosuper(grantee, user))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("cannot %s role %s, which is a member of role %s", what,
+						role_name(grantee), role_name(user)),
+				 errdetail("Separation of duties: role %s could decide its own access as role %s.",
+						   role_name(grantee), role_name(user)),
+				 errhint("Ask an approver outside role %s.", role_name(user))));
+	if (session == user)
+		return;
+	if (session == grantee)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("cannot %s role %s, the role of your session", what, role_name(grantee)),
+				 errdetail("Separation of duties holds between persons: acting as role %s does not make you another person.",
+						   role_name(user)),
+				 errhint("Ask another person to decide, from a session of their own.")));
+	if (is_member_of_role_nosuper(session, grantee))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("cannot %s role %s, of which your session's role %s is a member", what,
+						role_name(grantee), role_name(session)),
+				 errdetail("Access granted to role %s would be yours after RESET ROLE.", role_name(grantee)),
+				 errhint("Ask another person to decide, from a session of their own.")));
+	if (is_member_of_role_nosuper(grantee, session))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("cannot %s role %s, which is a member of your session's role %s", what,
+						role_name(grantee), role_name(session)),
+				 errdetail("Separation of duties: role %s could decide its own access from a session of role %s.",
+						   role_name(grantee), role_name(session)),
+				 errhint("Ask another person to decide, from a session of their own.")));
 }
 
 /* the extension's owner (a DBA), or a superuser */
@@ -677,7 +724,7 @@ personalize_protect(PG_FUNCTION_ARGS)
 		owner_ddl(owner, psprintf("CREATE POLICY personalize_access_select ON %s AS PERMISSIVE"
 								  " FOR SELECT USING (%s)", qualname, check));
 		owner_ddl(owner, psprintf("CREATE POLICY personalize_access_insert ON %s AS PERMISSIVE"
-								  " FOR INSERT WITH CHECK (true)", qualname));
+								  " FOR INSERT WITH CHECK (" ROWS_OPEN ")", qualname));
 		owner_ddl(owner, psprintf("CREATE POLICY personalize_access_update ON %s AS PERMISSIVE"
 								  " FOR UPDATE USING (%s) WITH CHECK (%s)", qualname, check, check));
 		owner_ddl(owner, psprintf("CREATE POLICY personalize_access_delete ON %s AS PERMISSIVE"
@@ -690,7 +737,7 @@ personalize_protect(PG_FUNCTION_ARGS)
 		if (force)
 			owner_ddl(owner, psprintf("ALTER TABLE %s FORCE ROW LEVEL SECURITY", qualname));
 		owner_ddl(owner, psprintf("CREATE POLICY personalize_rows ON %s AS PERMISSIVE FOR ALL"
-								  " USING (true) WITH CHECK (true)", qualname));
+								  " USING (" ROWS_OPEN ") WITH CHECK (" ROWS_OPEN ")", qualname));
 		owner_ddl(owner, psprintf("CREATE POLICY personalize_access_select ON %s AS RESTRICTIVE"
 								  " FOR SELECT USING (%s)", qualname, check));
 		owner_ddl(owner, psprintf("CREATE POLICY personalize_access_update ON %s AS RESTRICTIVE"
@@ -913,10 +960,10 @@ static int64
 insert_grant(Oid relid, Oid grantee, int32 purpose_id, TimestampTz from,
 			 TimestampTz until, const char *reason, int64 request_id)
 {
-	Oid			argtypes[8] = {OIDOID, OIDOID, INT4OID, TIMESTAMPTZOID, TIMESTAMPTZOID,
-	TEXTOID, TEXTOID, INT8OID};
-	Datum		values[8];
-	char		nulls[9] = "        ";
+	Oid			argtypes[10] = {OIDOID, OIDOID, INT4OID, TIMESTAMPTZOID, TIMESTAMPTZOID,
+	TEXTOID, TEXTOID, INT8OID, OIDOID, OIDOID};
+	Datum		values[10];
+	char		nulls[11] = "          ";
 	int64		grant_id = 0;
 
 	values[0] = ObjectIdGetDatum(relid);
@@ -928,11 +975,16 @@ insert_grant(Oid relid, Oid grantee, int32 purpose_id, TimestampTz from,
 	values[6] = CStringGetTextDatum(role_name(GetUserId()));
 	values[7] = Int64GetDatum(request_id);
 	nulls[7] = request_id ? ' ' : 'n';
+	/* who decided, by role and by person: has_access() checks them again */
+	values[8] = ObjectIdGetDatum(GetUserId());
+	values[9] = ObjectIdGetDatum(GetSessionUserId());
 	(void) ExtExecute("INSERT INTO personalize.access_grant (relid, grantee, purpose_id,"
-					  " valid_from, valid_until, reason, granted_by, request_id)"
-					  " VALUES ($1::pg_catalog.regclass, $2::pg_catalog.regrole, $3, $4, $5, $6, $7, $8)"
+					  " valid_from, valid_until, reason, granted_by, request_id,"
+					  " granter, granter_session)"
+					  " VALUES ($1::pg_catalog.regclass, $2::pg_catalog.regrole, $3, $4, $5, $6, $7, $8,"
+					  "         $9::pg_catalog.regrole, $10::pg_catalog.regrole)"
 					  " RETURNING grant_id",
-					  8, argtypes, values, nulls, false, one_int8, &grant_id);
+					  10, argtypes, values, nulls, false, one_int8, &grant_id);
 	return grant_id;
 }
 
@@ -963,7 +1015,7 @@ personalize_grant_access(PG_FUNCTION_ARGS)
 	until = grant_until(from, PG_GETARG_INTERVAL_P(3));
 	reason = reason_argument(fcinfo, 4);
 	require_approver(relid, "grant");
-	require_other_role(grantee, "grant access to");
+	require_other_person(grantee, "grant access to");
 
 	grant_id = insert_grant(relid, grantee, purpose_id, from, until, reason, 0);
 	log_event("grant", role_name(grantee), RelationQualifiedName(relid), purpose_id, reason,
@@ -1140,7 +1192,8 @@ request_row(HeapTuple tup, TupleDesc desc, void *arg)
 
 /*
  * The pending request, locked, that the current role may decide: an
- * approver of its table, neither its requester nor a member of it.
+ * approver of its table, another person than its requester
+ * (require_other_person()).
  */
 static RequestRow
 decidable_request(FunctionCallInfo fcinfo, const char *action)
@@ -1184,6 +1237,7 @@ decidable_request(FunctionCallInfo fcinfo, const char *action)
 						action, role_name(r.requester)),
 				 errdetail("Separation of duties: the approver of a request is never its requester."),
 				 errhint("Ask another approver.")));
+	require_other_person(r.requester, psprintf("%s a request of", action));
 	return r;
 }
 
@@ -1355,4 +1409,65 @@ personalize_pending_grant_uses(PG_FUNCTION_ARGS)
 			n += (int64) pg_atomic_read_u64(&shared->slots[i].uses);
 	LWLockRelease(shared->lock);
 	PG_RETURN_INT64(n);
+}
+
+typedef struct PolicyRow
+{
+	Oid			relid;
+	char	   *name;
+} PolicyRow;
+
+static void
+policy_row(HeapTuple tup, TupleDesc desc, void *arg)
+{
+	List	  **rows = (List **) arg;
+	PolicyRow  *p = palloc(sizeof(PolicyRow));
+	bool		isnull;
+
+	p->relid = DatumGetObjectId(SPI_getbinval(tup, desc, 1, &isnull));
+	p->name = SPI_getvalue(tup, desc, 2);
+	*rows = lappend(*rows, p);
+}
+
+/*
+ * _rows_open_policies() RETURNS integer: for the update to 0.3.0.  The
+ * permissive policies protect() made before said "true"; now they call
+ * _rows_open(), so that they go with the extension (see the head of the
+ * file).  Each is altered as its table's owner.  Returns how many were.
+ * Only an extension script may call it.
+ */
+Datum
+personalize_rows_open_policies(PG_FUNCTION_ARGS)
+{
+	List	   *rows = NIL;
+	ListCell   *lc;
+
+	if (!creating_extension)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("_rows_open_policies() can only be called by the extension's upgrade scripts")));
+	(void) ExtExecute("SELECT p.polrelid, p.polname::pg_catalog.text"
+					  "  FROM pg_catalog.pg_policy p"
+					  "  JOIN personalize.protected_table t"
+					  "    ON t.relid::pg_catalog.oid OPERATOR(pg_catalog.=) p.polrelid"
+					  " WHERE p.polname IN ('personalize_rows', 'personalize_access_insert')"
+					  " ORDER BY 1, 2",
+					  0, NULL, NULL, NULL, true, policy_row, &rows);
+	foreach(lc, rows)
+	{
+		PolicyRow  *p = (PolicyRow *) lfirst(lc);
+		int			nest = NewGUCNestLevel();
+
+		/* on Citus, one connection per node (see protect()) */
+		if (PersonalizeCitusTableKind(p->relid) != CITUS_NONE)
+			(void) set_config_option("citus.multi_shard_modify_mode", "sequential",
+									 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+		owner_ddl(RelationOwnerOid(p->relid),
+				  psprintf(strcmp(p->name, "personalize_rows") == 0 ?
+						   "ALTER POLICY %s ON %s USING (" ROWS_OPEN ") WITH CHECK (" ROWS_OPEN ")" :
+						   "ALTER POLICY %s ON %s WITH CHECK (" ROWS_OPEN ")",
+						   quote_identifier(p->name), RelationQualifiedName(p->relid)));
+		AtEOXact_GUC(true, nest);
+	}
+	PG_RETURN_INT32(list_length(rows));
 }

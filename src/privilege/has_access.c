@@ -88,6 +88,21 @@ PrivilegeRoleCovers(Oid role, Oid grantee)
  * A role named as regrole prints it (quoted where needed), or InvalidOid
  * when this node has no such role.
  */
+/*
+ * Could role x act as role g, or g as x (one is the other, or a member of
+ * it)?  Separation of duties holds between persons: a role that can act as
+ * the grantee would grant itself, and a grantee that can act as the role
+ * that decides could have decided for itself.  Superusers are not taken as
+ * members of every role (they read every row anyway).
+ */
+bool
+PrivilegeRolesEntangled(Oid x, Oid g)
+{
+	if (!OidIsValid(x) || !OidIsValid(g))
+		return false;
+	return x == g || is_member_of_role_nosuper(x, g) || is_member_of_role_nosuper(g, x);
+}
+
 static Oid
 role_by_printed_name(const char *printed)
 {
@@ -118,6 +133,8 @@ role_by_printed_name(const char *printed)
 typedef struct CachedGrant
 {
 	Oid			grantee;
+	Oid			granter;		/* the role that decided, or InvalidOid */
+	Oid			granter_session;	/* and the session user it decided from */
 	int32		purpose_id;
 	int64		grant_id;
 	TimestampTz from;
@@ -153,7 +170,9 @@ grant_rows(Oid relid, Snapshot snap, TimestampTz at, int *nrows)
 				att_from,
 				att_until,
 				att_ended,
-				att_id;
+				att_id,
+				att_granter,
+				att_granter_session;
 	CachedGrant *rows;
 	int			n = 0;
 	int			space = 8;
@@ -188,6 +207,9 @@ grant_rows(Oid relid, Snapshot snap, TimestampTz at, int *nrows)
 	att_until = PersonalizeAttnum(grel, "valid_until");
 	att_ended = PersonalizeAttnum(grel, "ended_at");
 	att_id = PersonalizeAttnum(grel, "grant_id");
+	/* who decided: from 0.3.0, and not in the Citus copy */
+	att_granter = get_attnum(grel, "granter");
+	att_granter_session = get_attnum(grel, "granter_session");
 	rows = palloc(sizeof(CachedGrant) * space);
 
 	rel = table_open(grel, AccessShareLock);
@@ -227,6 +249,15 @@ grant_rows(Oid relid, Snapshot snap, TimestampTz at, int *nrows)
 		r->grant_id = DatumGetInt64(heap_getattr(tup, att_id, desc, &isnull));
 		r->from = DatumGetTimestampTz(heap_getattr(tup, att_from, desc, &isnull));
 		r->until = DatumGetTimestampTz(heap_getattr(tup, att_until, desc, &isnull));
+		r->granter = r->granter_session = InvalidOid;
+		if (att_granter != InvalidAttrNumber)
+		{
+			Datum		d = heap_getattr(tup, att_granter, desc, &isnull);
+
+			r->granter = isnull ? InvalidOid : DatumGetObjectId(d);
+			d = heap_getattr(tup, att_granter_session, desc, &isnull);
+			r->granter_session = isnull ? InvalidOid : DatumGetObjectId(d);
+		}
 	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
@@ -312,6 +343,17 @@ AccessLoadGrants(Oid relid, Snapshot snap, TimestampTz at, Oid user, Oid outer)
 
 		if (row->from > at || row->until <= at)
 			continue;			/* not yet, or no longer */
+
+		/*
+		 * Separation of duties, again at each use: a grant stops counting
+		 * once the role or the person that decided it can act as its
+		 * grantee, or the grantee as them (a role created, granted and
+		 * joined by its approver; a grantee since made an approver's
+		 * member).  Memberships are not kept between statements.
+		 */
+		if (PrivilegeRolesEntangled(row->granter, row->grantee) ||
+			PrivilegeRolesEntangled(row->granter_session, row->grantee))
+			continue;
 		if (outer != user && PrivilegeRoleCovers(outer, row->grantee))
 			outer_purposes[nouter++] = row->purpose_id;
 		if (!PrivilegeRoleCovers(user, row->grantee))

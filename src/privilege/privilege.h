@@ -41,6 +41,12 @@ extern AccessGrants *AccessLoadGrants(Oid relid, Snapshot snap, TimestampTz at,
 /* does role have the privileges of grantee (a superuser only of itself)? */
 extern bool PrivilegeRoleCovers(Oid role, Oid grantee);
 
+/*
+ * Could role x act as role g, or g as x (one is the other, or a member of
+ * it)?  Separation of duties: neither may decide access for the other.
+ */
+extern bool PrivilegeRolesEntangled(Oid x, Oid g);
+
 /* a statement read rows through the grant (counted in shared memory) */
 extern void AccessNoteUse(int64 grant_id);
 

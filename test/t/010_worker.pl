@@ -138,7 +138,7 @@ ok($node->poll_query_until('outlet',
 		q{SELECT count(*) > 0 FROM personalize.purge_log WHERE outcome = 'running'}),
 	'a purge is running in the second database');
 my $log_offset = -s $node->logfile;
-$node->safe_psql('outlet', 'DROP EXTENSION personalize CASCADE');
+$node->safe_psql('outlet', 'SET personalize.drop_ledgers = on; DROP EXTENSION personalize CASCADE');
 ok($node->wait_for_log(qr/personalize scheduler for database "outlet" exiting: the extension is not installed/,
 		$log_offset), 'DROP EXTENSION: the scheduler exits cleanly');
 ok($node->poll_query_until('shop',

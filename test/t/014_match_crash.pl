@@ -1,5 +1,5 @@
 # Perl TAP: the shared catalog index survives the failures of the backends
-# that build and read it (src/match_shared.c).
+# that build and read it (src/match/shared.c).
 #
 # - A backend killed (SIGKILL) while it builds the index, with another
 #   backend waiting for it, leaves no stuck lock and no corrupt index: the
