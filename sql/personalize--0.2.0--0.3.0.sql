@@ -30,6 +30,7 @@ CREATE TABLE @extschema@.match_catalog_change (
 );
 -- src/names.h
 CREATE INDEX match_catalog_change_version_idx ON @extschema@.match_catalog_change (version);
+ALTER TABLE @extschema@.match_catalog_change REPLICA IDENTITY FULL;
 COMMENT ON TABLE @extschema@.match_catalog_change IS
 	'the offers each catalog version changed (NULL: all of them), read by match() to bring its index up to date';
 
@@ -373,6 +374,7 @@ CREATE TABLE @extschema@.match_catalog_change_replica (
 );
 CREATE INDEX match_catalog_change_replica_version_idx
 	ON @extschema@.match_catalog_change_replica (version);
+ALTER TABLE @extschema@.match_catalog_change_replica REPLICA IDENTITY FULL;
 COMMENT ON TABLE @extschema@.match_catalog_change_replica IS
 	'on a Citus cluster, after distribute(): match_catalog_change on every node; written only by triggers';
 
@@ -624,3 +626,108 @@ REVOKE ALL ON FUNCTION @extschema@._drop_guard() FROM PUBLIC;
 CREATE EVENT TRIGGER personalize_drop_guard ON ddl_command_start
 	WHEN TAG IN ('DROP EXTENSION', 'DROP SCHEMA', 'DROP OWNED')
 	EXECUTE FUNCTION @extschema@._drop_guard();
+
+-- pg_restore -j loads the extension's configuration tables in any order,
+-- each in a transaction of its own: every table that references another
+-- gets the statement triggers that let a superuser's restore load it
+-- before what it references (src/base/extension.c, _restore_references()).
+CREATE FUNCTION @extschema@._restore_references() RETURNS trigger
+	AS 'MODULE_PATHNAME', 'personalize_restore_references'
+	LANGUAGE C;
+REVOKE ALL ON FUNCTION @extschema@._restore_references() FROM PUBLIC;
+DO $$
+DECLARE
+	t regclass;
+BEGIN
+	FOR t IN
+		SELECT DISTINCT c.conrelid::pg_catalog.regclass
+		  FROM pg_catalog.pg_constraint c
+		 WHERE c.contype OPERATOR(pg_catalog.=) 'f'
+		   AND c.connamespace OPERATOR(pg_catalog.=) '@extschema@'::pg_catalog.regnamespace
+		   AND c.confrelid OPERATOR(pg_catalog.<>) c.conrelid
+		 ORDER BY 1
+	LOOP
+		EXECUTE pg_catalog.format('CREATE TRIGGER restore_references_start BEFORE INSERT ON %s'
+		                          ' FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._restore_references()', t);
+		EXECUTE pg_catalog.format('CREATE TRIGGER restore_references_end AFTER INSERT ON %s'
+		                          ' FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._restore_references()', t);
+		EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE ALWAYS TRIGGER restore_references_start', t);
+		EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE ALWAYS TRIGGER restore_references_end', t);
+	END LOOP;
+END
+$$;
+
+-- Every table has a replica identity, so that a publication FOR ALL TABLES
+-- (a zero-downtime major upgrade) leaves the publisher working, and a
+-- publication can leave the built-in rows out (README "Replication").
+ALTER TABLE @extschema@.purge_event REPLICA IDENTITY USING INDEX purge_event_chain_key;
+ALTER TABLE @extschema@.access_approver REPLICA IDENTITY FULL;
+ALTER TABLE @extschema@.purpose REPLICA IDENTITY FULL;
+ALTER TABLE @extschema@.purpose_category REPLICA IDENTITY FULL;
+ALTER TABLE @extschema@.data_category REPLICA IDENTITY FULL;
+ALTER TABLE @extschema@.personal_data_name REPLICA IDENTITY FULL;
+
+-- A subscription's apply worker fires row triggers only: the kept reads
+-- and the offer catalog's bookkeeping get row triggers enabled for
+-- replicas, which act there only (src/base/kept.c, sql/src/match.sql).
+CREATE FUNCTION @extschema@._applying() RETURNS boolean
+	AS 'MODULE_PATHNAME', 'personalize_applying'
+	LANGUAGE C STABLE PARALLEL SAFE;
+CREATE TRIGGER kept_read_changed_apply
+	AFTER INSERT OR UPDATE OR DELETE ON @extschema@.purpose
+	FOR EACH ROW EXECUTE FUNCTION @extschema@._kept_read_changed();
+ALTER TABLE @extschema@.purpose ENABLE REPLICA TRIGGER kept_read_changed_apply;
+CREATE TRIGGER kept_read_changed_apply
+	AFTER INSERT OR UPDATE OR DELETE ON @extschema@.consent
+	FOR EACH ROW EXECUTE FUNCTION @extschema@._kept_read_changed();
+ALTER TABLE @extschema@.consent ENABLE REPLICA TRIGGER kept_read_changed_apply;
+CREATE TRIGGER kept_read_changed_apply
+	AFTER INSERT OR UPDATE OR DELETE ON @extschema@.access_grant
+	FOR EACH ROW EXECUTE FUNCTION @extschema@._kept_read_changed();
+ALTER TABLE @extschema@.access_grant ENABLE REPLICA TRIGGER kept_read_changed_apply;
+-- A subscription's apply worker fires row triggers only: there each row
+-- applied to the catalog is a change of its own (0.3.0).
+CREATE FUNCTION @extschema@._match_catalog_applied() RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v bigint;
+BEGIN
+	IF NOT @extschema@._applying() THEN
+		RETURN NULL;
+	END IF;
+	UPDATE @extschema@.match_catalog_version
+	   SET version = version OPERATOR(pg_catalog.+) 1, changed_at = pg_catalog.now()
+	RETURNING version INTO v;
+	IF TG_TABLE_NAME NOT IN ('offers', 'offer_tags') THEN
+		INSERT INTO @extschema@.match_catalog_change (version, offer_id) VALUES (v, NULL);
+		RETURN NULL;
+	END IF;
+	IF TG_OP IN ('UPDATE', 'DELETE') THEN
+		INSERT INTO @extschema@.match_catalog_change (version, offer_id) VALUES (v, OLD.offer_id);
+	END IF;
+	IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND OLD.offer_id IS DISTINCT FROM NEW.offer_id) THEN
+		INSERT INTO @extschema@.match_catalog_change (version, offer_id) VALUES (v, NEW.offer_id);
+	END IF;
+	RETURN NULL;
+END
+$$;
+CREATE TRIGGER offers_match_catalog_applied
+	AFTER INSERT OR UPDATE OR DELETE ON @extschema@.offers
+	FOR EACH ROW EXECUTE FUNCTION @extschema@._match_catalog_applied();
+CREATE TRIGGER offer_tags_match_catalog_applied
+	AFTER INSERT OR UPDATE OR DELETE ON @extschema@.offer_tags
+	FOR EACH ROW EXECUTE FUNCTION @extschema@._match_catalog_applied();
+CREATE TRIGGER tag_match_catalog_applied
+	AFTER INSERT OR UPDATE OR DELETE ON @extschema@.tag
+	FOR EACH ROW EXECUTE FUNCTION @extschema@._match_catalog_applied();
+CREATE TRIGGER data_category_match_catalog_applied
+	AFTER INSERT OR UPDATE OR DELETE ON @extschema@.data_category
+	FOR EACH ROW EXECUTE FUNCTION @extschema@._match_catalog_applied();
+ALTER TABLE @extschema@.offers ENABLE REPLICA TRIGGER offers_match_catalog_applied;
+ALTER TABLE @extschema@.offer_tags ENABLE REPLICA TRIGGER offer_tags_match_catalog_applied;
+ALTER TABLE @extschema@.tag ENABLE REPLICA TRIGGER tag_match_catalog_applied;
+ALTER TABLE @extschema@.data_category ENABLE REPLICA TRIGGER data_category_match_catalog_applied;
+REVOKE ALL ON FUNCTION @extschema@._match_catalog_applied() FROM PUBLIC;

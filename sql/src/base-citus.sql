@@ -132,6 +132,7 @@ CREATE TABLE @extschema@.match_catalog_change_replica (
 );
 CREATE INDEX match_catalog_change_replica_version_idx
 	ON @extschema@.match_catalog_change_replica (version);
+ALTER TABLE @extschema@.match_catalog_change_replica REPLICA IDENTITY FULL;
 COMMENT ON TABLE @extschema@.match_catalog_change_replica IS
 	'on a Citus cluster, after distribute(): match_catalog_change on every node; written only by triggers';
 

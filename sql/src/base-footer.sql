@@ -3,6 +3,36 @@
 -- Part of the install script; the Makefile concatenates the parts in the
 -- order of SQL_SOURCES.
 
+-- pg_restore -j loads the extension's configuration tables in any order,
+-- each in a transaction of its own: every table that references another
+-- gets the statement triggers that let a superuser's restore load it
+-- before what it references (src/base/extension.c, _restore_references()).
+CREATE FUNCTION @extschema@._restore_references() RETURNS trigger
+	AS 'MODULE_PATHNAME', 'personalize_restore_references'
+	LANGUAGE C;
+REVOKE ALL ON FUNCTION @extschema@._restore_references() FROM PUBLIC;
+DO $$
+DECLARE
+	t regclass;
+BEGIN
+	FOR t IN
+		SELECT DISTINCT c.conrelid::pg_catalog.regclass
+		  FROM pg_catalog.pg_constraint c
+		 WHERE c.contype OPERATOR(pg_catalog.=) 'f'
+		   AND c.connamespace OPERATOR(pg_catalog.=) '@extschema@'::pg_catalog.regnamespace
+		   AND c.confrelid OPERATOR(pg_catalog.<>) c.conrelid
+		 ORDER BY 1
+	LOOP
+		EXECUTE pg_catalog.format('CREATE TRIGGER restore_references_start BEFORE INSERT ON %s'
+		                          ' FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._restore_references()', t);
+		EXECUTE pg_catalog.format('CREATE TRIGGER restore_references_end AFTER INSERT ON %s'
+		                          ' FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._restore_references()', t);
+		EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE ALWAYS TRIGGER restore_references_start', t);
+		EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE ALWAYS TRIGGER restore_references_end', t);
+	END LOOP;
+END
+$$;
+
 -- Load the library now: it registers the "personalize" label provider,
 -- which a restore needs for the SECURITY LABEL commands that follow
 -- CREATE EXTENSION, even where it is not preloaded (a restore creates C

@@ -59,3 +59,10 @@ END
 $$;
 
 GRANT USAGE ON SCHEMA @extschema@ TO PUBLIC;
+
+-- Is this a logical replication subscription's worker?  It fires row
+-- triggers only, and the triggers that stand in for statement triggers
+-- there ask (src/base/extension.c).  0.3.0.
+CREATE FUNCTION @extschema@._applying() RETURNS boolean
+	AS 'MODULE_PATHNAME', 'personalize_applying'
+	LANGUAGE C STABLE PARALLEL SAFE;

@@ -49,6 +49,12 @@ CREATE TRIGGER kept_read_changed
 	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.purpose
 	FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._kept_read_changed();
 ALTER TABLE @extschema@.purpose ENABLE ALWAYS TRIGGER kept_read_changed;
+-- a subscription's apply worker fires row triggers only: the row form,
+-- for replicas
+CREATE TRIGGER kept_read_changed_apply
+	AFTER INSERT OR UPDATE OR DELETE ON @extschema@.purpose
+	FOR EACH ROW EXECUTE FUNCTION @extschema@._kept_read_changed();
+ALTER TABLE @extschema@.purpose ENABLE REPLICA TRIGGER kept_read_changed_apply;
 
 CREATE TABLE @extschema@.purpose_category (
 	purpose_id integer NOT NULL REFERENCES @extschema@.purpose (purpose_id) ON DELETE CASCADE,
@@ -58,6 +64,11 @@ CREATE TABLE @extschema@.purpose_category (
 );
 COMMENT ON TABLE @extschema@.purpose_category IS
 	'the data categories each purpose needs (data minimization)';
+-- Logged whole on UPDATE and DELETE (0.3.0): a publication may leave the
+-- built-in rows out (WHERE NOT builtin), as every database has its own
+-- (README "Replication").
+ALTER TABLE @extschema@.purpose REPLICA IDENTITY FULL;
+ALTER TABLE @extschema@.purpose_category REPLICA IDENTITY FULL;
 
 -- The purpose_id of a purpose name, or the error for an unknown purpose
 -- (src/consent/purpose.c: the same message and hint wherever a purpose is named).

@@ -56,6 +56,9 @@ CREATE TABLE @extschema@.purge_event (
 	entry_hash         bytea NOT NULL
 );
 CREATE UNIQUE INDEX purge_event_chain_key ON @extschema@.purge_event (chain_seq);
+-- a replica identity, so that a publication FOR ALL TABLES leaves the
+-- publisher's writes working (0.3.0)
+ALTER TABLE @extschema@.purge_event REPLICA IDENTITY USING INDEX purge_event_chain_key;
 COMMENT ON TABLE @extschema@.purge_event IS
 	'every purge run that deleted rows or failed, once it ended; append-only and hash-chained, never trimmed';
 CREATE TRIGGER purge_event_chain

@@ -74,6 +74,9 @@ CREATE TABLE @extschema@.match_catalog_change (
 );
 -- src/base/names.h
 CREATE INDEX match_catalog_change_version_idx ON @extschema@.match_catalog_change (version);
+-- no key: logged whole, so that a publication FOR ALL TABLES leaves the
+-- pruning of the log working (0.3.0)
+ALTER TABLE @extschema@.match_catalog_change REPLICA IDENTITY FULL;
 COMMENT ON TABLE @extschema@.match_catalog_change IS
 	'the offers each catalog version changed (NULL: all of them), read by match() to bring its index up to date';
 
@@ -172,6 +175,51 @@ ALTER TABLE @extschema@.offer_tags ENABLE ALWAYS TRIGGER offer_tags_match_catalo
 ALTER TABLE @extschema@.offer_tags ENABLE ALWAYS TRIGGER offer_tags_match_catalog_truncate;
 ALTER TABLE @extschema@.tag ENABLE ALWAYS TRIGGER tag_match_catalog_changed;
 ALTER TABLE @extschema@.data_category ENABLE ALWAYS TRIGGER data_category_match_catalog_changed;
+-- A subscription's apply worker fires row triggers only: there each row
+-- applied to the catalog is a change of its own (0.3.0).
+CREATE FUNCTION @extschema@._match_catalog_applied() RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v bigint;
+BEGIN
+	IF NOT @extschema@._applying() THEN
+		RETURN NULL;
+	END IF;
+	UPDATE @extschema@.match_catalog_version
+	   SET version = version OPERATOR(pg_catalog.+) 1, changed_at = pg_catalog.now()
+	RETURNING version INTO v;
+	IF TG_TABLE_NAME NOT IN ('offers', 'offer_tags') THEN
+		INSERT INTO @extschema@.match_catalog_change (version, offer_id) VALUES (v, NULL);
+		RETURN NULL;
+	END IF;
+	IF TG_OP IN ('UPDATE', 'DELETE') THEN
+		INSERT INTO @extschema@.match_catalog_change (version, offer_id) VALUES (v, OLD.offer_id);
+	END IF;
+	IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND OLD.offer_id IS DISTINCT FROM NEW.offer_id) THEN
+		INSERT INTO @extschema@.match_catalog_change (version, offer_id) VALUES (v, NEW.offer_id);
+	END IF;
+	RETURN NULL;
+END
+$$;
+CREATE TRIGGER offers_match_catalog_applied
+	AFTER INSERT OR UPDATE OR DELETE ON @extschema@.offers
+	FOR EACH ROW EXECUTE FUNCTION @extschema@._match_catalog_applied();
+CREATE TRIGGER offer_tags_match_catalog_applied
+	AFTER INSERT OR UPDATE OR DELETE ON @extschema@.offer_tags
+	FOR EACH ROW EXECUTE FUNCTION @extschema@._match_catalog_applied();
+CREATE TRIGGER tag_match_catalog_applied
+	AFTER INSERT OR UPDATE OR DELETE ON @extschema@.tag
+	FOR EACH ROW EXECUTE FUNCTION @extschema@._match_catalog_applied();
+CREATE TRIGGER data_category_match_catalog_applied
+	AFTER INSERT OR UPDATE OR DELETE ON @extschema@.data_category
+	FOR EACH ROW EXECUTE FUNCTION @extschema@._match_catalog_applied();
+ALTER TABLE @extschema@.offers ENABLE REPLICA TRIGGER offers_match_catalog_applied;
+ALTER TABLE @extschema@.offer_tags ENABLE REPLICA TRIGGER offer_tags_match_catalog_applied;
+ALTER TABLE @extschema@.tag ENABLE REPLICA TRIGGER tag_match_catalog_applied;
+ALTER TABLE @extschema@.data_category ENABLE REPLICA TRIGGER data_category_match_catalog_applied;
 
 -- The maintenance duty that keeps the change log short: with the shared
 -- index, rebuild it once enough offers changed (or the oldest change is
@@ -554,6 +602,7 @@ COMMENT ON FUNCTION @extschema@.match_exposure(regclass, name, integer) IS
 
 REVOKE ALL ON FUNCTION
 	@extschema@._match_catalog_changed(),
+	@extschema@._match_catalog_applied(),
 	@extschema@._match_fold(),
 	@extschema@._offer_tags_check(),
 	@extschema@._match_stats(),

@@ -31,6 +31,9 @@ CREATE TABLE @extschema@.access_approver (
 );
 COMMENT ON TABLE @extschema@.access_approver IS
 	'roles that may grant access and decide access requests, per protected table or (NULL) for all';
+-- its key allows NULL (every table): logged whole, so that a publication
+-- FOR ALL TABLES leaves remove_access_approver() working (0.3.0)
+ALTER TABLE @extschema@.access_approver REPLICA IDENTITY FULL;
 
 -- Requests for access, by the role that needs it.
 CREATE TABLE @extschema@.access_request (
@@ -83,6 +86,10 @@ CREATE TRIGGER kept_read_changed
 	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.access_grant
 	FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._kept_read_changed();
 ALTER TABLE @extschema@.access_grant ENABLE ALWAYS TRIGGER kept_read_changed;
+CREATE TRIGGER kept_read_changed_apply
+	AFTER INSERT OR UPDATE OR DELETE ON @extschema@.access_grant
+	FOR EACH ROW EXECUTE FUNCTION @extschema@._kept_read_changed();
+ALTER TABLE @extschema@.access_grant ENABLE REPLICA TRIGGER kept_read_changed_apply;
 
 -- The access ledger: every request, decision, grant, revocation, expiry,
 -- protect, unprotect and change of approvers.  Names as text, so that the ledger outlives the

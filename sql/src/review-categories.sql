@@ -55,6 +55,9 @@ CREATE TABLE @extschema@.data_category (
 	description text,
 	builtin     boolean NOT NULL DEFAULT false
 );
+-- Logged whole on UPDATE and DELETE (0.3.0): a publication may leave the
+-- built-in categories out (README "Replication").
+ALTER TABLE @extschema@.data_category REPLICA IDENTITY FULL;
 COMMENT ON TABLE @extschema@.data_category IS
 	'data categories (fideslang-style names), their sensitivity, and what a proxy stands in for';
 

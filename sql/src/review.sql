@@ -10,6 +10,8 @@ CREATE TABLE @extschema@.personal_data_name (
 	category text NOT NULL REFERENCES @extschema@.data_category (name),
 	builtin  boolean NOT NULL DEFAULT false
 );
+-- logged whole: a publication may leave the built-in names out (0.3.0)
+ALTER TABLE @extschema@.personal_data_name REPLICA IDENTITY FULL;
 COMMENT ON TABLE @extschema@.personal_data_name IS
 	'column names that suggest personal data, for review() and the DDL review; add your own';
 INSERT INTO @extschema@.personal_data_name (pattern, category, builtin)

@@ -16,12 +16,16 @@
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "access/xact.h"
 #include "catalog/indexing.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_extension.h"
 #include "catalog/pg_subscription_rel.h"
 #include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "fmgr.h"
 #include "miscadmin.h"
+#include "replication/logicalworker.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
@@ -210,4 +214,86 @@ RelationIsSubscribed(Oid relid)
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
 	return found;
+}
+
+/* ---------------------------------------------------------------------
+ * A restore in any order
+ * ---------------------------------------------------------------------
+ */
+
+/* this transaction's restore turned off reference checks (_restore_references) */
+static bool restore_replica = false;
+
+static void
+restore_xact_callback(XactEvent event, void *arg pg_attribute_unused())
+{
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PREPARE || event == XACT_EVENT_PARALLEL_COMMIT ||
+		event == XACT_EVENT_PARALLEL_ABORT)
+		restore_replica = false;
+}
+
+PG_FUNCTION_INFO_V1(personalize_restore_references);
+
+/*
+ * _restore_references(): statement triggers, fired always, before and after
+ * an INSERT (COPY) into one of the extension's tables that reference
+ * another.  pg_restore -j loads the extension's configuration tables in
+ * any order, each in a transaction of its own, and a foreign key would
+ * refuse a row whose parent another job has not loaded yet.  In a
+ * superuser's restore (check_function_bodies = off, as pg_dump's output
+ * sets it) the statement runs as a replica, as pg_restore --disable-triggers
+ * runs it: reference checks do not fire, for the loaded rows only; the
+ * triggers the extension needs fire always.  After the statement, the
+ * session is as it was.  The dump was consistent when it was taken;
+ * verify_ledgers() checks the ledgers against the state after.
+ */
+Datum
+personalize_restore_references(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	static bool registered = false;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("_restore_references() must be called as a statement trigger")));
+	if (TRIGGER_FIRED_BEFORE(trigdata->tg_event))
+	{
+		if (PersonalizeTrustedRestore() &&
+			SessionReplicationRole != SESSION_REPLICATION_ROLE_REPLICA)
+		{
+			if (!registered)
+			{
+				RegisterXactCallback(restore_xact_callback, NULL);
+				registered = true;
+			}
+			(void) set_config_option("session_replication_role", "replica",
+									 PGC_SUSET, PGC_S_SESSION, GUC_ACTION_LOCAL,
+									 true, 0, false);
+			restore_replica = true;
+		}
+	}
+	else if (restore_replica)
+	{
+		(void) set_config_option("session_replication_role", "origin",
+								 PGC_SUSET, PGC_S_SESSION, GUC_ACTION_LOCAL,
+								 true, 0, false);
+		restore_replica = false;
+	}
+	return PointerGetDatum(NULL);
+}
+
+PG_FUNCTION_INFO_V1(personalize_applying);
+
+/*
+ * _applying() RETURNS boolean: is this a logical replication
+ * subscription's worker (applying the publisher's changes, or copying a
+ * table's data for the first time)?  For the triggers that must then do
+ * what the statement triggers it does not fire would have done.
+ */
+Datum
+personalize_applying(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(IsLogicalWorker());
 }

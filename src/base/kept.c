@@ -15,7 +15,9 @@
  *
  * Every transaction that writes one of them (access_grant, purpose,
  * consent) registers here before it can commit, from a statement trigger
- * (_kept_read_changed(), which also fires for cascades and TRUNCATE).  Rows
+ * (_kept_read_changed(), which also fires for cascades and TRUNCATE), and
+ * in a logical replication subscription's apply worker, which fires row
+ * triggers only, from the row form of the same trigger.  Rows
  * read under snapshot S1 still hold for S2 when no transaction registered
  * in between, and every registered transaction is in progress for S2
  * exactly when it was for S1 (both see its commit, or neither does); the
@@ -40,6 +42,7 @@
 #include "commands/trigger.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "replication/logicalworker.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
@@ -127,6 +130,15 @@ personalize_kept_read_changed(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("_kept_read_changed() must be called as a trigger")));
+
+	/*
+	 * A logical replication subscription's apply worker fires row triggers
+	 * only: the row form (enabled for replicas) registers its transaction,
+	 * and anywhere else leaves it to the statement form.
+	 */
+	if (TRIGGER_FIRED_FOR_ROW(((TriggerData *) fcinfo->context)->tg_event) &&
+		!IsLogicalWorker())
+		return PointerGetDatum(NULL);
 	xid = GetTopTransactionId();
 	if (TransactionIdEquals(xid, registered_writer))
 		return PointerGetDatum(NULL);

@@ -87,6 +87,8 @@
 #define REL_CUSTODY_EVENT		"custody_event"
 #define IDX_CUSTODY_EVENT_CHAIN	"custody_event_chain_key"	/* (chain_seq) */
 #define REL_PURGE_EVENT			"purge_event"
+/* the purge log (sql/src/retention.sql): each node's own */
+#define REL_PURGE_RUN			"purge_run"
 #define IDX_PURGE_EVENT_CHAIN	"purge_event_chain_key"	/* (chain_seq) */
 
 #endif							/* PERSONALIZE_NAMES_H */

@@ -650,7 +650,10 @@ PurposeChainLoad(ConsentSite *site, PurposeState *ps)
 		if (ps->name == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
-					 errmsg("purpose %d does not exist", ps->chain[0])));
+					 errmsg("an access grant names a purpose that does not exist"),
+					 errdetail("The grant names purpose number %d, which this database's purposes do not hold.",
+							   ps->chain[0]),
+					 errhint("If this database subscribes to another's access grants, publish personalize.purpose with them.")));
 		PurposeUnknownError(ps->name);
 	}
 	if (ps->name == NULL)

@@ -100,13 +100,28 @@ typedef struct LedgerDef
 	const char *relname;
 	const char *indexname;		/* unique, on chain_seq */
 	const char *subject_column; /* hashed as its pseudonym, or NULL */
+	/*
+	 * The state the ledger records, against its entries: a query counting
+	 * what has no entry, and the problem it makes (one %lld), or NULL.
+	 */
+	const char *state_check;
+	const char *state_problem;
 } LedgerDef;
 
 static const LedgerDef ledger_defs[] = {
-	{"consent", REL_CONSENT_EVENT, IDX_CONSENT_EVENT_CHAIN, "subject"},
-	{"access", REL_ACCESS_EVENT, IDX_ACCESS_EVENT_CHAIN, NULL},
-	{"custody", REL_CUSTODY_EVENT, IDX_CUSTODY_EVENT_CHAIN, NULL},
-	{"purge", REL_PURGE_EVENT, IDX_PURGE_EVENT_CHAIN, NULL},
+	{"consent", REL_CONSENT_EVENT, IDX_CONSENT_EVENT_CHAIN, "subject",
+		"SELECT pg_catalog.count(*) FROM personalize.consent c"
+		" WHERE NOT EXISTS (SELECT FROM personalize.consent_event e"
+		"                    WHERE e.event_id OPERATOR(pg_catalog.=) c.event_id)",
+	"%lld current consents have no entry in the consent history: the history is incomplete"},
+	{"access", REL_ACCESS_EVENT, IDX_ACCESS_EVENT_CHAIN, NULL,
+		"SELECT pg_catalog.count(*) FROM personalize.access_grant g"
+		" WHERE NOT EXISTS (SELECT FROM personalize.access_event e"
+		"                    WHERE e.grant_id OPERATOR(pg_catalog.=) g.grant_id"
+		"                      AND e.action OPERATOR(pg_catalog.=) 'grant')",
+	"%lld access grants have no entry in the access ledger: the ledger is incomplete"},
+	{"custody", REL_CUSTODY_EVENT, IDX_CUSTODY_EVENT_CHAIN, NULL, NULL, NULL},
+	{"purge", REL_PURGE_EVENT, IDX_PURGE_EVENT_CHAIN, NULL, NULL, NULL},
 };
 
 /* the chain's columns, kept out of the hashed content */
@@ -767,7 +782,9 @@ personalize_verify_ledger(PG_FUNCTION_ARGS)
 			else if (!entry_hash(r, seq, prev, computed))
 			{
 				broken_at = seq;
-				problem = psprintf("entry " INT64_FORMAT " cannot be checked: the pseudonym key is missing", seq);
+				problem = RelationIsSubscribed(RelationGetRelid(rel)) ?
+					psprintf("entry " INT64_FORMAT " cannot be checked on a logical replication subscriber: the pseudonym key stays with the publisher, where the chain verifies", seq) :
+					psprintf("entry " INT64_FORMAT " cannot be checked: the pseudonym key is missing", seq);
 			}
 			else if (memcmp(computed, stored, SHA256_LEN) != 0)
 			{
@@ -800,6 +817,24 @@ personalize_verify_ledger(PG_FUNCTION_ARGS)
 		}
 	}
 
+	/*
+	 * A chain intact in itself can still be missing entries the state it
+	 * records needs (a restore that lost them, or entries never written):
+	 * then it is not the whole record.
+	 */
+	if (problem == NULL && def->state_check != NULL)
+	{
+		bool		isnull;
+		int64		missing = DatumGetInt64(ExtValue(def->state_check, 0, NULL, NULL, NULL,
+													 true, &isnull));
+
+		if (missing > 0)
+		{
+			broken_at = 0;
+			problem = psprintf(def->state_problem, (long long) missing);
+		}
+	}
+
 	result[0] = Int64GetDatum(last);
 	if (last > 0)
 		result[1] = PointerGetDatum(hash_hex(prev));
@@ -807,7 +842,7 @@ personalize_verify_ledger(PG_FUNCTION_ARGS)
 		nulls[1] = true;
 	result[2] = BoolGetDatum(problem == NULL);
 	result[3] = Int64GetDatum(broken_at);
-	nulls[3] = problem == NULL;
+	nulls[3] = problem == NULL || broken_at == 0;
 	if (problem)
 		result[4] = CStringGetTextDatum(problem);
 	else

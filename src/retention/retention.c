@@ -96,6 +96,7 @@
 #include "base/citus.h"
 #include "base/compat.h"
 #include "base/extension.h"
+#include "base/relations.h"
 #include "base/runas.h"
 #include "retention/retention.h"
 
@@ -168,6 +169,22 @@ typedef struct PurgeRun
 	bool		more;			/* steps remain */
 	MemoryContext cxt;			/* lives across the run's batches */
 } PurgeRun;
+
+/*
+ * The name of the table a rule is asked for, or the error for a table that
+ * no longer exists (a regclass argument may hold any OID).
+ */
+static const char *
+rule_table_name(Oid relid)
+{
+	char	   *name = get_rel_name(relid);
+
+	if (name == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid)));
+	return name;
+}
 
 /*
  * Define the GUCs of retention.
@@ -551,7 +568,7 @@ personalize_drop_retention(PG_FUNCTION_ARGS)
 				   1, argtypes, values, NULL, false, NULL, NULL) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("table \"%s\" has no retention rule", get_rel_name(relid))));
+				 errmsg("table \"%s\" has no retention rule", rule_table_name(relid))));
 	PG_RETURN_VOID();
 }
 
@@ -592,6 +609,9 @@ RetentionRules(Oid only_relid, MemoryContext cxt)
 	Oid			argtypes[1] = {OIDOID};
 	Datum		values[1];
 	char		nulls[1];
+	List	   *rules = NIL;
+	ListCell   *lc;
+	bool		log_subscribed;
 
 	values[0] = ObjectIdGetDatum(only_relid);
 	nulls[0] = OidIsValid(only_relid) ? ' ' : 'n';
@@ -600,7 +620,31 @@ RetentionRules(Oid only_relid, MemoryContext cxt)
 					  " WHERE $1 IS NULL OR relid OPERATOR(pg_catalog.=) $1::pg_catalog.regclass"
 					  " ORDER BY relid::pg_catalog.oid",
 					  1, argtypes, values, nulls, true, rule_row, &rr);
-	return rr.rules;
+
+	/*
+	 * On a logical replication subscriber, the publisher purges the tables
+	 * a subscription fills (its deletions arrive here), and a purge log the
+	 * subscription fills cannot take this node's runs.
+	 */
+	log_subscribed = RelationIsSubscribed(PersonalizeRelid(REL_PURGE_RUN));
+	foreach(lc, rr.rules)
+	{
+		PurgeRule  *rule = (PurgeRule *) lfirst(lc);
+		bool		subscribed = log_subscribed || RelationIsSubscribed(rule->relid);
+
+		if (subscribed && OidIsValid(only_relid))
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("cannot purge table %s of a logical replication subscriber",
+							RelationQualifiedName(rule->relid)),
+					 log_subscribed ?
+					 errdetail("A subscription fills this database's purge log.") :
+					 errdetail("A subscription fills the table from the publisher."),
+					 errhint("Purge on the publisher: its deletions arrive here.")));
+		if (!subscribed)
+			rules = lappend(rules, rule);
+	}
+	return rules;
 }
 
 Oid
@@ -1512,7 +1556,7 @@ personalize_purge(PG_FUNCTION_ARGS)
 	if (rules == NIL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("table \"%s\" has no retention rule", get_rel_name(only)),
+				 errmsg("table \"%s\" has no retention rule", rule_table_name(only)),
 				 errhint("Set one with personalize.set_retention().")));
 	edata = RetentionRun(linitial(rules), "purge()", CurrentMemoryContext, NULL, NULL, &rows);
 	if (edata != NULL)
@@ -1559,7 +1603,7 @@ personalize_run_purge(PG_FUNCTION_ARGS)
 	if (OidIsValid(only) && rules == NIL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("table \"%s\" has no retention rule", get_rel_name(only)),
+				 errmsg("table \"%s\" has no retention rule", rule_table_name(only)),
 				 errhint("Set one with personalize.set_retention().")));
 	procedure_commit(NULL, false);
 

@@ -29,6 +29,7 @@
 #include "utils/lsyscache.h"
 
 #include "base/extension.h"
+#include "base/relations.h"
 #include "retention/retention.h"
 #include "worker/maintenance.h"
 
@@ -37,21 +38,28 @@ PG_FUNCTION_INFO_V1(personalize_maintenance_duties);
 
 const MaintenanceDuty MaintenanceDuties[] = {
 	{"expire_consents", "_expire_consents",
-	"mark consents past their expiry as expired, in state and history"},
+		"mark consents past their expiry as expired, in state and history",
+	{REL_CONSENT, REL_CONSENT_EVENT}},
 	{"expire_grants", "_expire_grants",
-	"record the expiry of access grants past their end, and how often grants were used"},
+		"record the expiry of access grants past their end, and how often grants were used",
+	{REL_ACCESS_GRANT, REL_ACCESS_EVENT}},
 	{"purge", NULL,
-	"delete rows older than their table's retention rule"},
+		"delete rows older than their table's retention rule",
+	{NULL}},
 	{"trim_purge_log", "_trim_purge_log",
-	"forget purge runs older than personalize.purge_log_keep"},
+		"forget purge runs older than personalize.purge_log_keep",
+	{REL_PURGE_RUN}},
 	{"fold_match_changes", "_match_fold",
-	"rebuild the shared offer index once enough offers changed, and prune the change log it covers"},
+		"rebuild the shared offer index once enough offers changed, and prune the change log it covers",
+	{REL_MATCH_CHANGE, REL_MATCH_VERSION}},
 };
 const int	NumMaintenanceDuties = lengthof(MaintenanceDuties);
 
 /*
  * A duty whose function the database does not have yet (it is at an older
- * version, see README "Upgrading") has nothing to do.
+ * version, see README "Upgrading") has nothing to do; nor has one that
+ * would write a table a logical replication subscription fills: the
+ * publisher does that work, and its changes arrive here.
  */
 int64
 MaintenanceRunDuty(const MaintenanceDuty *duty)
@@ -60,6 +68,13 @@ MaintenanceRunDuty(const MaintenanceDuty *duty)
 	Oid			fnoid;
 
 	Assert(duty->function != NULL);
+	for (int i = 0; i < (int) lengthof(duty->writes) && duty->writes[i] != NULL; i++)
+	{
+		Oid			relid = PersonalizeRelidIfExists(duty->writes[i]);
+
+		if (OidIsValid(relid) && RelationIsSubscribed(relid))
+			return 0;
+	}
 	name = list_make2(makeString(get_namespace_name(PersonalizeSchemaOid())),
 					  makeString(pstrdup(duty->function)));
 	fnoid = LookupFuncName(name, 0, NULL, true);

@@ -18,6 +18,7 @@ typedef struct MaintenanceDuty
 	const char *name;
 	const char *function;		/* in the extension's schema; NULL: the purge */
 	const char *description;
+	const char *writes[2];		/* the extension's tables it writes (names.h) */
 } MaintenanceDuty;
 
 /* the duties, in the order a pass runs them */
