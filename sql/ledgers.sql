@@ -75,12 +75,12 @@ UPDATE consent_event SET chain_seq = CASE chain_seq WHEN -2 THEN 3 ELSE 2 END WH
 SELECT ledger, intact, broken_at, problem FROM verify_ledgers() WHERE ledger = 'consent';
 ROLLBACK;
 
--- the chain's tail cut off: the rest is a valid chain, only the digest
--- shows that entries are gone
+-- the chain's tail cut off: the rest is a valid chain; the consents the
+-- lost entries recorded show it, and the digest names how many are gone
 BEGIN;
 ALTER TABLE consent_event DISABLE TRIGGER consent_event_append_only;
 DELETE FROM consent_event WHERE chain_seq >= 5;
-SELECT ledger, entries, intact FROM verify_ledgers() WHERE ledger = 'consent';
+SELECT ledger, entries, intact, broken_at, problem FROM verify_ledgers() WHERE ledger = 'consent';
 SELECT ledger, entries, intact, broken_at, problem FROM verify_ledgers(:'digest') WHERE ledger = 'consent';
 ROLLBACK;
 
@@ -175,6 +175,26 @@ CALL run_purge('visits');
 SELECT outcome, rows_deleted FROM purge_history ORDER BY run_id;
 SELECT column_name FROM information_schema.columns
  WHERE table_schema = 'personalize' AND table_name = 'purge_event' ORDER BY ordinal_position;
+
+--
+-- The chain index is found on the ledger, not by its name: a rename keeps
+-- it working, and a look-alike under the old name leads nowhere
+--
+BEGIN;
+ALTER INDEX consent_event_chain_key RENAME TO consent_event_chain_renamed;
+CREATE INDEX consent_event_chain_key ON consent_event (chain_seq) WHERE chain_seq > 3;
+SELECT count(grant_consent('a6', 'newsletter', 'signup form'));
+SELECT ledger, entries, intact FROM verify_ledgers() WHERE ledger = 'consent';
+ROLLBACK;
+-- without its index, a chain is neither read nor written
+BEGIN;
+DROP INDEX consent_event_chain_key;
+SELECT ledger, entries, intact FROM verify_ledgers() WHERE ledger = 'consent';
+ROLLBACK;
+BEGIN;
+DROP INDEX consent_event_chain_key;
+SELECT count(grant_consent('a7', 'newsletter', 'signup form'));
+ROLLBACK;
 
 --
 -- Bad digests: refused before any chain is read

@@ -78,17 +78,14 @@
 
 /*
  * hash-chained ledgers (sql/src/ledgers.sql, 0.2.0): each has a unique index
- * on its chain position, which the chain trigger and verify_ledgers() read
+ * on its chain position, which the chain trigger and verify_ledgers() find
+ * on the table (ledgers.c, chain_index), whatever it is named
  */
 #define REL_CONSENT_EVENT		"consent_event"
-#define IDX_CONSENT_EVENT_CHAIN	"consent_event_chain_key"	/* (chain_seq) */
 #define REL_ACCESS_EVENT		"access_event"
-#define IDX_ACCESS_EVENT_CHAIN	"access_event_chain_key"	/* (chain_seq) */
 #define REL_CUSTODY_EVENT		"custody_event"
-#define IDX_CUSTODY_EVENT_CHAIN	"custody_event_chain_key"	/* (chain_seq) */
 #define REL_PURGE_EVENT			"purge_event"
 /* the purge log (sql/src/retention.sql): each node's own */
 #define REL_PURGE_RUN			"purge_run"
-#define IDX_PURGE_EVENT_CHAIN	"purge_event_chain_key"	/* (chain_seq) */
 
 #endif							/* PERSONALIZE_NAMES_H */

@@ -55,6 +55,9 @@
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/xact.h"
+#include "catalog/pg_am.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_index.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "commands/event_trigger.h"
@@ -75,6 +78,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 #include "storage/itemptr.h"
 
 #include "base/extension.h"
@@ -98,7 +102,6 @@ typedef struct LedgerDef
 {
 	const char *name;			/* as SQL names it */
 	const char *relname;
-	const char *indexname;		/* unique, on chain_seq */
 	const char *subject_column; /* hashed as its pseudonym, or NULL */
 	/*
 	 * The state the ledger records, against its entries: a query counting
@@ -109,19 +112,19 @@ typedef struct LedgerDef
 } LedgerDef;
 
 static const LedgerDef ledger_defs[] = {
-	{"consent", REL_CONSENT_EVENT, IDX_CONSENT_EVENT_CHAIN, "subject",
+	{"consent", REL_CONSENT_EVENT, "subject",
 		"SELECT pg_catalog.count(*) FROM personalize.consent c"
 		" WHERE NOT EXISTS (SELECT FROM personalize.consent_event e"
 		"                    WHERE e.event_id OPERATOR(pg_catalog.=) c.event_id)",
 	"%lld current consents have no entry in the consent history: the history is incomplete"},
-	{"access", REL_ACCESS_EVENT, IDX_ACCESS_EVENT_CHAIN, NULL,
+	{"access", REL_ACCESS_EVENT, NULL,
 		"SELECT pg_catalog.count(*) FROM personalize.access_grant g"
 		" WHERE NOT EXISTS (SELECT FROM personalize.access_event e"
 		"                    WHERE e.grant_id OPERATOR(pg_catalog.=) g.grant_id"
 		"                      AND e.action OPERATOR(pg_catalog.=) 'grant')",
 	"%lld access grants have no entry in the access ledger: the ledger is incomplete"},
-	{"custody", REL_CUSTODY_EVENT, IDX_CUSTODY_EVENT_CHAIN, NULL, NULL, NULL},
-	{"purge", REL_PURGE_EVENT, IDX_PURGE_EVENT_CHAIN, NULL, NULL, NULL},
+	{"custody", REL_CUSTODY_EVENT, NULL, NULL, NULL},
+	{"purge", REL_PURGE_EVENT, NULL, NULL, NULL},
 };
 
 /* the chain's columns, kept out of the hashed content */
@@ -501,15 +504,73 @@ loaded_hash(EntryReader *r, AttrNumber attnum, uint8 *out)
 	return true;
 }
 
+/* an index's access method */
+static Oid
+index_relam(Oid indexoid)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(indexoid));
+	Oid			relam;
+
+	if (!HeapTupleIsValid(tup))
+		return InvalidOid;
+	relam = ((Form_pg_class) GETSTRUCT(tup))->relam;
+	ReleaseSysCache(tup);
+	return relam;
+}
+
+/*
+ * The ledger's chain index, found from the ledger itself and not by name:
+ * a valid, unique btree index on chain_seq alone, whole (no predicate, no
+ * expression).  Whatever else carries the name cannot lead a walk of the
+ * chain past entries.
+ */
+static Oid
+chain_index(Relation rel, const ChainCols *cols)
+{
+	List	   *indexes = RelationGetIndexList(rel);
+	ListCell   *lc;
+	Oid			found = InvalidOid;
+
+	foreach(lc, indexes)
+	{
+		Oid			indexoid = lfirst_oid(lc);
+		HeapTuple	tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(indexoid));
+		Form_pg_index idx;
+
+		if (!HeapTupleIsValid(tup))
+			continue;
+		idx = (Form_pg_index) GETSTRUCT(tup);
+		if (idx->indisunique && idx->indisvalid && idx->indisready &&
+			idx->indnatts == 1 && idx->indkey.values[0] == cols->seq &&
+			heap_attisnull(tup, Anum_pg_index_indpred, NULL) &&
+			heap_attisnull(tup, Anum_pg_index_indexprs, NULL) &&
+			index_relam(indexoid) == BTREE_AM_OID)
+			found = indexoid;
+		ReleaseSysCache(tup);
+		if (OidIsValid(found))
+			break;
+	}
+	list_free(indexes);
+	if (!OidIsValid(found))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("ledger table \"%s\" has no index on its chain", RelationGetRelationName(rel)),
+				 errdetail("The chain is read through a whole, unique btree index on chain_seq alone."),
+				 errhint("Create it again: CREATE UNIQUE INDEX ON %s (chain_seq).",
+						 quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+													RelationGetRelationName(rel)))));
+	return found;
+}
+
 /*
  * The last entry of a chain as snapshot sees it: its position (0 for an
  * empty chain) and hash (zeros when there is none).
  */
 static int64
-chain_head(Relation rel, const LedgerDef *def, const ChainCols *cols,
+chain_head(Relation rel, const ChainCols *cols,
 		   Snapshot snapshot, uint8 *head)
 {
-	Relation	idx = index_open(PersonalizeRelid(def->indexname), AccessShareLock);
+	Relation	idx = index_open(chain_index(rel, cols), AccessShareLock);
 	TupleDesc	desc = RelationGetDescr(rel);
 	SysScanDesc scan;
 	HeapTuple	tuple;
@@ -626,7 +687,7 @@ personalize_ledger_chain(PG_FUNCTION_ARGS)
 
 	lock_chain(rel);
 	/* committed entries and our own, even those of this very statement */
-	seq = chain_head(rel, def, &cols, SnapshotSelf, prev) + 1;
+	seq = chain_head(rel, &cols, SnapshotSelf, prev) + 1;
 	entry_set_seq(r, seq);
 	Sha256Two(prev, SHA256_LEN, r->buf.data, r->buf.len, hash);
 
@@ -723,7 +784,7 @@ personalize_verify_ledger(PG_FUNCTION_ARGS)
 	rel = table_open(PersonalizeRelid(def->relname), AccessShareLock);
 	desc = RelationGetDescr(rel);
 	chain_cols(desc, RelationGetRelationName(rel), &cols);
-	idx = index_open(PersonalizeRelid(def->indexname), AccessShareLock);
+	idx = index_open(chain_index(rel, &cols), AccessShareLock);
 	h = ledger_hasher(def, false);
 	r = entry_reader(def, desc, h);
 	memset(prev, 0, SHA256_LEN);
@@ -875,7 +936,7 @@ personalize_ledger_head(PG_FUNCTION_ARGS)
 		elog(ERROR, "return type must be a row type");
 	rel = table_open(PersonalizeRelid(def->relname), AccessShareLock);
 	chain_cols(RelationGetDescr(rel), RelationGetRelationName(rel), &cols);
-	seq = chain_head(rel, def, &cols, GetActiveSnapshot(), head);
+	seq = chain_head(rel, &cols, GetActiveSnapshot(), head);
 	table_close(rel, AccessShareLock);
 	result[0] = Int64GetDatum(seq);
 	if (seq > 0)
