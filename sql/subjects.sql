@@ -126,7 +126,23 @@ SELECT forget('2') -> 'tables' AS erased_by_dpo;
 -- the DPO cannot rewrite history directly
 UPDATE consent_event SET source = 'x';
 SELECT * FROM consent_event;
+-- pseudonyms find a forgotten customer's history again: the DPO's alone
 RESET ROLE;
+GRANT EXECUTE ON FUNCTION subject_pseudonym(text) TO regress_dpo;
+SET ROLE regress_dpo;
+SELECT subject_pseudonym('2') = forget('2') ->> 'subject_pseudonym' AS same_pseudonym;
+RESET ROLE;
+-- a role that reads the history and was granted subject_pseudonym() by
+-- mistake cannot try keys against it
+CREATE ROLE regress_analyst;
+GRANT EXECUTE ON FUNCTION subject_pseudonym(text) TO regress_analyst;
+GRANT SELECT ON consent_history TO regress_analyst;
+SET ROLE regress_analyst;
+SELECT count(*) FROM consent_history h
+ WHERE h.subject IN (SELECT subject_pseudonym(g::text) FROM generate_series(1, 5) g);
+RESET ROLE;
+DROP OWNED BY regress_analyst;
+DROP ROLE regress_analyst;
 REVOKE ALL ON customers, orders, order_lines, subscribers FROM regress_dpo;
 REVOKE ALL ON SCHEMA public FROM regress_dpo;
 DROP POLICY small_orders ON orders;

@@ -162,6 +162,15 @@ SELECT create_consent_view('pg_temp.temp_newsletter', 'customers', 'newsletter')
 SET search_path = pg_temp, public, personalize;
 SELECT create_consent_view('temp_newsletter', 'customers', 'newsletter');
 SET search_path = public, personalize;
+-- a temporary table of the view's name does not take the view's place in
+-- the registry
+CREATE TEMP TABLE shadowed (customer_id bigint);
+SELECT create_consent_view('shadowed', 'customers', 'newsletter') IS NOT NULL AS created;
+SELECT n.nspname, c.relname, c.relkind FROM consent_views v
+  JOIN pg_class c ON c.oid = v.view JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relname = 'shadowed';
+SELECT drop_consent_view('public.shadowed');
+DROP TABLE pg_temp.shadowed;
 
 -- a consent view its owner redefined is reported by review(): rows that no
 -- longer pass has_consent(), columns that are not plain columns of the

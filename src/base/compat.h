@@ -37,6 +37,16 @@
 	pg_class_ownercheck((relid), (roleid))
 #endif
 
+/* EXECUTE and other rights on a function: object_aclcheck() from 16 */
+#if PG_VERSION_NUM >= 160000
+#include "catalog/pg_proc.h"
+#define PersonalizeProcAclCheck(procid, roleid, mode) \
+	object_aclcheck(ProcedureRelationId, (procid), (roleid), (mode))
+#else
+#define PersonalizeProcAclCheck(procid, roleid, mode) \
+	pg_proc_aclcheck((procid), (roleid), (mode))
+#endif
+
 /* stringToQualifiedNameList() gained a soft-error argument in 16 */
 #if PG_VERSION_NUM >= 160000
 #define PersonalizeQualifiedNameList(s) stringToQualifiedNameList((s), NULL)

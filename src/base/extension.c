@@ -25,6 +25,8 @@
 #include "commands/trigger.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "nodes/value.h"
+#include "parser/parse_func.h"
 #include "replication/logicalworker.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -134,6 +136,26 @@ PersonalizeTypeOid(const char *typname)
 	if (!OidIsValid(typid))
 		PersonalizeMissingObject(psprintf("type \"%s\"", typname));
 	return typid;
+}
+
+/*
+ * OID of a function the extension defines, looked up in its schema only;
+ * InvalidOid if missing_ok and it does not exist.
+ */
+Oid
+PersonalizeFunctionOid(const char *name, int nargs, const Oid *argtypes,
+					   bool missing_ok)
+{
+	List	   *qualified;
+	Oid			fnoid;
+
+	qualified = list_make2(makeString(get_namespace_name(PersonalizeSchemaOid())),
+						   makeString(pstrdup(name)));
+	fnoid = LookupFuncName(qualified, nargs, argtypes, true);
+	list_free_deep(qualified);
+	if (!OidIsValid(fnoid) && !missing_ok)
+		PersonalizeMissingObject(psprintf("function %s", name));
+	return fnoid;
 }
 
 /*

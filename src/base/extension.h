@@ -28,6 +28,10 @@ extern Oid	PersonalizeExtensionOwner(void);
 extern Oid	PersonalizeTypeOid(const char *typname);
 extern AttrNumber PersonalizeAttnum(Oid relid, const char *colname);
 
+/* one of the extension's functions, by name and argument types */
+extern Oid	PersonalizeFunctionOid(const char *name, int nargs, const Oid *argtypes,
+								   bool missing_ok);
+
 /*
  * The error for an object of the extension that is missing (what: its kind
  * and name, as "relation \"consent\""): the library and the installed SQL

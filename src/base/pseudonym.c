@@ -25,9 +25,14 @@
 #include "access/xact.h"
 #include "common/cryptohash.h"
 #include "executor/spi.h"
+#include "catalog/pg_type.h"
 #include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 
+#include "base/compat.h"
 #include "base/extension.h"
 #include "base/pseudonym.h"
 #include "base/runas.h"
@@ -377,11 +382,28 @@ SubjectPseudonymIfKey(const char *subject, int len)
 /*
  * subject_pseudonym(subject text): the pseudonym forget() writes for a
  * subject, to find an erased person's consent history again.
+ *
+ * Whoever computes pseudonyms and reads consent_history re-identifies the
+ * forgotten by trying keys, so it is for the role that may erase them: the
+ * calling role needs EXECUTE on forget(text), whatever grants this
+ * function.  A SECURITY DEFINER function of the extension's (recipients())
+ * calls it as the extension's owner.
  */
 Datum
 personalize_subject_pseudonym(PG_FUNCTION_ARGS)
 {
 	text	   *subject;
+	Oid			textoid = TEXTOID;
+
+	if (PersonalizeProcAclCheck(PersonalizeFunctionOid("forget", 1, &textoid, false),
+								GetUserId(), ACL_EXECUTE) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to compute subject pseudonyms"),
+				 errdetail("A pseudonym names a forgotten subject's consent history; "
+						   "only a role that may call forget(text) may compute one."),
+				 errhint("Grant EXECUTE on function %s.forget(text) to the role that answers erasure requests.",
+						 quote_identifier(get_namespace_name(PersonalizeSchemaOid())))));
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,

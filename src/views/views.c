@@ -282,7 +282,10 @@ personalize_create_consent_view(PG_FUNCTION_ARGS)
 	if (ret != SPI_OK_UTILITY)
 		elog(ERROR, "could not create view: %s", SPI_result_code_string(ret));
 	SPI_finish();
-	viewid = RangeVarGetRelid(rv, NoLock, false);
+	/* the view just made, in its schema: not a temporary table of that name */
+	viewid = get_relname_relid(rv->relname, nspid);
+	if (!OidIsValid(viewid))
+		elog(ERROR, "could not find view %s just created", qualified_view);
 
 	/* the registry, as the extension's owner */
 	values[0] = Int32GetDatum(purpose_id);

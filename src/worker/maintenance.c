@@ -20,13 +20,9 @@
  */
 #include "postgres.h"
 
-#include "catalog/namespace.h"
 #include "fmgr.h"
 #include "funcapi.h"
-#include "nodes/value.h"
-#include "parser/parse_func.h"
 #include "utils/builtins.h"
-#include "utils/lsyscache.h"
 
 #include "base/extension.h"
 #include "base/relations.h"
@@ -64,7 +60,6 @@ const int	NumMaintenanceDuties = lengthof(MaintenanceDuties);
 int64
 MaintenanceRunDuty(const MaintenanceDuty *duty)
 {
-	List	   *name;
 	Oid			fnoid;
 
 	Assert(duty->function != NULL);
@@ -75,9 +70,7 @@ MaintenanceRunDuty(const MaintenanceDuty *duty)
 		if (OidIsValid(relid) && RelationIsSubscribed(relid))
 			return 0;
 	}
-	name = list_make2(makeString(get_namespace_name(PersonalizeSchemaOid())),
-					  makeString(pstrdup(duty->function)));
-	fnoid = LookupFuncName(name, 0, NULL, true);
+	fnoid = PersonalizeFunctionOid(duty->function, 0, NULL, true);
 	if (!OidIsValid(fnoid))
 		return 0;
 	return DatumGetInt64(OidFunctionCall0(fnoid));
