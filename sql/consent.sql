@@ -58,6 +58,10 @@ SELECT define_purpose('profiling', 'build profiles', '');
 SELECT define_purpose('profiling', 'build profiles', NULL);
 SELECT define_purpose('profiling', 'build profiles', '   ');
 SELECT define_purpose('profiling', '', 'better offers');
+-- white space of every kind is no value exchange and no description
+SELECT define_purpose('profiling', 'build profiles', E'\t\n');
+SELECT define_purpose('profiling', 'build profiles', U&'\00A0\3000\200B');
+SELECT define_purpose('profiling', E'\r\n', 'better offers');
 SELECT define_purpose('marketing', 'again', 'again');
 SELECT define_purpose('profiling', 'build profiles', 'better offers', '{user.contact.emial}');
 SELECT define_purpose('profiling', 'build profiles', 'better offers', '{user.contact.email, NULL}');

@@ -89,6 +89,12 @@ SELECT offer_id, round(score::numeric, 4) AS score, reasons FROM match('bob');
 UPDATE tag SET description = 'plant-based food' WHERE tag = 'vegan';
 SELECT offer_id, reasons FROM match('bob', 1);
 
+-- an offer needs an id and a title that are more than white space
+\set VERBOSITY terse
+INSERT INTO offers (offer_id, title) VALUES (E'\t', 'Tab');
+INSERT INTO offers (offer_id, title) VALUES ('blank-title', U&'\00A0');
+\set VERBOSITY default
+
 --------------------------------------------------------------------------
 -- ties are broken by offer_id, bytewise
 --------------------------------------------------------------------------

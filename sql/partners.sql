@@ -62,6 +62,8 @@ SELECT count(withdraw_consent('7', 'fraud', 'mail to the DPO'));
 SELECT register_partner(NULL, 'DPA-1', '{partner_ads}', '{user.contact.email}', now() + interval '1 year');
 SELECT register_partner(' Acme', 'DPA-1', '{partner_ads}', '{user.contact.email}', now() + interval '1 year');
 SELECT register_partner('Acme', '  ', '{partner_ads}', '{user.contact.email}', now() + interval '1 year');
+SELECT register_partner('Acme', E'\t', '{partner_ads}', '{user.contact.email}', now() + interval '1 year');
+SELECT register_partner(U&'Acme\00A0', 'DPA-1', '{partner_ads}', '{user.contact.email}', now() + interval '1 year');
 SELECT register_partner('Acme', 'DPA-1', '{}', '{user.contact.email}', now() + interval '1 year');
 SELECT register_partner('Acme', 'DPA-1', '{partner_ads}', NULL, now() + interval '1 year');
 SELECT register_partner('Acme', 'DPA-1', '{partner_ads, NULL}', '{user.contact.email}', now() + interval '1 year');

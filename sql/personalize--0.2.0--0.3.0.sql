@@ -731,3 +731,213 @@ ALTER TABLE @extschema@.offer_tags ENABLE REPLICA TRIGGER offer_tags_match_catal
 ALTER TABLE @extschema@.tag ENABLE REPLICA TRIGGER tag_match_catalog_applied;
 ALTER TABLE @extschema@.data_category ENABLE REPLICA TRIGGER data_category_match_catalog_applied;
 REVOKE ALL ON FUNCTION @extschema@._match_catalog_applied() FROM PUBLIC;
+
+-- classify() of a dropped table's OID: a clear 42P01, not a syntax error
+-- (sql/src/review-classify.sql).
+CREATE OR REPLACE FUNCTION @extschema@.classify(tbl regclass, col name, category text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF tbl IS NULL OR col IS NULL THEN
+		RAISE EXCEPTION 'table and column must not be null'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	-- a regclass of a dropped table prints as its number, which is no name
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) tbl) THEN
+		RAISE EXCEPTION 'relation with OID % does not exist', tbl::pg_catalog.oid
+			USING ERRCODE = 'undefined_table';
+	END IF;
+	-- the same statement, checks and privileges as writing the label by hand
+	EXECUTE format('SECURITY LABEL FOR personalize ON COLUMN %s.%I IS %L', tbl, col, category);
+END
+$$;
+
+-- A description, value exchange, agreement, offer id or title of tabs,
+-- line breaks or no-break spaces is as empty as one of spaces
+-- (src/base/text.c).  An update over a row that breaks the new checks
+-- stops and names the constraint: fix the row, then update again.
+CREATE FUNCTION @extschema@._blank(text) RETURNS boolean
+	AS 'MODULE_PATHNAME', 'personalize_blank'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE OR REPLACE FUNCTION @extschema@.define_purpose(
+	name text,
+	description text,
+	value_exchange text,
+	categories text[] DEFAULT '{}',
+	parent text DEFAULT NULL,
+	lawful_basis text DEFAULT 'consent')
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	new_id integer;
+	parent_id integer;
+	unknown text;
+BEGIN
+	IF name IS NULL THEN
+		RAISE EXCEPTION 'purpose must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF name !~ '^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$' THEN
+		RAISE EXCEPTION 'invalid purpose name "%"', name
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'Use lower-case names such as "newsletter" or "marketing.email".';
+	END IF;
+	IF description IS NULL OR @extschema@._blank(description) THEN
+		RAISE EXCEPTION 'purpose "%" needs a description', name
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'Say in plain words what the data is used for.';
+	END IF;
+	IF value_exchange IS NULL OR @extschema@._blank(value_exchange) THEN
+		RAISE EXCEPTION 'purpose "%" needs a value exchange', name
+			USING ERRCODE = 'invalid_parameter_value',
+			      DETAIL = 'Provide clear benefits in exchange for data.',
+			      HINT = 'Say what the customer gets in return, for example "offers matched to the interests you tell us".';
+	END IF;
+	IF lawful_basis IS NULL THEN
+		RAISE EXCEPTION 'lawful basis must not be null' USING ERRCODE = 'null_value_not_allowed',
+			HINT = 'Omit it for a purpose that needs consent.';
+	END IF;
+	IF NOT lawful_basis OPERATOR(pg_catalog.=) ANY (@extschema@._lawful_bases()) THEN
+		RAISE EXCEPTION 'unknown lawful basis "%"', lawful_basis
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = format('The lawful bases are %s.',
+			                    array_to_string(@extschema@._lawful_bases(), ', '));
+	END IF;
+	IF EXISTS (SELECT 1 FROM @extschema@.purpose p WHERE p.name OPERATOR(pg_catalog.=) define_purpose.name) THEN
+		RAISE EXCEPTION 'purpose "%" already exists', name
+			USING ERRCODE = 'duplicate_object';
+	END IF;
+	IF parent IS NOT NULL THEN
+		parent_id := @extschema@._purpose_id(parent);
+	END IF;
+	IF array_position(categories, NULL) IS NOT NULL THEN
+		RAISE EXCEPTION 'data category must not be null'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	SELECT c INTO unknown FROM unnest(coalesce(categories, '{}')) c
+	 WHERE NOT EXISTS (SELECT 1 FROM @extschema@.data_category d WHERE d.name OPERATOR(pg_catalog.=) c)
+	 LIMIT 1;
+	IF FOUND THEN
+		PERFORM @extschema@._unknown_category(unknown);
+	END IF;
+
+	INSERT INTO @extschema@.purpose (name, description, value_exchange, parent_id, lawful_basis)
+	VALUES (name, description, value_exchange, parent_id, lawful_basis)
+	RETURNING purpose_id INTO new_id;
+	INSERT INTO @extschema@.purpose_category (purpose_id, category)
+	SELECT DISTINCT new_id, c FROM unnest(categories) c;
+END
+$$;
+CREATE OR REPLACE FUNCTION @extschema@.register_partner(
+	name text,
+	agreement text,
+	purposes text[],
+	categories text[],
+	valid_until timestamptz)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	new_id integer;
+	old record;
+	unknown text;
+	special text;
+	purpose_ids integer[];
+BEGIN
+	IF name IS NULL THEN
+		RAISE EXCEPTION 'partner must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF @extschema@._blank(name) OR @extschema@._blank(left(name, 1)) OR @extschema@._blank(right(name, 1))
+	   OR name OPERATOR(pg_catalog.~) '[[:cntrl:]]' THEN
+		RAISE EXCEPTION 'invalid partner name "%"', name
+			USING ERRCODE = 'invalid_parameter_value',
+			      DETAIL = 'A partner name is not empty, has no control characters and no white space at either end.';
+	END IF;
+	IF agreement IS NULL OR @extschema@._blank(agreement) THEN
+		RAISE EXCEPTION 'partner "%" needs an agreement', name
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'Name the governance agreement the partner signed, for example its contract reference.';
+	END IF;
+	IF coalesce(cardinality(purposes), 0) OPERATOR(pg_catalog.=) 0 THEN
+		RAISE EXCEPTION 'partner "%" needs at least one purpose', name
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'Name the purposes the agreement lets the partner use the data for.';
+	END IF;
+	IF coalesce(cardinality(categories), 0) OPERATOR(pg_catalog.=) 0 THEN
+		RAISE EXCEPTION 'partner "%" needs at least one data category', name
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'Name the data categories the agreement lets the partner receive.';
+	END IF;
+	IF array_position(purposes, NULL) IS NOT NULL THEN
+		RAISE EXCEPTION 'purpose must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF array_position(categories, NULL) IS NOT NULL THEN
+		RAISE EXCEPTION 'data category must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF valid_until IS NULL THEN
+		RAISE EXCEPTION 'the end of the agreement must not be null'
+			USING ERRCODE = 'null_value_not_allowed',
+			      HINT = 'Every agreement ends; pass the date in the contract.';
+	END IF;
+	IF valid_until OPERATOR(pg_catalog.<=) now() THEN
+		RAISE EXCEPTION 'the agreement with partner "%" would already have ended', name
+			USING ERRCODE = 'invalid_parameter_value',
+			      DETAIL = format('It ends at %s.', valid_until);
+	END IF;
+	-- unknown purposes and categories: _purpose_id() and _unknown_category() say which
+	SELECT array_agg(@extschema@._purpose_id(p) ORDER BY p) INTO purpose_ids
+	  FROM (SELECT DISTINCT p FROM unnest(purposes) p) d;
+	SELECT c INTO unknown FROM unnest(categories) c
+	 WHERE NOT EXISTS (SELECT 1 FROM @extschema@.data_category d WHERE d.name OPERATOR(pg_catalog.=) c)
+	 LIMIT 1;
+	IF FOUND THEN
+		PERFORM @extschema@._unknown_category(unknown);
+	END IF;
+	SELECT c INTO special FROM unnest(categories) c
+	  JOIN @extschema@.data_category d ON d.name OPERATOR(pg_catalog.=) c
+	 WHERE d.sensitivity OPERATOR(pg_catalog.=) 'special'
+	   AND NOT EXISTS (SELECT 1 FROM unnest(purpose_ids) pid
+	                    WHERE @extschema@._column_allowed(pid, c))
+	 ORDER BY c LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'partner "%" may not receive special category data "%"', name, special
+			USING ERRCODE = 'invalid_parameter_value',
+			      DETAIL = 'None of its purposes names that category.',
+			      HINT = 'Leave the category out of the agreement, or give the partner a purpose that names it.';
+	END IF;
+
+	SELECT p.partner_id, p.ended_at, p.valid_until INTO old
+	  FROM @extschema@.partner p WHERE p.name OPERATOR(pg_catalog.=) register_partner.name
+	   FOR UPDATE;
+	IF FOUND THEN
+		IF old.ended_at IS NULL AND old.valid_until OPERATOR(pg_catalog.>) now() THEN
+			RAISE EXCEPTION 'partner "%" already has an agreement in force', name
+				USING ERRCODE = 'duplicate_object',
+				      HINT = 'End it with personalize.end_partner() before registering a new one.';
+		END IF;
+		-- a new agreement with a partner whose last one ended
+		DELETE FROM @extschema@.partner p WHERE p.partner_id OPERATOR(pg_catalog.=) old.partner_id;
+	END IF;
+	INSERT INTO @extschema@.partner (name, agreement, valid_until)
+	VALUES (name, agreement, valid_until)
+	RETURNING partner_id INTO new_id;
+	INSERT INTO @extschema@.partner_purpose (partner_id, purpose_id)
+	SELECT new_id, pid FROM unnest(purpose_ids) pid;
+	INSERT INTO @extschema@.partner_category (partner_id, category)
+	SELECT DISTINCT new_id, c FROM unnest(categories) c;
+END
+$$;
+ALTER TABLE @extschema@.purpose
+	DROP CONSTRAINT purpose_value_exchange_check,
+	ADD CONSTRAINT purpose_value_exchange_check CHECK (NOT @extschema@._blank(value_exchange));
+ALTER TABLE @extschema@.offers
+	DROP CONSTRAINT offers_offer_id_check,
+	ADD CONSTRAINT offers_offer_id_check CHECK (NOT @extschema@._blank(offer_id)),
+	DROP CONSTRAINT offers_title_check,
+	ADD CONSTRAINT offers_title_check CHECK (NOT @extschema@._blank(title));

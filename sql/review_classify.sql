@@ -59,6 +59,9 @@ DROP VIEW customer_emails;
 SELECT classify('customers', 'no_such_column', 'user.name');
 SELECT classify('no_such_table', 'x', 'user.name');
 SELECT classify(NULL, 'x', 'user.name');
+SELECT classify(999999::oid::regclass, 'x', 'user.name');
+SELECT classify('customers', 'ctid', 'user.unique_id');
+SECURITY LABEL FOR personalize ON COLUMN customers.xmin IS 'user.unique_id';
 SELECT count(*) AS still_classified FROM classified_columns;
 SELECT category FROM classified_columns WHERE column_name = 'zip';
 

@@ -60,6 +60,13 @@ $$;
 
 GRANT USAGE ON SCHEMA @extschema@ TO PUBLIC;
 
+-- Is the text empty, or white space only (tabs, line breaks, no-break and
+-- the other Unicode spaces, zero-width characters)?  For the checks of
+-- descriptions, value exchanges and agreements (src/base/text.c).  0.3.0.
+CREATE FUNCTION @extschema@._blank(text) RETURNS boolean
+	AS 'MODULE_PATHNAME', 'personalize_blank'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
 -- Is this a logical replication subscription's worker?  It fires row
 -- triggers only, and the triggers that stand in for statement triggers
 -- there ask (src/base/extension.c).  0.3.0.

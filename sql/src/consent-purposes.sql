@@ -22,7 +22,7 @@ CREATE TABLE @extschema@.purpose (
 	description    text NOT NULL,
 	value_exchange text NOT NULL
 	               CONSTRAINT purpose_value_exchange_check
-	               CHECK (btrim(value_exchange) <> ''),
+	               CHECK (NOT @extschema@._blank(value_exchange)),
 	parent_id      integer,         -- a purpose: see purpose_parent_exists
 	builtin        boolean NOT NULL DEFAULT false,
 	created_at     timestamptz NOT NULL DEFAULT now(),
@@ -158,12 +158,12 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value',
 			      HINT = 'Use lower-case names such as "newsletter" or "marketing.email".';
 	END IF;
-	IF description IS NULL OR btrim(description) OPERATOR(pg_catalog.=) '' THEN
+	IF description IS NULL OR @extschema@._blank(description) THEN
 		RAISE EXCEPTION 'purpose "%" needs a description', name
 			USING ERRCODE = 'invalid_parameter_value',
 			      HINT = 'Say in plain words what the data is used for.';
 	END IF;
-	IF value_exchange IS NULL OR btrim(value_exchange) OPERATOR(pg_catalog.=) '' THEN
+	IF value_exchange IS NULL OR @extschema@._blank(value_exchange) THEN
 		RAISE EXCEPTION 'purpose "%" needs a value exchange', name
 			USING ERRCODE = 'invalid_parameter_value',
 			      DETAIL = 'Provide clear benefits in exchange for data.',

@@ -12,9 +12,9 @@
 CREATE TABLE @extschema@.offers (
 	-- src/base/names.h: match() reads the primary keys of offers and offer_tags
 	offer_id    text COLLATE "C" CONSTRAINT offers_pkey PRIMARY KEY
-	            CONSTRAINT offers_offer_id_check CHECK (btrim(offer_id) <> ''),
+	            CONSTRAINT offers_offer_id_check CHECK (NOT @extschema@._blank(offer_id)),
 	title       text NOT NULL
-	            CONSTRAINT offers_title_check CHECK (btrim(title) <> ''),
+	            CONSTRAINT offers_title_check CHECK (NOT @extschema@._blank(title)),
 	priority    integer NOT NULL DEFAULT 0,
 	starts_at   timestamptz,
 	ends_at     timestamptz,

@@ -117,13 +117,13 @@ BEGIN
 	IF name IS NULL THEN
 		RAISE EXCEPTION 'partner must not be null' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
-	IF name OPERATOR(pg_catalog.=) '' OR name OPERATOR(pg_catalog.<>) btrim(name)
+	IF @extschema@._blank(name) OR @extschema@._blank(left(name, 1)) OR @extschema@._blank(right(name, 1))
 	   OR name OPERATOR(pg_catalog.~) '[[:cntrl:]]' THEN
 		RAISE EXCEPTION 'invalid partner name "%"', name
 			USING ERRCODE = 'invalid_parameter_value',
 			      DETAIL = 'A partner name is not empty, has no control characters and no white space at either end.';
 	END IF;
-	IF agreement IS NULL OR btrim(agreement) OPERATOR(pg_catalog.=) '' THEN
+	IF agreement IS NULL OR @extschema@._blank(agreement) THEN
 		RAISE EXCEPTION 'partner "%" needs an agreement', name
 			USING ERRCODE = 'invalid_parameter_value',
 			      HINT = 'Name the governance agreement the partner signed, for example its contract reference.';

@@ -40,58 +40,16 @@
 #include "base/extension.h"
 #include "base/runas.h"
 #include "base/subject_key.h"
+#include "base/text.h"
 
 PG_FUNCTION_INFO_V1(personalize_subject_write);
 
 #define KEY_HINT "Pass the key that identifies the customer, as text."
+
 static inline bool
 is_control(pg_wchar c)
 {
 	return c < 0x20 || (c >= 0x7f && c <= 0x9f);
-}
-
-/* characters a key may not begin or end with: white space and invisibles */
-static inline bool
-is_blank(pg_wchar c)
-{
-	return c == ' ' || (c >= 0x09 && c <= 0x0d) || c == 0x85 || c == 0xa0 ||
-		c == 0x1680 || c == 0x180e || (c >= 0x2000 && c <= 0x200d) ||
-		c == 0x2028 || c == 0x2029 || c == 0x202f || c == 0x205f ||
-		c == 0x2060 || c == 0x3000 || c == 0xfeff;
-}
-
-/*
- * The characters of a key, as code points (UTF-8), or as bytes in other
- * server encodings (where only ASCII is judged).  Returns their number.
- */
-static int
-key_chars(const char *key, int len, pg_wchar **chars)
-{
-	pg_wchar   *out = palloc(sizeof(pg_wchar) * (len + 1));
-	int			n = 0;
-
-	if (GetDatabaseEncoding() == PG_UTF8)
-	{
-		for (int i = 0; i < len;)
-		{
-			int			l = pg_utf_mblen((const unsigned char *) key + i);
-
-			out[n++] = utf8_to_unicode((const unsigned char *) key + i);
-			i += l;
-		}
-	}
-	else
-	{
-		for (int i = 0; i < len; i++)
-		{
-			unsigned char b = (unsigned char) key[i];
-
-			/* bytes of multibyte characters are neither blank nor control */
-			out[n++] = b < 0x80 ? b : 0x100;
-		}
-	}
-	*chars = out;
-	return n;
 }
 
 /*
@@ -101,7 +59,7 @@ static bool
 key_valid(const char *key, int len, bool report)
 {
 	pg_wchar   *c;
-	int			n = key_chars(key, len, &c);
+	int			n = TextChars(key, len, &c);
 	bool		all_blank = true;
 
 	for (int i = 0; i < n; i++)
@@ -116,7 +74,7 @@ key_valid(const char *key, int len, bool report)
 					 errdetail("Character %d of the key is U+%04X.", i + 1, (unsigned int) c[i]),
 					 errhint(KEY_HINT)));
 		}
-		if (!is_blank(c[i]))
+		if (!TextCharIsBlank(c[i]))
 			all_blank = false;
 	}
 	if (n == 0 || all_blank)
@@ -129,14 +87,14 @@ key_valid(const char *key, int len, bool report)
 				 n > 0 ? errdetail("The key consists of white space only.") : 0,
 				 errhint(KEY_HINT)));
 	}
-	if (is_blank(c[0]) || is_blank(c[n - 1]))
+	if (TextCharIsBlank(c[0]) || TextCharIsBlank(c[n - 1]))
 	{
 		if (!report)
 			return false;
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("subject must not begin or end with white space"),
-				 is_blank(c[0]) ?
+				 TextCharIsBlank(c[0]) ?
 				 errdetail("The key begins with U+%04X.", (unsigned int) c[0]) :
 				 errdetail("The key ends with U+%04X.", (unsigned int) c[n - 1]),
 				 errhint("Trim the key: the same customer must have the same key in every table.")));

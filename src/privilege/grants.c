@@ -105,6 +105,7 @@
 #include "base/kept.h"
 #include "base/runas.h"
 #include "base/subject_key.h"
+#include "base/text.h"
 #include "consent/consent.h"
 
 PG_FUNCTION_INFO_V1(personalize_protect);
@@ -287,24 +288,6 @@ interval_text(Interval *iv)
 }
 
 
-/* is the text empty, or white space only? */
-static bool
-text_blank(const char *s)
-{
-	while (*s)
-	{
-		unsigned char c = (unsigned char) *s;
-
-		if (c == ' ' || (c >= '\t' && c <= '\r'))
-			s++;
-		else if (c == 0xC2 && (unsigned char) s[1] == 0xA0)
-			s += 2;				/* no-break space */
-		else
-			return false;
-	}
-	return true;
-}
-
 static char *
 reason_argument(FunctionCallInfo fcinfo, int argno)
 {
@@ -316,7 +299,7 @@ reason_argument(FunctionCallInfo fcinfo, int argno)
 				 errmsg("reason must not be null"),
 				 errhint("Say why access is needed, for example the case number.")));
 	reason = text_to_cstring(PG_GETARG_TEXT_PP(argno));
-	if (text_blank(reason))
+	if (TextIsBlank(reason, strlen(reason)))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("reason must not be empty"),

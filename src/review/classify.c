@@ -200,6 +200,12 @@ classify_object_relabel(const ObjectAddress *object, const char *seclabel)
 				 errhint("Label a column: SECURITY LABEL FOR personalize ON COLUMN orders.email IS 'user.contact.email'.")));
 
 	relname = get_rel_name(relid);
+	if (object->objectSubId < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot classify system column \"%s\" of \"%s\"",
+						get_attname(relid, object->objectSubId, false), relname),
+				 errdetail("System columns hold no data of the table's subjects.")));
 	relkind = get_rel_relkind(relid);
 	if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
 		ereport(ERROR,
