@@ -171,7 +171,8 @@ SELECT @extschema@._carry_function_privileges(
 	'@extschema@.match_cache_info()');
 DROP FUNCTION @extschema@._match_cache_info_0_2_0();
 
--- review(): a check of protected tables' policies (sql/src/review.sql)
+-- review(): checks of protected tables' policies and of the privileges the
+-- subject rights need (sql/src/review.sql)
 -- Check: a protected table's row level security is no longer as protect()
 -- made it (src/access.c): disabled, a policy gone, a check no longer
 -- restrictive, or, in the all-permissive form protect() uses on Citus, a
@@ -208,6 +209,37 @@ AS $$
 	 WHERE w.why IS NOT NULL
 $$;
 REVOKE ALL ON FUNCTION @extschema@._review_protection_changed() FROM PUBLIC;
+-- Check: a role granted forget() or export_subject() lacks a privilege the
+-- call needs on a registered table (src/subjects/rights.c): the request of
+-- every subject with rows in that table stops there.
+CREATE FUNCTION @extschema@._review_rights_blocked() RETURNS SETOF @extschema@.review_finding
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT 'warning', s.relid::text,
+	       format('role %s may call %s() but lacks %s on registered table %s',
+	              g.grantee::regrole, f.name, m.missing, s.relid),
+	       format('GRANT %s ON %s TO %s; otherwise %s() stops for every subject with rows in the table.',
+	              m.missing, s.relid, g.grantee::regrole, f.name)
+	  FROM (VALUES ('forget', '@extschema@.forget(text)'::regprocedure, true),
+	               ('export_subject', '@extschema@.export_subject(text)'::regprocedure, false)
+	       ) AS f(name, fn, erases)
+	  JOIN pg_proc p ON p.oid = f.fn
+	 CROSS JOIN LATERAL (SELECT DISTINCT a.grantee FROM aclexplode(p.proacl) a
+	                      WHERE a.privilege_type = 'EXECUTE' AND a.grantee <> p.proowner
+	                        AND a.grantee <> 0) g
+	  JOIN pg_roles r ON r.oid = g.grantee AND NOT r.rolsuper
+	 CROSS JOIN @extschema@.subject_table s
+	 CROSS JOIN LATERAL (
+		SELECT array_to_string(ARRAY[
+		           CASE WHEN NOT (has_table_privilege(g.grantee, s.relid, 'SELECT')
+		                          OR (f.erases AND has_column_privilege(g.grantee, s.relid, s.subject_column, 'SELECT')))
+		                THEN 'SELECT' END,
+		           CASE WHEN f.erases AND NOT has_table_privilege(g.grantee, s.relid, 'DELETE')
+		                THEN 'DELETE' END], ', ') AS missing) m
+	 WHERE m.missing <> ''
+$$;
+REVOKE ALL ON FUNCTION @extschema@._review_rights_blocked() FROM PUBLIC;
 CREATE OR REPLACE FUNCTION @extschema@.review()
 RETURNS TABLE (severity text, object text, finding text, hint text)
 LANGUAGE sql STABLE
@@ -220,6 +252,7 @@ AS $$
 	        UNION ALL SELECT * FROM @extschema@._review_grant_unused()
 	        UNION ALL SELECT * FROM @extschema@._review_no_retention()
 	        UNION ALL SELECT * FROM @extschema@._review_protection_changed()
+	        UNION ALL SELECT * FROM @extschema@._review_rights_blocked()
 	        UNION ALL SELECT * FROM @extschema@._review_unclassified()
 	        UNION ALL SELECT * FROM @extschema@._review_unknown_label()
 	        UNION ALL SELECT * FROM @extschema@._review_unneeded_sensitive()
@@ -243,6 +276,8 @@ CREATE OR REPLACE VIEW @extschema@.review_check AS
 		 'a registered table has no retention rule'),
 		('protection_changed', '@extschema@._review_protection_changed()',
 		 'a protected table''s row level security is no longer as protect() made it'),
+		('rights_blocked', '@extschema@._review_rights_blocked()',
+		 'a role granted forget() or export_subject() lacks a privilege they need on a registered table'),
 		('unclassified', '@extschema@._review_unclassified()',
 		 'a column whose name or type suggests personal data is not classified'),
 		('unknown_label', '@extschema@._review_unknown_label()',

@@ -143,6 +143,25 @@ SELECT count(*) FROM consent_history h
 RESET ROLE;
 DROP OWNED BY regress_analyst;
 DROP ROLE regress_analyst;
+-- a table its owner registered and never granted to the DPO blocks the
+-- requests of the subjects it holds, not everyone's
+CREATE ROLE regress_loyalty;
+CREATE TABLE loyalty_cards (customer_id bigint, card text);
+ALTER TABLE loyalty_cards OWNER TO regress_loyalty;
+INSERT INTO loyalty_cards VALUES (3, 'gold');
+SELECT register_table('loyalty_cards', 'customer_id');
+-- review() says so before a request stops
+SELECT severity, finding, hint FROM review() WHERE object = 'public.loyalty_cards' AND finding LIKE 'role %';
+INSERT INTO customers VALUES (4, 'Dana', NULL);
+SET ROLE regress_dpo;
+SELECT export_subject('4') -> 'tables' AS dana_export;
+SELECT forget('4') -> 'tables' AS dana_erased;
+SELECT export_subject('3');
+SELECT forget('3');
+RESET ROLE;
+SELECT count(*) AS card_kept FROM loyalty_cards;
+DROP TABLE loyalty_cards;
+DROP ROLE regress_loyalty;
 REVOKE ALL ON customers, orders, order_lines, subscribers FROM regress_dpo;
 REVOKE ALL ON SCHEMA public FROM regress_dpo;
 DROP POLICY small_orders ON orders;

@@ -300,6 +300,37 @@ AS $$
 	 WHERE NOT EXISTS (SELECT 1 FROM @extschema@.retention_rule r WHERE r.relid = s.relid)
 $$;
 
+-- Check: a role granted forget() or export_subject() lacks a privilege the
+-- call needs on a registered table (src/subjects/rights.c): the request of
+-- every subject with rows in that table stops there.
+CREATE FUNCTION @extschema@._review_rights_blocked() RETURNS SETOF @extschema@.review_finding
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT 'warning', s.relid::text,
+	       format('role %s may call %s() but lacks %s on registered table %s',
+	              g.grantee::regrole, f.name, m.missing, s.relid),
+	       format('GRANT %s ON %s TO %s; otherwise %s() stops for every subject with rows in the table.',
+	              m.missing, s.relid, g.grantee::regrole, f.name)
+	  FROM (VALUES ('forget', '@extschema@.forget(text)'::regprocedure, true),
+	               ('export_subject', '@extschema@.export_subject(text)'::regprocedure, false)
+	       ) AS f(name, fn, erases)
+	  JOIN pg_proc p ON p.oid = f.fn
+	 CROSS JOIN LATERAL (SELECT DISTINCT a.grantee FROM aclexplode(p.proacl) a
+	                      WHERE a.privilege_type = 'EXECUTE' AND a.grantee <> p.proowner
+	                        AND a.grantee <> 0) g
+	  JOIN pg_roles r ON r.oid = g.grantee AND NOT r.rolsuper
+	 CROSS JOIN @extschema@.subject_table s
+	 CROSS JOIN LATERAL (
+		SELECT array_to_string(ARRAY[
+		           CASE WHEN NOT (has_table_privilege(g.grantee, s.relid, 'SELECT')
+		                          OR (f.erases AND has_column_privilege(g.grantee, s.relid, s.subject_column, 'SELECT')))
+		                THEN 'SELECT' END,
+		           CASE WHEN f.erases AND NOT has_table_privilege(g.grantee, s.relid, 'DELETE')
+		                THEN 'DELETE' END], ', ') AS missing) m
+	 WHERE m.missing <> ''
+$$;
+
 -- Check: a protected table's row level security is no longer as protect()
 -- made it (src/privilege/grants.c): disabled, a policy gone, a check no longer
 -- restrictive, or, in the all-permissive form protect() uses on Citus, a
@@ -455,6 +486,7 @@ AS $$
 	        UNION ALL SELECT * FROM @extschema@._review_grant_unused()
 	        UNION ALL SELECT * FROM @extschema@._review_no_retention()
 	        UNION ALL SELECT * FROM @extschema@._review_protection_changed()
+	        UNION ALL SELECT * FROM @extschema@._review_rights_blocked()
 	        UNION ALL SELECT * FROM @extschema@._review_unclassified()
 	        UNION ALL SELECT * FROM @extschema@._review_unknown_label()
 	        UNION ALL SELECT * FROM @extschema@._review_unneeded_sensitive()
@@ -481,6 +513,8 @@ CREATE VIEW @extschema@.review_check AS
 		 'a registered table has no retention rule'),
 		('protection_changed', '@extschema@._review_protection_changed()',
 		 'a protected table''s row level security is no longer as protect() made it'),
+		('rights_blocked', '@extschema@._review_rights_blocked()',
+		 'a role granted forget() or export_subject() lacks a privilege they need on a registered table'),
 		('unclassified', '@extschema@._review_unclassified()',
 		 'a column whose name or type suggests personal data is not classified'),
 		('unknown_label', '@extschema@._review_unknown_label()',
@@ -512,6 +546,7 @@ REVOKE ALL ON FUNCTION
 	@extschema@._review_unknown_label(),
 	@extschema@._review_no_retention(),
 	@extschema@._review_protection_changed(),
+	@extschema@._review_rights_blocked(),
 	@extschema@._review_unprotected_sensitive(),
 	@extschema@._review_grant_unused(),
 	@extschema@._review_grant_renewed(),

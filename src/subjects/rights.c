@@ -6,10 +6,12 @@
  *
  * Both start the same way (rights_begin()): the key is checked, a Citus
  * worker node refuses (its local tables hold none of the subject's data),
- * and the caller's own privileges are checked on every registered table: a
- * table the caller may not read (or delete from), or on which row-level
- * security would hide some of the subject's rows, stops the call before
- * anything is read or changed.  The tables are then read or erased as each
+ * and the caller's own privileges are checked on every registered table
+ * that holds rows of the subject: a table the caller may not read (or
+ * delete from), or on which row-level security would hide some of them,
+ * stops the call before anything is changed or returned.  A table without
+ * the subject's rows asks nothing of the caller, so one table its owner
+ * never granted to the privacy officer cannot block everyone's requests.  The tables are then read or erased as each
  * table's owner, in a restricted security context (base/runas.c), so that
  * the owner's triggers, rules, casts and defaults never run with the
  * caller's privileges; a protected table's policies let these statements
@@ -167,30 +169,65 @@ static const char *const recipients_sql =
 	"   FROM personalize._recipients_by_pseudonym($2) r))";
 
 /*
- * Stop before touching anything if the caller lacks a privilege on a
- * registered table, or if row-level security would hide some of the
- * subject's rows from the caller, or from the table's owner (as whom the
- * table is read).  action names the operation in messages.
+ * Stop before reading anything if row-level security would hide some of
+ * the subject's rows from a table's owner, as whom the table is read:
+ * FORCE ROW LEVEL SECURITY with policies other than the extension's own.
  */
 static void
-check_table_access(List *tables, bool need_delete, const char *action,
-				   const char *function)
+check_owners_see_all(List *tables)
+{
+	StringInfoData forced;
+	ListCell   *lc;
+
+	initStringInfo(&forced);
+	foreach(lc, tables)
+	{
+		SubjectTable *t = (SubjectTable *) lfirst(lc);
+
+		if (check_enable_rls(t->relid, t->owner, true) == RLS_ENABLED &&
+			(!AccessOnlyOurPolicies(t->relid) ||
+			 /* the shards' policies do not know this backend's own statements */
+			 PersonalizeCitusTableKind(t->relid) != CITUS_NONE))
+			appendStringInfo(&forced, "%s%s", forced.len ? ", " : "", t->qualname);
+	}
+	if (forced.len > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("row-level security could hide some of the subject's rows from the table's owner"),
+				 errdetail("The tables are read and erased as their owner, and FORCE ROW LEVEL SECURITY applies to the owner on: %s.",
+						   forced.data),
+				 errhint("Let the owner see every row (ALTER TABLE ... NO FORCE ROW LEVEL SECURITY, or a policy for the owner); nothing was changed.")));
+}
+
+/*
+ * Stop before changing anything if the caller lacks a privilege on a
+ * registered table that holds rows of the subject (held[i]), or if
+ * row-level security would hide some of them from the caller.  A table
+ * without the subject's rows asks nothing of the caller: a table its owner
+ * registered and never granted to the privacy officer blocks the requests
+ * of its own subjects, not everyone's.  action names the operation in
+ * messages.
+ */
+static void
+check_caller_access(List *tables, const bool *held, bool need_delete,
+					const char *action, const char *function)
 {
 	StringInfoData denied;
 	StringInfoData hidden;
-	StringInfoData forced;
 	ListCell   *lc;
 	Oid			role = GetUserId();
+	int			i = 0;
 
 	initStringInfo(&denied);
 	initStringInfo(&hidden);
-	initStringInfo(&forced);
 	foreach(lc, tables)
 	{
 		SubjectTable *t = (SubjectTable *) lfirst(lc);
 		bool		can_select;
 		bool		can_delete = true;
 
+		if (!held[i++])
+			continue;
 		can_select = pg_class_aclcheck(t->relid, role, ACL_SELECT) == ACLCHECK_OK;
 		if (need_delete)
 		{
@@ -206,17 +243,12 @@ check_table_access(List *tables, bool need_delete, const char *action,
 							 !can_select ? "SELECT" : "DELETE");
 		else if (check_enable_rls(t->relid, InvalidOid, true) == RLS_ENABLED)
 			appendStringInfo(&hidden, "%s%s", hidden.len ? ", " : "", t->qualname);
-		else if (check_enable_rls(t->relid, t->owner, true) == RLS_ENABLED &&
-				 (!AccessOnlyOurPolicies(t->relid) ||
-				  /* the shards' policies do not know this backend's own statements */
-				  PersonalizeCitusTableKind(t->relid) != CITUS_NONE))
-			appendStringInfo(&forced, "%s%s", forced.len ? ", " : "", t->qualname);
 	}
 	if (denied.len > 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to %s subject data", action),
-				 errdetail("The current role lacks privileges on registered tables: %s.",
+				 errdetail("The subject has rows in registered tables on which the current role lacks privileges: %s.",
 						   denied.data),
 				 errhint("Grant them, or call %s() as a role that has them; nothing was changed.",
 						 function)));
@@ -224,47 +256,10 @@ check_table_access(List *tables, bool need_delete, const char *action,
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("row-level security could hide some of the subject's rows"),
-				 errdetail("Row-level security applies to the current role on: %s.",
+				 errdetail("The subject has rows in registered tables on which row-level security applies to the current role: %s.",
 						   hidden.data),
 				 errhint("Call %s() as the tables' owner or a role with BYPASSRLS, so that no row is missed; nothing was changed.",
 						 function)));
-	if (forced.len > 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("row-level security could hide some of the subject's rows from the table's owner"),
-				 errdetail("The tables are read and erased as their owner, and FORCE ROW LEVEL SECURITY applies to the owner on: %s.",
-						   forced.data),
-				 errhint("Let the owner see every row (ALTER TABLE ... NO FORCE ROW LEVEL SECURITY, or a policy for the owner); nothing was changed.")));
-}
-
-/*
- * The start of export_subject() and forget(): the subject's key, checked;
- * on a Citus worker node a refusal; the registered tables, referencing
- * tables first, with the caller's privileges on each checked.  forget()
- * (erase) takes the subject's lock alone first.
- */
-static List *
-rights_begin(FunctionCallInfo fcinfo, bool erase, text **subject)
-{
-	List	   *tables;
-
-	*subject = SubjectKeyArgument(fcinfo, 0);
-	if (erase)
-	{
-		/* no grant or intent of this subject can commit while we erase */
-		SubjectLock(VARDATA_ANY(*subject), VARSIZE_ANY_EXHDR(*subject), true);
-		PersonalizeRefuseCitusWorker("forget()",
-									 "erased from the node's local tables, which hold none of the subject's data: nothing would be erased");
-	}
-	else
-		PersonalizeRefuseCitusWorker("export_subject()",
-									 "read from the node's local tables, which hold none of the subject's data: the export would be empty");
-	tables = SubjectTablesLoad();
-	if (erase)
-		check_table_access(tables, true, "erase", "forget");
-	else
-		check_table_access(tables, false, "export", "export_subject");
-	return tables;
 }
 
 /*
@@ -273,10 +268,11 @@ rights_begin(FunctionCallInfo fcinfo, bool erase, text **subject)
  * binds the owner (base/bypass.c).  names[i] gets the table's name and
  * results[i] the statement's first value (as jsonb), or, with rows, the
  * number of rows it processed; a table whose column cannot hold the key
- * has no row of the subject.
+ * has no row of the subject, nor has one where held (if given) says so.
  */
 static void
-each_table(List *tables, const char *subject, const char *verb, bool rows,
+each_table(List *tables, const char *subject, const bool *held,
+		   const char *verb, bool rows,
 		   Datum *names, Datum *results, bool *isnull)
 {
 	ListCell   *lc;
@@ -291,7 +287,7 @@ each_table(List *tables, const char *subject, const char *verb, bool rows,
 		names[i] = CStringGetTextDatum(t->qualname);
 		results[i] = rows ? Int64GetDatum(0) : (Datum) 0;
 		isnull[i] = !rows;
-		if (SubjectTableValue(t, subject, &value))
+		if ((held == NULL || held[i]) && SubjectTableValue(t, subject, &value))
 		{
 			sql = psprintf("%s FROM %s t WHERE t.%s %s $1", verb, t->qualname,
 						   quote_identifier(t->colname), t->eqop);
@@ -309,6 +305,63 @@ each_table(List *tables, const char *subject, const char *verb, bool rows,
 	}
 }
 
+/*
+ * Which registered tables hold rows of the subject, as each table's owner
+ * sees them: an array in the order of tables.  A row another session
+ * commits later is as one committed after the call: neither read nor
+ * erased.
+ */
+static bool *
+subject_tables_held(List *tables, const char *subject)
+{
+	int			n = list_length(tables);
+	Datum	   *names = palloc(sizeof(Datum) * (n + 1));
+	Datum	   *found = palloc(sizeof(Datum) * (n + 1));
+	bool	   *isnull = palloc(sizeof(bool) * (n + 1));
+	bool	   *held = palloc(sizeof(bool) * (n + 1));
+
+	each_table(tables, subject, NULL, "SELECT pg_catalog.bool_or(true)", false,
+			   names, found, isnull);
+	for (int i = 0; i < n; i++)
+		held[i] = !isnull[i];
+	pfree(names);
+	pfree(found);
+	pfree(isnull);
+	return held;
+}
+
+/*
+ * The start of export_subject() and forget(): the subject's key, checked;
+ * on a Citus worker node a refusal; the registered tables, referencing
+ * tables first, with the caller's privileges checked on each that holds
+ * rows of the subject (*held, in the order of the tables).  forget()
+ * (erase) takes the subject's lock alone first.
+ */
+static List *
+rights_begin(FunctionCallInfo fcinfo, bool erase, text **subject, bool **held)
+{
+	List	   *tables;
+
+	*subject = SubjectKeyArgument(fcinfo, 0);
+	if (erase)
+	{
+		/* no grant or intent of this subject can commit while we erase */
+		SubjectLock(VARDATA_ANY(*subject), VARSIZE_ANY_EXHDR(*subject), true);
+		PersonalizeRefuseCitusWorker("forget()",
+									 "erased from the node's local tables, which hold none of the subject's data: nothing would be erased");
+	}
+	else
+		PersonalizeRefuseCitusWorker("export_subject()",
+									 "read from the node's local tables, which hold none of the subject's data: the export would be empty");
+	tables = SubjectTablesLoad();
+	check_owners_see_all(tables);
+	*held = subject_tables_held(tables, text_to_cstring(*subject));
+	if (erase)
+		check_caller_access(tables, *held, true, "erase", "forget");
+	else
+		check_caller_access(tables, *held, false, "export", "export_subject");
+	return tables;
+}
 /*
  * Add the partners that received the subject's data, under key, in a
  * database that has the custody log: for an export, with how often and
@@ -343,7 +396,8 @@ Datum
 personalize_export_subject(PG_FUNCTION_ARGS)
 {
 	text	   *subject;
-	List	   *tables = rights_begin(fcinfo, false, &subject);
+	bool	   *held;
+	List	   *tables = rights_begin(fcinfo, false, &subject, &held);
 	char	   *subject_str = text_to_cstring(subject);
 	int			ntables = list_length(tables);
 	Datum	   *names = palloc(sizeof(Datum) * (ntables + 1));
@@ -355,8 +409,9 @@ personalize_export_subject(PG_FUNCTION_ARGS)
 	bool		null;
 
 	/* the registered tables, each read as its owner */
-	each_table(tables, subject_str, "SELECT pg_catalog.jsonb_agg(pg_catalog.to_jsonb(t))",
-			   false, names, rows, isnull);
+	each_table(tables, subject_str, held,
+			   "SELECT pg_catalog.jsonb_agg(pg_catalog.to_jsonb(t))", false,
+			   names, rows, isnull);
 	for (int i = 0; i < ntables; i++)
 		if (isnull[i])
 			rows[i] = DirectFunctionCall1(jsonb_in, CStringGetDatum("[]"));
@@ -386,7 +441,8 @@ Datum
 personalize_forget(PG_FUNCTION_ARGS)
 {
 	text	   *subject;
-	List	   *tables = rights_begin(fcinfo, true, &subject);
+	bool	   *held;
+	List	   *tables = rights_begin(fcinfo, true, &subject, &held);
 	char	   *subject_str = text_to_cstring(subject);
 	int			ntables = list_length(tables);
 	Datum	   *names = palloc(sizeof(Datum) * (ntables + 1));
@@ -412,7 +468,7 @@ personalize_forget(PG_FUNCTION_ARGS)
 								  PersonalizeRelidIfExists(REL_CONSENT_REPLICA));
 
 	/* the registered tables, referencing tables first, each as its owner */
-	each_table(tables, subject_str, "DELETE", true, names, counts, isnull);
+	each_table(tables, subject_str, held, "DELETE", true, names, counts, isnull);
 
 	/* the extension's data, as its owner */
 	pseudonym = SubjectPseudonym(VARDATA_ANY(subject), VARSIZE_ANY_EXHDR(subject));
