@@ -269,10 +269,13 @@ check_caller_access(List *tables, const bool *held, bool need_delete,
  * results[i] the statement's first value (as jsonb), or, with rows, the
  * number of rows it processed; a table whose column cannot hold the key
  * has no row of the subject, nor has one where held (if given) says so.
+ * A statement that changes rows, or one that must see what committed
+ * while the caller waited for the subject's lock (fresh), takes a new
+ * snapshot; the others read the caller's.
  */
 static void
 each_table(List *tables, const char *subject, const bool *held,
-		   const char *verb, bool rows,
+		   const char *verb, bool rows, bool fresh,
 		   Datum *names, Datum *results, bool *isnull)
 {
 	ListCell   *lc;
@@ -297,7 +300,7 @@ each_table(List *tables, const char *subject, const bool *held,
 															   &value, NULL, false,
 															   NULL, NULL));
 			else
-				results[i] = RoleValue(t->owner, sql, 1, &t->typid, &value, NULL, true,
+				results[i] = RoleValue(t->owner, sql, 1, &t->typid, &value, NULL, !fresh,
 									   &isnull[i]);
 			PolicyBypassEnd();
 		}
@@ -307,12 +310,13 @@ each_table(List *tables, const char *subject, const bool *held,
 
 /*
  * Which registered tables hold rows of the subject, as each table's owner
- * sees them: an array in the order of tables.  A row another session
- * commits later is as one committed after the call: neither read nor
- * erased.
+ * sees them: an array in the order of tables.  An erasure (fresh) sees
+ * what committed while it waited for the subject's lock.  A row another
+ * session commits later is as one committed after the call: neither read
+ * nor erased.
  */
 static bool *
-subject_tables_held(List *tables, const char *subject)
+subject_tables_held(List *tables, const char *subject, bool fresh)
 {
 	int			n = list_length(tables);
 	Datum	   *names = palloc(sizeof(Datum) * (n + 1));
@@ -320,7 +324,7 @@ subject_tables_held(List *tables, const char *subject)
 	bool	   *isnull = palloc(sizeof(bool) * (n + 1));
 	bool	   *held = palloc(sizeof(bool) * (n + 1));
 
-	each_table(tables, subject, NULL, "SELECT pg_catalog.bool_or(true)", false,
+	each_table(tables, subject, NULL, "SELECT pg_catalog.bool_or(true)", false, fresh,
 			   names, found, isnull);
 	for (int i = 0; i < n; i++)
 		held[i] = !isnull[i];
@@ -355,7 +359,7 @@ rights_begin(FunctionCallInfo fcinfo, bool erase, text **subject, bool **held)
 									 "read from the node's local tables, which hold none of the subject's data: the export would be empty");
 	tables = SubjectTablesLoad();
 	check_owners_see_all(tables);
-	*held = subject_tables_held(tables, text_to_cstring(*subject));
+	*held = subject_tables_held(tables, text_to_cstring(*subject), erase);
 	if (erase)
 		check_caller_access(tables, *held, true, "erase", "forget");
 	else
@@ -410,7 +414,7 @@ personalize_export_subject(PG_FUNCTION_ARGS)
 
 	/* the registered tables, each read as its owner */
 	each_table(tables, subject_str, held,
-			   "SELECT pg_catalog.jsonb_agg(pg_catalog.to_jsonb(t))", false,
+			   "SELECT pg_catalog.jsonb_agg(pg_catalog.to_jsonb(t))", false, false,
 			   names, rows, isnull);
 	for (int i = 0; i < ntables; i++)
 		if (isnull[i])
@@ -468,7 +472,7 @@ personalize_forget(PG_FUNCTION_ARGS)
 								  PersonalizeRelidIfExists(REL_CONSENT_REPLICA));
 
 	/* the registered tables, referencing tables first, each as its owner */
-	each_table(tables, subject_str, held, "DELETE", true, names, counts, isnull);
+	each_table(tables, subject_str, held, "DELETE", true, true, names, counts, isnull);
 
 	/* the extension's data, as its owner */
 	pseudonym = SubjectPseudonym(VARDATA_ANY(subject), VARSIZE_ANY_EXHDR(subject));
@@ -478,6 +482,15 @@ personalize_forget(PG_FUNCTION_ARGS)
 												-1, false, TYPALIGN_INT));
 	values[3] = PointerGetDatum(construct_array(counts, ntables, INT8OID,
 												8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	/*
+	 * The maintenance duty that expires consents writes history without
+	 * the subject's lock, holding the consent rows instead: wait for it, so
+	 * that its entries are pseudonymized too.  One that comes later finds
+	 * the rows gone.
+	 */
+	(void) ExtExecute("SELECT FROM personalize.consent"
+					  " WHERE subject OPERATOR(pg_catalog.=) $1 FOR UPDATE",
+					  1, argtypes, values, NULL, false, NULL, NULL);
 	LedgerBeginErasure();
 	PG_TRY();
 	{
