@@ -49,7 +49,7 @@ DATA = $(filter-out sql/$(EXTENSION)--$(EXTVERSION).sql,$(sort $(wildcard sql/$(
 # line each: test/run-tests reads these two lines.
 REGRESS = base_upgrade monthday consent consent_lawful_basis match_intent subjects base_subject_keys review_classify views privilege ledgers partners review_proxies retention match match_overlay base_security base_drop privilege_persons subjects_view_rule base_null_args
 # isolation specs (test/isolation/specs, test/isolation/expected)
-ISOLATION = monthday_unique consent_withdraw ledgers_chain consent_objection privilege_grants views_consent subjects_forget_grant retention_purge match_catalog match_overlay match_consent
+ISOLATION = monthday_unique consent_withdraw consent_purpose_tree ledgers_chain consent_objection privilege_grants views_consent subjects_forget_grant retention_purge match_catalog match_overlay match_consent
 ISOLATION_OPTS = --inputdir=test/isolation
 # Perl TAP tests (test/t); each starts its own server
 TAP_TESTS = 1

@@ -976,3 +976,42 @@ ALTER TABLE @extschema@.offers
 	ADD CONSTRAINT offers_offer_id_check CHECK (NOT @extschema@._blank(offer_id)),
 	DROP CONSTRAINT offers_title_check,
 	ADD CONSTRAINT offers_title_check CHECK (NOT @extschema@._blank(title));
+
+-- The purpose hierarchy's writers are serialized and read it as committed
+-- now: two sessions could each pass the depth and cycle checks and
+-- together break them (src/consent/purpose.c).
+-- Where a purpose would stand in the hierarchy, read under a lock that
+-- serializes the hierarchy's writers (src/consent/purpose.c).  0.3.0.
+CREATE FUNCTION @extschema@._purpose_tree_shape(
+	purpose_id integer, parent_id integer,
+	OUT ancestors integer, OUT cycle boolean, OUT below integer)
+	AS 'MODULE_PATHNAME', 'personalize_purpose_tree_shape'
+	LANGUAGE C VOLATILE;
+
+-- A purpose hierarchy must stay a tree that has_consent() can read,
+-- however it is edited, also by sessions editing it at once: no cycle, and
+-- no deeper than the limit.
+CREATE OR REPLACE FUNCTION @extschema@._purpose_check_cycle() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	shape record;
+	limit_ constant integer := @extschema@._purpose_depth_limit();
+BEGIN
+	shape := @extschema@._purpose_tree_shape(NEW.purpose_id, NEW.parent_id);
+	IF shape.cycle THEN
+		RAISE EXCEPTION 'purpose "%" cannot be its own ancestor', NEW.name
+			USING ERRCODE = 'invalid_recursion',
+			      HINT = 'Purposes form a tree: choose a parent that is not below this purpose.';
+	END IF;
+	IF shape.ancestors OPERATOR(pg_catalog.+) 1 OPERATOR(pg_catalog.+) shape.below OPERATOR(pg_catalog.>) limit_ THEN
+		RAISE EXCEPTION 'purpose "%" would be nested more than % levels deep', NEW.name, limit_
+			USING ERRCODE = 'program_limit_exceeded',
+			      DETAIL = pg_catalog.format('A purpose and its ancestors may span at most %s levels, as many as has_consent() reads.', limit_),
+			      HINT = 'Choose a parent higher in the hierarchy.';
+	END IF;
+	RETURN NEW;
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@._purpose_tree_shape(integer, integer) FROM PUBLIC;

@@ -81,38 +81,32 @@ CREATE FUNCTION @extschema@._purpose_depth_limit() RETURNS integer
 	AS 'MODULE_PATHNAME', 'personalize_purpose_depth_limit'
 	LANGUAGE C IMMUTABLE;
 
+-- Where a purpose would stand in the hierarchy, read under a lock that
+-- serializes the hierarchy's writers (src/consent/purpose.c).  0.3.0.
+CREATE FUNCTION @extschema@._purpose_tree_shape(
+	purpose_id integer, parent_id integer,
+	OUT ancestors integer, OUT cycle boolean, OUT below integer)
+	AS 'MODULE_PATHNAME', 'personalize_purpose_tree_shape'
+	LANGUAGE C VOLATILE;
+
 -- A purpose hierarchy must stay a tree that has_consent() can read,
--- however it is edited: no cycle, and no deeper than the limit.
+-- however it is edited, also by sessions editing it at once: no cycle, and
+-- no deeper than the limit.
 CREATE FUNCTION @extschema@._purpose_check_cycle() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	cur integer := NEW.parent_id;
-	ancestors integer := 0;
-	below integer;
+	shape record;
 	limit_ constant integer := @extschema@._purpose_depth_limit();
 BEGIN
-	WHILE cur IS NOT NULL AND ancestors OPERATOR(pg_catalog.<=) limit_ LOOP
-		IF cur OPERATOR(pg_catalog.=) NEW.purpose_id THEN
-			RAISE EXCEPTION 'purpose "%" cannot be its own ancestor', NEW.name
-				USING ERRCODE = 'invalid_recursion',
-				      HINT = 'Purposes form a tree: choose a parent that is not below this purpose.';
-		END IF;
-		SELECT p.parent_id INTO cur FROM @extschema@.purpose p
-		 WHERE p.purpose_id OPERATOR(pg_catalog.=) cur;
-		ancestors := ancestors OPERATOR(pg_catalog.+) 1;
-	END LOOP;
-	-- the levels below this purpose, which move with it
-	WITH RECURSIVE sub(purpose_id, level) AS (
-		SELECT p.purpose_id, 1 FROM @extschema@.purpose p
-		 WHERE p.parent_id OPERATOR(pg_catalog.=) NEW.purpose_id
-		UNION ALL
-		SELECT p.purpose_id, s.level OPERATOR(pg_catalog.+) 1
-		  FROM @extschema@.purpose p JOIN sub s ON p.parent_id OPERATOR(pg_catalog.=) s.purpose_id
-		 WHERE s.level OPERATOR(pg_catalog.<=) limit_)
-	SELECT coalesce(pg_catalog.max(level), 0) INTO below FROM sub;
-	IF ancestors OPERATOR(pg_catalog.+) 1 OPERATOR(pg_catalog.+) below OPERATOR(pg_catalog.>) limit_ THEN
+	shape := @extschema@._purpose_tree_shape(NEW.purpose_id, NEW.parent_id);
+	IF shape.cycle THEN
+		RAISE EXCEPTION 'purpose "%" cannot be its own ancestor', NEW.name
+			USING ERRCODE = 'invalid_recursion',
+			      HINT = 'Purposes form a tree: choose a parent that is not below this purpose.';
+	END IF;
+	IF shape.ancestors OPERATOR(pg_catalog.+) 1 OPERATOR(pg_catalog.+) shape.below OPERATOR(pg_catalog.>) limit_ THEN
 		RAISE EXCEPTION 'purpose "%" would be nested more than % levels deep', NEW.name, limit_
 			USING ERRCODE = 'program_limit_exceeded',
 			      DETAIL = pg_catalog.format('A purpose and its ancestors may span at most %s levels, as many as has_consent() reads.', limit_),
@@ -223,7 +217,8 @@ REVOKE ALL ON FUNCTION
 	@extschema@._lawful_bases(),
 	@extschema@._purpose_check_cycle(),
 	@extschema@._purpose_id(text),
-	@extschema@._purpose_depth_limit()
+	@extschema@._purpose_depth_limit(),
+	@extschema@._purpose_tree_shape(integer, integer)
 FROM PUBLIC;
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.purpose', 'WHERE NOT builtin');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.purpose_purpose_id_seq', '');
