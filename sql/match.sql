@@ -250,6 +250,7 @@ SELECT offer_id, group_value, subjects, shown, round(exposure::numeric, 3) AS ex
 SELECT match_exposure('customers', 'customer_id');
 SELECT match_exposure('customers', 'no_such_column');
 SELECT match_exposure('offers', 'title');
+SELECT match_exposure(999999::oid::regclass, 'gender');
 CREATE TABLE visitors (visitor_id text, region text);
 SELECT register_table('visitors', 'visitor_id');
 SELECT match_exposure('visitors', 'region');

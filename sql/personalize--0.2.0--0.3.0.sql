@@ -767,8 +767,12 @@ ALTER TABLE @extschema@.tag ENABLE REPLICA TRIGGER tag_match_catalog_applied;
 ALTER TABLE @extschema@.data_category ENABLE REPLICA TRIGGER data_category_match_catalog_applied;
 REVOKE ALL ON FUNCTION @extschema@._match_catalog_applied() FROM PUBLIC;
 
--- classify() of a dropped table's OID: a clear 42P01, not a syntax error
--- (sql/src/review-classify.sql).
+-- A regclass argument that names no relation (a dropped table's OID) is
+-- 42P01 everywhere: classify() said syntax error, detect_proxies() named a
+-- missing column, match_exposure() an unregistered table.
+CREATE FUNCTION @extschema@._require_relation(tbl regclass) RETURNS void
+	AS 'MODULE_PATHNAME', 'personalize_require_relation'
+	LANGUAGE C STABLE STRICT PARALLEL SAFE;
 CREATE OR REPLACE FUNCTION @extschema@.classify(tbl regclass, col name, category text)
 RETURNS void
 LANGUAGE plpgsql
@@ -779,13 +783,264 @@ BEGIN
 		RAISE EXCEPTION 'table and column must not be null'
 			USING ERRCODE = 'null_value_not_allowed';
 	END IF;
-	-- a regclass of a dropped table prints as its number, which is no name
-	IF NOT EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) tbl) THEN
-		RAISE EXCEPTION 'relation with OID % does not exist', tbl::pg_catalog.oid
-			USING ERRCODE = 'undefined_table';
-	END IF;
+	PERFORM @extschema@._require_relation(tbl);
 	-- the same statement, checks and privileges as writing the label by hand
 	EXECUTE format('SECURITY LABEL FOR personalize ON COLUMN %s.%I IS %L', tbl, col, category);
+END
+$$;
+CREATE OR REPLACE FUNCTION @extschema@.detect_proxies(
+	tbl regclass,
+	sensitive_column name,
+	threshold double precision DEFAULT 0.5)
+RETURNS TABLE (column_name name, association double precision, categories bigint, method text)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	col record;
+	names name[] := '{}';
+	methods text[] := '{}';
+	exprs text[] := '{}';
+	ranges float8[];
+	q text;
+	values_list text := '';
+	r record;
+	phi2 float8;
+	kc float8;
+	rc float8;
+	skipped text[] := '{}';
+BEGIN
+	IF tbl IS NULL OR sensitive_column IS NULL THEN
+		RAISE EXCEPTION 'table and sensitive column must not be null'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	PERFORM @extschema@._require_relation(tbl);
+	IF threshold IS NULL OR threshold < 0 OR threshold > 1 THEN
+		RAISE EXCEPTION 'threshold must be between 0 and 1'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	PERFORM 1 FROM pg_attribute a
+	 WHERE a.attrelid = tbl AND a.attname = sensitive_column AND a.attnum > 0 AND NOT a.attisdropped;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'column "%" of relation "%" does not exist', sensitive_column, tbl
+			USING ERRCODE = 'undefined_column';
+	END IF;
+
+	-- every other column becomes a category: numbers and times in 10
+	-- equal-width bins between their minimum and maximum, the rest as text
+	FOR col IN
+		SELECT a.attname, a.atttypid::regtype AS typ
+		  FROM pg_attribute a
+		 WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped
+		   AND a.attname <> sensitive_column
+		   AND a.atttypid NOT IN ('bytea'::regtype, 'json'::regtype, 'jsonb'::regtype, 'xml'::regtype)
+		 ORDER BY a.attnum
+	LOOP
+		names := names || col.attname;
+		IF col.typ IN ('smallint', 'integer', 'bigint', 'real', 'double precision') THEN
+			methods := methods || 'binned'::text;
+			exprs := exprs || format('t.%I::pg_catalog.float8', col.attname);
+		ELSIF col.typ = 'numeric'::regtype THEN
+			-- beyond float8's range: the infinities
+			methods := methods || 'binned'::text;
+			exprs := exprs || format($e$CASE WHEN t.%1$I = 'NaN' THEN 'NaN'::pg_catalog.float8
+			                                 WHEN t.%1$I > 1e308 THEN 'Infinity'::pg_catalog.float8
+			                                 WHEN t.%1$I < -1e308 THEN '-Infinity'::pg_catalog.float8
+			                                 ELSE t.%1$I::pg_catalog.float8 END$e$, col.attname);
+		ELSIF col.typ IN ('date', 'timestamp without time zone', 'timestamp with time zone') THEN
+			methods := methods || 'binned'::text;
+			exprs := exprs || format('extract(epoch FROM t.%I)::pg_catalog.float8', col.attname);
+		ELSE
+			methods := methods || 'categorical'::text;
+			exprs := exprs || format($e$CASE WHEN t.%1$I IS NOT NULL THEN pg_catalog.format('%%s', t.%1$I) END$e$,
+			                         col.attname);
+		END IF;
+	END LOOP;
+	IF cardinality(names) = 0 THEN
+		RETURN;
+	END IF;
+
+	-- the range of the finite values of every binned column, in one pass
+	SELECT string_agg(format($e$min(%1$s) FILTER (WHERE %1$s > '-Infinity' AND %1$s < 'Infinity'),
+	                            max(%1$s) FILTER (WHERE %1$s > '-Infinity' AND %1$s < 'Infinity')$e$, e),
+	                  ', ' ORDER BY i)
+	  INTO q FROM unnest(exprs, methods) WITH ORDINALITY AS u(e, m, i) WHERE m = 'binned';
+	IF q IS NOT NULL THEN
+		EXECUTE format('SELECT ARRAY[%s]::pg_catalog.float8[] FROM %s t', q, tbl) INTO ranges;
+	END IF;
+
+	-- one key per column and row; the bins of the j-th binned column lie
+	-- between $1[2j-1] and $1[2j], nudged up so that the maximum falls in
+	-- the last bin; NaN and the infinities are bins of their own
+	FOR i IN 1 .. cardinality(names) LOOP
+		IF methods[i] = 'binned' THEN
+			DECLARE
+				j integer := (SELECT count(*) FROM unnest(methods[1:i]) m WHERE m = 'binned');
+				lo float8 := ranges[2 * j - 1];
+				hi float8 := ranges[2 * j];
+			BEGIN
+				IF lo < hi THEN
+					BEGIN
+						ranges[2 * j] := hi + (hi - lo) * 1e-9;
+					EXCEPTION WHEN numeric_value_out_of_range THEN
+						NULL;	-- the range spans all of float8: no nudge
+					END;
+				END IF;
+				values_list := values_list || format(
+					$e$, (%1$s, CASE WHEN %2$s IS NULL THEN '<null>'
+					                 WHEN %2$s = 'NaN' THEN 'NaN'
+					                 WHEN %2$s = 'Infinity' THEN 'Infinity'
+					                 WHEN %2$s = '-Infinity' THEN '-Infinity'
+					                 WHEN NOT coalesce($1[%3$s] < $1[%4$s], false) THEN '1'
+					                 ELSE LEAST(pg_catalog.width_bucket(%2$s, $1[%3$s], $1[%4$s], 10), 10)::pg_catalog.text
+					            END)$e$,
+					i, exprs[i], 2 * j - 1, 2 * j);
+			END;
+		ELSE
+			values_list := values_list || format(', (%s, coalesce(%s, %L))', i, exprs[i], '<null>');
+		END IF;
+	END LOOP;
+
+	-- every contingency table in one scan; chi-square as n * (sum o^2/(row*col) - 1)
+	q := format($q$
+		WITH cells AS (
+			SELECT u.i, u.k, pg_catalog.format('%%s', t.%1$I) AS s, count(*)::float8 AS o
+			  FROM %2$s t CROSS JOIN LATERAL (VALUES %3$s) AS u(i, k)
+			 WHERE t.%1$I IS NOT NULL
+			 GROUP BY 1, 2, 3),
+		rowt AS (SELECT i, k, sum(o) AS t FROM cells GROUP BY 1, 2),
+		colt AS (SELECT i, s, sum(o) AS t FROM cells GROUP BY 1, 2),
+		tot AS (SELECT i, sum(o) AS n FROM cells GROUP BY 1)
+		SELECT c.i, tot.n,
+		       tot.n * (sum(c.o * c.o / (rowt.t * colt.t)) - 1) AS chi2,
+		       (SELECT count(*) FROM rowt x WHERE x.i = c.i) AS kc,
+		       (SELECT count(*) FROM colt x WHERE x.i = c.i) AS rc
+		  FROM cells c
+		  JOIN rowt USING (i, k)
+		  JOIN colt USING (i, s)
+		  JOIN tot USING (i)
+		 GROUP BY c.i, tot.n
+		 ORDER BY c.i$q$, sensitive_column, tbl, substr(values_list, 3));
+
+	FOR r IN EXECUTE q USING ranges LOOP
+		-- a column with nearly a value per row identifies rows: its
+		-- association says nothing about proxying
+		IF methods[r.i] = 'categorical' AND (r.kc > 1000 OR r.kc > r.n / 2) THEN
+			skipped := skipped || names[r.i]::text;
+			CONTINUE;
+		END IF;
+		-- Cramer's V with the bias correction of Bergsma (2013)
+		phi2 := greatest(0, r.chi2 / r.n - (r.kc - 1) * (r.rc - 1) / greatest(r.n - 1, 1));
+		kc := r.kc - (r.kc - 1) ^ 2 / greatest(r.n - 1, 1);
+		rc := r.rc - (r.rc - 1) ^ 2 / greatest(r.n - 1, 1);
+		column_name := names[r.i];
+		association := CASE WHEN least(kc, rc) > 1 THEN sqrt(phi2 / (least(kc, rc) - 1)) ELSE 0 END;
+		categories := r.kc;
+		method := methods[r.i];
+		IF association >= threshold THEN
+			RETURN NEXT;
+		END IF;
+	END LOOP;
+	IF cardinality(skipped) > 0 THEN
+		RAISE NOTICE 'skipped columns with about one value per row: %', array_to_string(skipped, ', ')
+			USING HINT = 'An identifier predicts every attribute of its own row; proxies are columns many rows share.';
+	END IF;
+END
+$$;
+CREATE OR REPLACE FUNCTION @extschema@.match_exposure(
+	tbl regclass,
+	group_column name,
+	k integer DEFAULT 10)
+RETURNS TABLE (offer_id text, group_value text, subjects bigint, shown bigint,
+               exposure double precision, impact_ratio double precision,
+               disparate_impact boolean)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	subject_col name;
+	col record;
+BEGIN
+	IF tbl IS NULL OR group_column IS NULL OR k IS NULL THEN
+		RAISE EXCEPTION 'table, group column and k must not be null'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	PERFORM @extschema@._require_relation(tbl);
+	subject_col := @extschema@._match_subject_column(tbl);
+	IF subject_col IS NULL THEN
+		RAISE EXCEPTION 'table % is not a registered subject table', tbl
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+			      HINT = 'Register it with personalize.register_table(), naming its subject column.';
+	END IF;
+	PERFORM 1 FROM pg_catalog.pg_attribute a
+	 WHERE a.attrelid OPERATOR(pg_catalog.=) tbl AND a.attname OPERATOR(pg_catalog.=) group_column
+	   AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'column "%" of relation % does not exist', group_column, tbl
+			USING ERRCODE = 'undefined_column';
+	END IF;
+	SELECT c.category, c.sensitivity, c.demographic, c.proxy_for INTO col
+	  FROM @extschema@.classified_columns c
+	 WHERE c.table_name OPERATOR(pg_catalog.=) tbl AND c.column_name OPERATOR(pg_catalog.=) group_column;
+	IF NOT FOUND OR NOT (col.sensitivity IN ('sensitive', 'special') OR col.demographic
+	                     OR col.proxy_for IS NOT NULL) THEN
+		RAISE EXCEPTION 'column "%" of % is not classified as sensitive', group_column, tbl
+			USING ERRCODE = 'invalid_parameter_value',
+			      DETAIL = CASE WHEN NOT FOUND THEN 'The column has no data category.'
+			                    ELSE format('Its category "%s" is %s.', col.category, coalesce(col.sensitivity, 'unknown')) END,
+			      HINT = 'Exposure is audited by groups of a sensitive, special, demographic or proxy column; classify it with SECURITY LABEL FOR personalize.';
+	END IF;
+	IF k OPERATOR(pg_catalog.<) 1 OR k OPERATOR(pg_catalog.>) 10000 THEN
+		RAISE EXCEPTION 'k must be between 1 and 10000'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+
+	RETURN QUERY EXECUTE format($q$
+		WITH s AS (
+			-- output functions, not casts: a cast on the column's type would
+			-- be code of its owner, run as the auditor
+			SELECT pg_catalog.format('%%s', t.%1$I) AS subject,
+			       CASE WHEN t.%2$I IS NULL THEN '(null)' ELSE pg_catalog.format('%%s', t.%2$I) END AS grp
+			  FROM %3$s t
+			 WHERE t.%1$I IS NOT NULL),
+		g AS (SELECT s.grp, count(*) AS n FROM s GROUP BY s.grp),
+		hits AS (
+			SELECT s.grp, m.offer_id, count(*) AS c
+			  FROM s CROSS JOIN LATERAL @extschema@.match(s.subject, $1) m
+			 GROUP BY s.grp, m.offer_id),
+		grid AS (
+			SELECT o.offer_id, g.grp, g.n, coalesce(h.c, 0) AS c,
+			       coalesce(h.c, 0)::float8 / g.n AS rate
+			  FROM (SELECT DISTINCT h.offer_id FROM hits h) o
+			 CROSS JOIN g
+			  LEFT JOIN hits h ON h.offer_id = o.offer_id AND h.grp = g.grp)
+		SELECT grid.offer_id, grid.grp, grid.n, grid.c, grid.rate,
+		       grid.rate / max(grid.rate) OVER w,
+		       grid.rate / max(grid.rate) OVER w < 0.8
+		  FROM grid
+		WINDOW w AS (PARTITION BY grid.offer_id)
+		 ORDER BY grid.offer_id COLLATE "C", grid.grp COLLATE "C"$q$,
+		subject_col, group_column, tbl)
+	USING k;
+END
+$$;
+CREATE OR REPLACE FUNCTION @extschema@.drop_consent_view(view regclass)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF view IS NULL THEN
+		RAISE EXCEPTION 'view must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	PERFORM @extschema@._require_relation(view);
+	IF NOT EXISTS (SELECT 1 FROM @extschema@.consent_view v WHERE v.view = drop_consent_view.view) THEN
+		RAISE EXCEPTION '"%" is not a consent view', view
+			USING ERRCODE = 'wrong_object_type',
+			      HINT = 'The consent views are listed in personalize.consent_views.';
+	END IF;
+	-- as the caller, who must own the view; the sql_drop trigger unregisters it
+	EXECUTE format('DROP VIEW %s', view);
 END
 $$;
 

@@ -77,6 +77,7 @@ DROP TABLE extremes;
 -- bad input
 SELECT * FROM detect_proxies('residents', 'no_such_column');
 SELECT * FROM detect_proxies(NULL, 'ethnicity');
+SELECT * FROM detect_proxies(999999::oid::regclass, 'ethnicity');
 SELECT * FROM detect_proxies('residents', NULL);
 SELECT * FROM detect_proxies('residents', 'ethnicity', 1.5);
 SELECT * FROM detect_proxies('residents', 'ethnicity', NULL);

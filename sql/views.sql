@@ -155,6 +155,7 @@ SELECT count(*) = :views_before AS nothing_created FROM consent_view;
 SELECT count(*) AS no_stray_views FROM pg_class WHERE relname = 'v1';
 SELECT drop_consent_view('customers');
 SELECT drop_consent_view('no_such_view');
+SELECT drop_consent_view(999999::oid::regclass);
 
 -- a consent view in a temporary schema would leave the registry without a
 -- trace when the session ends: refused

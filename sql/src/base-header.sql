@@ -67,6 +67,12 @@ CREATE FUNCTION @extschema@._blank(text) RETURNS boolean
 	AS 'MODULE_PATHNAME', 'personalize_blank'
 	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
+-- The error for a regclass argument that names no relation: 42P01, as
+-- the C functions raise it (src/base/extension.c).  0.3.0.
+CREATE FUNCTION @extschema@._require_relation(tbl regclass) RETURNS void
+	AS 'MODULE_PATHNAME', 'personalize_require_relation'
+	LANGUAGE C STABLE STRICT PARALLEL SAFE;
+
 -- Is this a logical replication subscription's worker?  It fires row
 -- triggers only, and the triggers that stand in for statement triggers
 -- there ask (src/base/extension.c).  0.3.0.

@@ -539,6 +539,7 @@ BEGIN
 		RAISE EXCEPTION 'table, group column and k must not be null'
 			USING ERRCODE = 'null_value_not_allowed';
 	END IF;
+	PERFORM @extschema@._require_relation(tbl);
 	subject_col := @extschema@._match_subject_column(tbl);
 	IF subject_col IS NULL THEN
 		RAISE EXCEPTION 'table % is not a registered subject table', tbl

@@ -52,11 +52,7 @@ BEGIN
 		RAISE EXCEPTION 'table and column must not be null'
 			USING ERRCODE = 'null_value_not_allowed';
 	END IF;
-	-- a regclass of a dropped table prints as its number, which is no name
-	IF NOT EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) tbl) THEN
-		RAISE EXCEPTION 'relation with OID % does not exist', tbl::pg_catalog.oid
-			USING ERRCODE = 'undefined_table';
-	END IF;
+	PERFORM @extschema@._require_relation(tbl);
 	-- the same statement, checks and privileges as writing the label by hand
 	EXECUTE format('SECURITY LABEL FOR personalize ON COLUMN %s.%I IS %L', tbl, col, category);
 END

@@ -32,6 +32,7 @@ BEGIN
 		RAISE EXCEPTION 'table and sensitive column must not be null'
 			USING ERRCODE = 'null_value_not_allowed';
 	END IF;
+	PERFORM @extschema@._require_relation(tbl);
 	IF threshold IS NULL OR threshold < 0 OR threshold > 1 THEN
 		RAISE EXCEPTION 'threshold must be between 0 and 1'
 			USING ERRCODE = 'invalid_parameter_value';

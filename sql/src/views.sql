@@ -50,6 +50,7 @@ BEGIN
 	IF view IS NULL THEN
 		RAISE EXCEPTION 'view must not be null' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
+	PERFORM @extschema@._require_relation(view);
 	IF NOT EXISTS (SELECT 1 FROM @extschema@.consent_view v WHERE v.view = drop_consent_view.view) THEN
 		RAISE EXCEPTION '"%" is not a consent view', view
 			USING ERRCODE = 'wrong_object_type',

@@ -139,6 +139,25 @@ PersonalizeTypeOid(const char *typname)
 }
 
 /*
+ * _require_relation(tbl regclass) RETURNS void: the error for a regclass
+ * argument that names no relation (a regclass may hold any OID, and prints
+ * a dropped table as its number, which is no name).
+ */
+PG_FUNCTION_INFO_V1(personalize_require_relation);
+
+Datum
+personalize_require_relation(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+
+	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid)));
+	PG_RETURN_VOID();
+}
+
+/*
  * OID of a function the extension defines, looked up in its schema only;
  * InvalidOid if missing_ok and it does not exist.
  */
