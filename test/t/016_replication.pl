@@ -200,9 +200,9 @@ is($pub->safe_psql('shop', q{
 	'every table of the extension has a replica identity');
 $pub->safe_psql('shop', q{
 	CREATE PUBLICATION everything FOR ALL TABLES;
-	SELECT personalize.define_tag('running', description => 'running and jogging');
-	INSERT INTO personalize.offers (offer_id, title) VALUES ('shoes', 'Running shoes');
-	INSERT INTO personalize.offer_tags (offer_id, tag, weight) VALUES ('shoes', 'running', 2);
+	SELECT personalize.define_tag('hiking', description => 'walks in the hills');
+	INSERT INTO personalize.offers (offer_id, title) VALUES ('boots', 'Hiking boots');
+	INSERT INTO personalize.offer_tags (offer_id, tag, weight) VALUES ('boots', 'hiking', 2);
 	SELECT personalize.set_retention('cases', 'case_opened', '30 days')
 	  FROM (SELECT 1) x WHERE false;
 });
