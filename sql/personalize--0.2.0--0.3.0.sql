@@ -34,6 +34,12 @@ ALTER TABLE @extschema@.match_catalog_change REPLICA IDENTITY FULL;
 COMMENT ON TABLE @extschema@.match_catalog_change IS
 	'the offers each catalog version changed (NULL: all of them), read by match() to bring its index up to date';
 
+-- Does a subscription fill this table here?  The publisher then writes it
+-- (src/base/extension.c).  0.3.0.
+CREATE FUNCTION @extschema@._subscribed(tbl regclass) RETURNS boolean
+	AS 'MODULE_PATHNAME', 'personalize_subscribed'
+	LANGUAGE C STABLE STRICT PARALLEL SAFE;
+
 -- the statement triggers log the offers each statement changed
 CREATE OR REPLACE FUNCTION @extschema@._match_catalog_changed() RETURNS trigger
 LANGUAGE plpgsql
@@ -44,6 +50,11 @@ DECLARE
 	v bigint;
 	n bigint;
 BEGIN
+	-- a subscription that fills the change log too (FOR ALL TABLES) brings
+	-- the publisher's entries; its first copy of the catalog fires this
+	IF @extschema@._subscribed('@extschema@.match_catalog_change'::pg_catalog.regclass) THEN
+		RETURN NULL;
+	END IF;
 	UPDATE @extschema@.match_catalog_version
 	   SET version = version OPERATOR(pg_catalog.+) 1, changed_at = pg_catalog.now()
 	RETURNING version INTO v;
@@ -730,7 +741,10 @@ AS $$
 DECLARE
 	v bigint;
 BEGIN
-	IF NOT @extschema@._applying() THEN
+	-- a subscription that fills the change log too (FOR ALL TABLES) brings
+	-- the publisher's entries for the same change
+	IF NOT @extschema@._applying()
+	   OR @extschema@._subscribed('@extschema@.match_catalog_change'::pg_catalog.regclass) THEN
 		RETURN NULL;
 	END IF;
 	UPDATE @extschema@.match_catalog_version
@@ -1270,3 +1284,61 @@ BEGIN
 END
 $$;
 REVOKE ALL ON FUNCTION @extschema@._purpose_tree_shape(integer, integer) FROM PUBLIC;
+
+-- A subscription that copies the extension's tables into a database that
+-- has the extension (FOR ALL TABLES, as a major upgrade by logical
+-- replication does it) brings the publisher's built-in rows, which every
+-- database of this version has alike: the subscriber keeps its own, and
+-- takes the publisher's catalog version over its own one row.  Fired for
+-- replication only (ENABLE REPLICA).  0.3.0.
+CREATE FUNCTION @extschema@._builtin_applied() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'match_catalog_version' THEN
+		UPDATE @extschema@.match_catalog_version v
+		   SET version = NEW.version, changed_at = NEW.changed_at, horizon = NEW.horizon;
+		IF FOUND THEN
+			RETURN NULL;
+		END IF;
+		RETURN NEW;
+	END IF;
+	IF NOT NEW.builtin THEN
+		RETURN NEW;
+	END IF;
+	IF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'data_category' THEN
+		PERFORM FROM @extschema@.data_category d WHERE d.name OPERATOR(pg_catalog.=) NEW.name;
+	ELSIF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'purpose' THEN
+		PERFORM FROM @extschema@.purpose p
+		 WHERE p.purpose_id OPERATOR(pg_catalog.=) NEW.purpose_id AND p.name OPERATOR(pg_catalog.=) NEW.name;
+	ELSIF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'purpose_category' THEN
+		PERFORM FROM @extschema@.purpose_category c
+		 WHERE c.purpose_id OPERATOR(pg_catalog.=) NEW.purpose_id AND c.category OPERATOR(pg_catalog.=) NEW.category;
+	ELSIF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'personal_data_name' THEN
+		PERFORM FROM @extschema@.personal_data_name n WHERE n.pattern OPERATOR(pg_catalog.=) NEW.pattern;
+	ELSE
+		RETURN NEW;
+	END IF;
+	IF FOUND THEN
+		RETURN NULL;
+	END IF;
+	RETURN NEW;
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@._builtin_applied() FROM PUBLIC;
+DO $$
+DECLARE
+	t text;
+BEGIN
+	FOREACH t IN ARRAY ARRAY['data_category', 'purpose', 'purpose_category', 'personal_data_name',
+	                         'match_catalog_version']
+	LOOP
+		EXECUTE pg_catalog.format('CREATE TRIGGER %I BEFORE INSERT ON @extschema@.%I'
+		                          ' FOR EACH ROW EXECUTE FUNCTION @extschema@._builtin_applied()',
+		                          t OPERATOR(pg_catalog.||) '_builtin_applied', t);
+		EXECUTE pg_catalog.format('ALTER TABLE @extschema@.%I ENABLE REPLICA TRIGGER %I',
+		                          t, t OPERATOR(pg_catalog.||) '_builtin_applied');
+	END LOOP;
+END
+$$;

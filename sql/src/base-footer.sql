@@ -33,6 +33,29 @@ BEGIN
 END
 $$;
 
+-- A subscription that copies the extension's tables into a database that
+-- has the extension (FOR ALL TABLES, as a major upgrade by logical
+-- replication does it) brings the publisher's built-in rows, which every
+-- database of this version has alike: the subscriber keeps its own, and
+-- takes the publisher's catalog version over its own one row
+-- (_builtin_applied(), sql/src/base-header.sql; purpose's trigger is made
+-- with the table, before its built-in row).  0.3.0.
+DO $$
+DECLARE
+	t text;
+BEGIN
+	FOREACH t IN ARRAY ARRAY['data_category', 'purpose_category', 'personal_data_name',
+	                         'match_catalog_version']
+	LOOP
+		EXECUTE pg_catalog.format('CREATE TRIGGER %I BEFORE INSERT ON @extschema@.%I'
+		                          ' FOR EACH ROW EXECUTE FUNCTION @extschema@._builtin_applied()',
+		                          t OPERATOR(pg_catalog.||) '_builtin_applied', t);
+		EXECUTE pg_catalog.format('ALTER TABLE @extschema@.%I ENABLE REPLICA TRIGGER %I',
+		                          t, t OPERATOR(pg_catalog.||) '_builtin_applied');
+	END LOOP;
+END
+$$;
+
 -- Load the library now: it registers the "personalize" label provider,
 -- which a restore needs for the SECURITY LABEL commands that follow
 -- CREATE EXTENSION, even where it is not preloaded (a restore creates C

@@ -79,3 +79,53 @@ CREATE FUNCTION @extschema@._require_relation(tbl regclass) RETURNS void
 CREATE FUNCTION @extschema@._applying() RETURNS boolean
 	AS 'MODULE_PATHNAME', 'personalize_applying'
 	LANGUAGE C STABLE PARALLEL SAFE;
+
+-- Does a subscription fill this table here?  The publisher then writes it
+-- (src/base/extension.c).  0.3.0.
+CREATE FUNCTION @extschema@._subscribed(tbl regclass) RETURNS boolean
+	AS 'MODULE_PATHNAME', 'personalize_subscribed'
+	LANGUAGE C STABLE STRICT PARALLEL SAFE;
+
+-- A subscription that copies the extension's tables into a database that
+-- has the extension (FOR ALL TABLES, as a major upgrade by logical
+-- replication does it) brings the publisher's built-in rows, which every
+-- database of this version has alike: the subscriber keeps its own, and
+-- takes the publisher's catalog version over its own one row.  Fired for
+-- replication only (ENABLE REPLICA; the triggers: sql/src/base-footer.sql).
+-- 0.3.0.
+CREATE FUNCTION @extschema@._builtin_applied() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'match_catalog_version' THEN
+		UPDATE @extschema@.match_catalog_version v
+		   SET version = NEW.version, changed_at = NEW.changed_at, horizon = NEW.horizon;
+		IF FOUND THEN
+			RETURN NULL;
+		END IF;
+		RETURN NEW;
+	END IF;
+	IF NOT NEW.builtin THEN
+		RETURN NEW;
+	END IF;
+	IF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'data_category' THEN
+		PERFORM FROM @extschema@.data_category d WHERE d.name OPERATOR(pg_catalog.=) NEW.name;
+	ELSIF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'purpose' THEN
+		PERFORM FROM @extschema@.purpose p
+		 WHERE p.purpose_id OPERATOR(pg_catalog.=) NEW.purpose_id AND p.name OPERATOR(pg_catalog.=) NEW.name;
+	ELSIF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'purpose_category' THEN
+		PERFORM FROM @extschema@.purpose_category c
+		 WHERE c.purpose_id OPERATOR(pg_catalog.=) NEW.purpose_id AND c.category OPERATOR(pg_catalog.=) NEW.category;
+	ELSIF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'personal_data_name' THEN
+		PERFORM FROM @extschema@.personal_data_name n WHERE n.pattern OPERATOR(pg_catalog.=) NEW.pattern;
+	ELSE
+		RETURN NEW;
+	END IF;
+	IF FOUND THEN
+		RETURN NULL;
+	END IF;
+	RETURN NEW;
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@._builtin_applied() FROM PUBLIC;

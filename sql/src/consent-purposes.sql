@@ -68,6 +68,13 @@ COMMENT ON TABLE @extschema@.purpose_category IS
 -- built-in rows out (WHERE NOT builtin), as every database has its own
 -- (README "Replication").
 ALTER TABLE @extschema@.purpose REPLICA IDENTITY FULL;
+-- a subscription's copy of the publisher's built-in purposes keeps ours
+-- (sql/src/base-header.sql); made before the built-in row, whose pending
+-- parent check would forbid the ALTER later in this transaction
+CREATE TRIGGER purpose_builtin_applied
+	BEFORE INSERT ON @extschema@.purpose
+	FOR EACH ROW EXECUTE FUNCTION @extschema@._builtin_applied();
+ALTER TABLE @extschema@.purpose ENABLE REPLICA TRIGGER purpose_builtin_applied;
 ALTER TABLE @extschema@.purpose_category REPLICA IDENTITY FULL;
 
 -- The purpose_id of a purpose name, or the error for an unknown purpose

@@ -95,6 +95,11 @@ DECLARE
 	v bigint;
 	n bigint;
 BEGIN
+	-- a subscription that fills the change log too (FOR ALL TABLES) brings
+	-- the publisher's entries; its first copy of the catalog fires this
+	IF @extschema@._subscribed('@extschema@.match_catalog_change'::pg_catalog.regclass) THEN
+		RETURN NULL;
+	END IF;
 	UPDATE @extschema@.match_catalog_version
 	   SET version = version OPERATOR(pg_catalog.+) 1, changed_at = pg_catalog.now()
 	RETURNING version INTO v;
@@ -185,7 +190,10 @@ AS $$
 DECLARE
 	v bigint;
 BEGIN
-	IF NOT @extschema@._applying() THEN
+	-- a subscription that fills the change log too (FOR ALL TABLES) brings
+	-- the publisher's entries for the same change
+	IF NOT @extschema@._applying()
+	   OR @extschema@._subscribed('@extschema@.match_catalog_change'::pg_catalog.regclass) THEN
 		RETURN NULL;
 	END IF;
 	UPDATE @extschema@.match_catalog_version

@@ -326,6 +326,18 @@ personalize_restore_references(PG_FUNCTION_ARGS)
 }
 
 PG_FUNCTION_INFO_V1(personalize_applying);
+PG_FUNCTION_INFO_V1(personalize_subscribed);
+
+/*
+ * _subscribed(tbl regclass) RETURNS boolean: does a logical replication
+ * subscription fill the table here?  For the triggers that must then leave
+ * the writing to the publisher.
+ */
+Datum
+personalize_subscribed(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(RelationIsSubscribed(PG_GETARG_OID(0)));
+}
 
 /*
  * _applying() RETURNS boolean: is this a logical replication

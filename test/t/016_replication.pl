@@ -215,6 +215,75 @@ $pub->safe_psql('shop', q{SELECT personalize.remove_access_approver('lead', 'cas
 is($pub->safe_psql('shop', q{SELECT count(*) FROM personalize.access_approver}), '0',
 	'remove_access_approver() works on it');
 
+# the same publication, copied whole into a new server that has the
+# extension (a major upgrade by logical replication): the built-in rows
+# are the new server's own, the rest is the publisher's, and after the
+# switch the new server writes on
+my $new = PostgreSQL::Test::Cluster->new('upgraded');
+$new->init;
+$new->append_conf('postgresql.conf', "shared_preload_libraries = 'personalize'");
+$new->start;
+$new->safe_psql('postgres', q{CREATE DATABASE shop; CREATE ROLE agent; CREATE ROLE lead;});
+$pub->command_ok([ 'pg_dump', '-s', '-f', $schema, '-d', $pub->connstr('shop') ], 'pg_dump -s of the publisher, again');
+$new->command_ok([ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', $schema, '-d', $new->connstr('shop') ],
+	'the new server gets the publisher\'s schema');
+$new->safe_psql('shop', qq{
+	CREATE SUBSCRIPTION everything CONNECTION '$pub_connstr' PUBLICATION everything;
+});
+$new->wait_for_subscription_sync($pub, 'everything', 'shop');
+is($new->safe_psql('shop', $state_sql), $pub->safe_psql('shop', $state_sql),
+	'FOR ALL TABLES: the new server holds the publisher\'s consent, history, purposes and grants');
+my $builtin_sql = q{
+	SELECT (SELECT count(*) FROM personalize.data_category WHERE builtin) || '/' ||
+	       (SELECT count(*) FROM personalize.purpose WHERE builtin) || '/' ||
+	       (SELECT count(*) FROM personalize.personal_data_name WHERE builtin) || '/' ||
+	       (SELECT version FROM personalize.match_catalog_version)};
+is($new->safe_psql('shop', $builtin_sql), $pub->safe_psql('shop', $builtin_sql),
+	'its built-in rows are there once, and the catalog version is the publisher\'s');
+is($new->safe_psql('shop', $match_sql), $pub->safe_psql('shop', $match_sql),
+	'match() ranks there as on the publisher');
+is($new->safe_psql('shop', q{
+	SELECT string_agg(ledger || ':' || intact, ',' ORDER BY ledger) FROM personalize.verify_ledgers()}),
+	'access:true,consent:true,custody:true,purge:true',
+	'with the key copied, every ledger verifies there');
+$pub->safe_psql('shop', q{SELECT personalize.withdraw_consent('4', 'newsletter', 'footer')});
+$pub->wait_for_catchup('everything');
+is($new->safe_psql('shop', $state_sql), $pub->safe_psql('shop', $state_sql),
+	'a withdrawal on the publisher reaches it');
+
+# the switch: the subscription goes, the sequences move past the copied
+# rows (README "Replication"), and the new server writes
+$new->safe_psql('shop', q{DROP SUBSCRIPTION everything});
+$new->safe_psql('shop', q{
+	DO $$
+	DECLARE
+		r record;
+		m bigint;
+	BEGIN
+		FOR r IN
+			SELECT d.objid::regclass AS seq, d.refobjid::regclass AS tbl, a.attname
+			  FROM pg_depend d
+			  JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S'
+			  JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+			 WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass
+			   AND d.deptype IN ('a', 'i')
+		LOOP
+			EXECUTE format('SELECT max(%I) FROM %s', r.attname, r.tbl) INTO m;
+			IF m IS NOT NULL THEN
+				PERFORM setval(r.seq, m);
+			END IF;
+		END LOOP;
+	END
+	$$;
+});
+$new->safe_psql('shop', q{SELECT personalize.grant_consent('4', 'newsletter', 'back again')});
+is($new->safe_psql('shop', q{SELECT personalize.has_consent('4', 'newsletter')}), 't',
+	'after the switch the new server records consent');
+is($new->safe_psql('shop', q{
+	SELECT string_agg(ledger || ':' || intact, ',' ORDER BY ledger) FROM personalize.verify_ledgers()}),
+	'access:true,consent:true,custody:true,purge:true', 'and its ledgers grow on, intact');
+
+$new->stop;
 $sub->stop;
 $pub->stop;
 done_testing();
