@@ -115,5 +115,23 @@ is($node->safe_psql('partial', q{
 	"false: $consents current consents have no entry in the consent history: the history is incomplete",
 	'verify_ledgers() reports the consents the history does not record');
 
+# pg_restore --clean over a database that has the extension drops it
+# first: refused while its ledgers hold entries, done with the setting
+my ($clean_out, $clean_err);
+IPC::Run::run([ 'pg_restore', '--clean', '--if-exists', '-d', $node->connstr('restored2'), $dump ],
+	'>', \$clean_out, '2>', \$clean_err);
+like($clean_err, qr/cannot drop extension personalize while its ledgers hold entries/,
+	'pg_restore --clean does not drop the ledgers behind the DBA\'s back');
+{
+	local $ENV{PGOPTIONS} = '-c personalize.drop_ledgers=on';
+	my $ok = IPC::Run::run([ 'pg_restore', '--clean', '--if-exists', '-j', '4', '-d', $node->connstr('restored3'), $dump ],
+		'>', \$clean_out, '2>', \$clean_err);
+	ok($ok, 'with personalize.drop_ledgers = on, pg_restore --clean -j 4 succeeds');
+	is($clean_err, '', 'and reports nothing');
+}
+is($node->safe_psql('restored3', $state_sql), $before, 'the cleaned and restored database is whole');
+is($node->safe_psql('restored3', $verify_sql), 'access:true,consent:true,custody:true,purge:true',
+	'its ledgers verify');
+
 $node->stop;
 done_testing();
