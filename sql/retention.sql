@@ -120,6 +120,11 @@ CREATE VIEW open_cases AS SELECT * FROM cases WHERE status = 'open';
 SELECT set_retention('open_cases', 'closed_at', '30 days');
 SELECT set_retention('cases', NULL, '30 days');
 SELECT set_retention('cases', 'closed_at', NULL);
+-- a table that is gone, named by its OID (a regclass may hold any)
+SELECT set_retention(999999::oid::regclass, 'closed_at', '30 days');
+SELECT drop_retention(999999::oid::regclass);
+SELECT purge(999999::oid::regclass);
+CALL run_purge(999999::oid::regclass);
 SELECT count(*) = :rules_before AS nothing_stored FROM retention_rule;
 SELECT condition FROM retention_rule WHERE relid = 'cases'::regclass;
 -- a comment cannot cut the generated statement short: it is not stored
