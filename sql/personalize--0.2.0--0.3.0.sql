@@ -1342,3 +1342,7 @@ BEGIN
 	END LOOP;
 END
 $$;
+
+-- _applying() and _subscribed() serve the catalog's SECURITY DEFINER
+-- triggers only.
+REVOKE ALL ON FUNCTION @extschema@._applying(), @extschema@._subscribed(regclass) FROM PUBLIC;

@@ -85,6 +85,8 @@ CREATE FUNCTION @extschema@._applying() RETURNS boolean
 CREATE FUNCTION @extschema@._subscribed(tbl regclass) RETURNS boolean
 	AS 'MODULE_PATHNAME', 'personalize_subscribed'
 	LANGUAGE C STABLE STRICT PARALLEL SAFE;
+-- (called by the catalog's SECURITY DEFINER triggers only)
+REVOKE ALL ON FUNCTION @extschema@._applying(), @extschema@._subscribed(regclass) FROM PUBLIC;
 
 -- A subscription that copies the extension's tables into a database that
 -- has the extension (FOR ALL TABLES, as a major upgrade by logical

@@ -642,7 +642,13 @@ RetentionRules(Oid only_relid, MemoryContext cxt)
 					 errdetail("A subscription fills the table from the publisher."),
 					 errhint("Purge on the publisher: its deletions arrive here.")));
 		if (!subscribed)
+		{
+			/* the list outlives this transaction, as the rules do */
+			MemoryContext old = MemoryContextSwitchTo(cxt);
+
 			rules = lappend(rules, rule);
+			MemoryContextSwitchTo(old);
+		}
 	}
 	return rules;
 }

@@ -80,7 +80,10 @@ SELECT is_empty($$
 	                         '_match_subject_column',  -- match_exposure (runs as its caller) needs it
 	                         '_access_visible',        -- access_grants and access_requests need it
 	                         '_subjects_now',          -- record_of_processing needs it (and checks it)
-	                         '_consent_view_rows')     -- consent views over Citus tables (it checks the view)
+	                         '_consent_view_rows',     -- consent views over Citus tables (it checks the view)
+	                         '_rows_open',             -- protect()'s permissive policies call it
+	                         '_blank',                 -- CHECK constraints on offers, which marketers write
+	                         '_require_relation')      -- classify(), detect_proxies() ... run as their caller
 	   AND has_function_privilege('public', p.oid, 'EXECUTE')
 $$, 'internal functions are not executable by PUBLIC');
 SELECT is_empty($$

@@ -5,7 +5,7 @@
 -- subjects' data through them.
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(41);
+SELECT plan(42);
 
 SELECT has_table('personalize', 'offers', 'offers exists');
 SELECT has_table('personalize', 'offer_tags', 'offer_tags exists');
@@ -15,8 +15,12 @@ SELECT has_index('personalize', 'match_catalog_change', 'match_catalog_change_ve
 	'the change log is read by version');
 SELECT is_empty($$
 	SELECT t.tgname FROM pg_trigger t
-	 WHERE t.tgname LIKE '%match_catalog%' AND t.tgenabled <> 'A'
+	 WHERE t.tgname LIKE '%match_catalog%' AND t.tgname NOT LIKE '%\_applied' AND t.tgenabled <> 'A'
 $$, 'the catalog''s bookkeeping triggers fire always, for replicas too');
+SELECT is_empty($$
+	SELECT t.tgname FROM pg_trigger t
+	 WHERE t.tgname LIKE '%\_applied' AND t.tgenabled <> 'R'
+$$, 'the row triggers that stand in for them for an apply worker fire for replicas only');
 SELECT ok(NOT has_function_privilege('public', 'personalize._match_fold()', 'EXECUTE'),
 	'the maintenance duty _match_fold is not executable by PUBLIC');
 SELECT col_is_pk('personalize', 'offer_tags', ARRAY['offer_id', 'tag'], 'an offer carries a tag once');
