@@ -33,6 +33,36 @@ BEGIN
 END
 $$;
 
+-- A table a logical replication subscription fills is the publisher's to
+-- add to: every table of the extension but the ledgers (whose chain
+-- trigger refuses) and the Citus copies refuses a row added there, or a
+-- TRUNCATE; the apply worker writes as a replica, which these triggers
+-- leave alone (src/base/extension.c).  0.3.0.
+CREATE FUNCTION @extschema@._refuse_subscribed() RETURNS trigger
+	AS 'MODULE_PATHNAME', 'personalize_refuse_subscribed'
+	LANGUAGE C;
+REVOKE ALL ON FUNCTION @extschema@._refuse_subscribed() FROM PUBLIC;
+DO $$
+DECLARE
+	t regclass;
+BEGIN
+	FOR t IN
+		SELECT c.oid::pg_catalog.regclass
+		  FROM pg_catalog.pg_class c
+		 WHERE c.relnamespace OPERATOR(pg_catalog.=) '@extschema@'::pg_catalog.regnamespace
+		   AND c.relkind OPERATOR(pg_catalog.=) 'r'
+		   AND c.relname NOT IN ('consent_event', 'access_event', 'custody_event', 'purge_event')
+		   AND c.relname NOT LIKE '%\_replica'
+		 ORDER BY 1
+	LOOP
+		EXECUTE pg_catalog.format('CREATE TRIGGER refuse_subscribed BEFORE INSERT ON %s'
+		                          ' FOR EACH ROW EXECUTE FUNCTION @extschema@._refuse_subscribed()', t);
+		EXECUTE pg_catalog.format('CREATE TRIGGER refuse_subscribed_truncate BEFORE TRUNCATE ON %s'
+		                          ' FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._refuse_subscribed()', t);
+	END LOOP;
+END
+$$;
+
 -- A subscription that copies the extension's tables into a database that
 -- has the extension (FOR ALL TABLES, as a major upgrade by logical
 -- replication does it) brings the publisher's built-in rows, which every

@@ -170,6 +170,15 @@ my ($ret, $stdout, $stderr) = $sub->psql('shop',
 isnt($ret, 0, 'a consent written on the subscriber is refused');
 like($stderr, qr/cannot write to ledger "consent_event" of a logical replication subscriber/,
 	'the refusal says the publisher writes it');
+($ret, $stdout, $stderr) = $sub->psql('shop',
+	q{SELECT personalize.define_purpose('local', 'a purpose of the subscriber', 'nothing')});
+like($stderr, qr/cannot write to table "purpose" of a logical replication subscriber/,
+	'a purpose defined on the subscriber is refused: its id would collide with the publisher\'s next one');
+($ret, $stdout, $stderr) = $sub->psql('shop', q{SELECT personalize.state_intent('5', 'running', 1)});
+like($stderr, qr/cannot write to table "intent" of a logical replication subscriber/,
+	'so is an intent stated there');
+($ret, $stdout, $stderr) = $sub->psql('shop', q{SELECT personalize.forget('5')});
+isnt($ret, 0, 'forget() on the subscriber is refused: the publisher erases, and the erasure arrives');
 # (the change log of the offer catalog is the subscriber's own: the applied
 # changes write it, and its maintenance folds it)
 like($sub->safe_psql('shop', q{
