@@ -98,4 +98,12 @@ extern bool PersonalizeInputSafe(Oid typinput, const char *str, Oid typioparam,
 #define PersonalizeLocalXid() (MyProc->lxid)
 #endif
 
+/*
+ * VARDATA_ANY() and the other varlena macros: in varatt.h from 16, which
+ * postgres.h no longer includes in 18
+ */
+#if PG_VERSION_NUM >= 160000
+#include "varatt.h"
+#endif
+
 #endif							/* PERSONALIZE_COMPAT_H */

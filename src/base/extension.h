@@ -36,8 +36,15 @@ extern Oid	PersonalizeFunctionOid(const char *name, int nargs, const Oid *argtyp
  * The error for an object of the extension that is missing (what: its kind
  * and name, as "relation \"consent\""): the library and the installed SQL
  * objects disagree.  Does not return.
+ *
+ * (PostgreSQL 18 replaced pg_attribute_noreturn(), after the declarator,
+ * with pg_noreturn before it.  The guard is here, not in compat.h, which
+ * this file cannot include: compat.c includes runas.h, which includes it.)
  */
-extern void PersonalizeMissingObject(const char *what) pg_attribute_noreturn();
+#ifndef pg_noreturn
+#define pg_noreturn pg_attribute_noreturn()
+#endif
+pg_noreturn extern void PersonalizeMissingObject(const char *what);
 
 /* the owner of a relation; an error if it does not exist */
 extern Oid	RelationOwnerOid(Oid relid);

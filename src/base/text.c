@@ -18,6 +18,7 @@
 #include "mb/pg_wchar.h"
 
 #include "base/text.h"
+#include "base/compat.h"
 
 PG_FUNCTION_INFO_V1(personalize_blank);
 
