@@ -178,6 +178,22 @@ PersonalizeFunctionOid(const char *name, int nargs, const Oid *argtypes,
 }
 
 /*
+ * The access method of a relation; InvalidOid if it does not exist.
+ */
+Oid
+RelationAccessMethod(Oid relid)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			am;
+
+	if (!HeapTupleIsValid(tup))
+		return InvalidOid;
+	am = ((Form_pg_class) GETSTRUCT(tup))->relam;
+	ReleaseSysCache(tup);
+	return am;
+}
+
+/*
  * Attribute number of a column of one of the extension's relations.
  */
 AttrNumber

@@ -49,6 +49,9 @@ pg_noreturn extern void PersonalizeMissingObject(const char *what);
 /* the owner of a relation; an error if it does not exist */
 extern Oid	RelationOwnerOid(Oid relid);
 
+/* the access method of a relation (a table's, an index's); InvalidOid if it does not exist */
+extern Oid	RelationAccessMethod(Oid relid);
+
 /* schema.name of a relation, quoted where needed; an error if it does not exist */
 extern char *RelationQualifiedName(Oid relid);
 

@@ -56,7 +56,6 @@
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/pg_am.h"
-#include "catalog/pg_class.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
@@ -504,20 +503,6 @@ loaded_hash(EntryReader *r, AttrNumber attnum, uint8 *out)
 	return true;
 }
 
-/* an index's access method */
-static Oid
-index_relam(Oid indexoid)
-{
-	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(indexoid));
-	Oid			relam;
-
-	if (!HeapTupleIsValid(tup))
-		return InvalidOid;
-	relam = ((Form_pg_class) GETSTRUCT(tup))->relam;
-	ReleaseSysCache(tup);
-	return relam;
-}
-
 /*
  * The ledger's chain index, found from the ledger itself and not by name:
  * a valid, unique btree index on chain_seq alone, whole (no predicate, no
@@ -544,7 +529,7 @@ chain_index(Relation rel, const ChainCols *cols)
 			idx->indnatts == 1 && idx->indkey.values[0] == cols->seq &&
 			heap_attisnull(tup, Anum_pg_index_indpred, NULL) &&
 			heap_attisnull(tup, Anum_pg_index_indexprs, NULL) &&
-			index_relam(indexoid) == BTREE_AM_OID)
+			RelationAccessMethod(indexoid) == BTREE_AM_OID)
 			found = indexoid;
 		ReleaseSysCache(tup);
 		if (OidIsValid(found))

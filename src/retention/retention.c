@@ -691,22 +691,6 @@ elapsed_ms(instr_time start)
 }
 
 /*
- * The access method of a relation.
- */
-static Oid
-relation_am(Oid relid)
-{
-	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	Oid			am;
-
-	if (!HeapTupleIsValid(tup))
-		return InvalidOid;
-	am = ((Form_pg_class) GETSTRUCT(tup))->relam;
-	ReleaseSysCache(tup);
-	return am;
-}
-
-/*
  * The first btree index whose first column is the time column, usable for
  * keyset batches; InvalidOid if none.
  */
@@ -730,7 +714,7 @@ time_index(Relation rel, AttrNumber attnum)
 		usable = index->indisvalid && index->indimmediate &&
 			index->indnatts > 0 && index->indkey.values[0] == attnum &&
 			heap_attisnull(tup, Anum_pg_index_indpred, NULL) &&
-			relation_am(indexoid) == BTREE_AM_OID;
+			RelationAccessMethod(indexoid) == BTREE_AM_OID;
 		ReleaseSysCache(tup);
 		if (usable)
 		{
