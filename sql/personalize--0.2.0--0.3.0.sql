@@ -1369,9 +1369,7 @@ BEGIN
 		   AND c.relname NOT LIKE '%\_replica'
 		 ORDER BY 1
 	LOOP
-		EXECUTE pg_catalog.format('CREATE TRIGGER refuse_subscribed BEFORE INSERT ON %s'
-		                          ' FOR EACH ROW EXECUTE FUNCTION @extschema@._refuse_subscribed()', t);
-		EXECUTE pg_catalog.format('CREATE TRIGGER refuse_subscribed_truncate BEFORE TRUNCATE ON %s'
+		EXECUTE pg_catalog.format('CREATE TRIGGER refuse_subscribed BEFORE INSERT OR TRUNCATE ON %s'
 		                          ' FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._refuse_subscribed()', t);
 	END LOOP;
 END

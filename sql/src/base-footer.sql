@@ -55,21 +55,15 @@ BEGIN
 		   AND c.relname NOT LIKE '%\_replica'
 		 ORDER BY 1
 	LOOP
-		EXECUTE pg_catalog.format('CREATE TRIGGER refuse_subscribed BEFORE INSERT ON %s'
-		                          ' FOR EACH ROW EXECUTE FUNCTION @extschema@._refuse_subscribed()', t);
-		EXECUTE pg_catalog.format('CREATE TRIGGER refuse_subscribed_truncate BEFORE TRUNCATE ON %s'
+		EXECUTE pg_catalog.format('CREATE TRIGGER refuse_subscribed BEFORE INSERT OR TRUNCATE ON %s'
 		                          ' FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._refuse_subscribed()', t);
 	END LOOP;
 END
 $$;
 
--- A subscription that copies the extension's tables into a database that
--- has the extension (FOR ALL TABLES, as a major upgrade by logical
--- replication does it) brings the publisher's built-in rows, which every
--- database of this version has alike: the subscriber keeps its own, and
--- takes the publisher's catalog version over its own one row
--- (_builtin_applied(), sql/src/base-header.sql; purpose's trigger is made
--- with the table, before its built-in row).  0.3.0.
+-- The triggers of _builtin_applied() (sql/src/base-header.sql: a copy of
+-- the publisher's built-in rows keeps the subscriber's own); purpose's is
+-- made with the table, before its built-in row.  0.3.0.
 DO $$
 DECLARE
 	t text;

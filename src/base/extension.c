@@ -346,24 +346,24 @@ PG_FUNCTION_INFO_V1(personalize_subscribed);
 PG_FUNCTION_INFO_V1(personalize_refuse_subscribed);
 
 /*
- * _refuse_subscribed(): a BEFORE INSERT row trigger and a BEFORE TRUNCATE
- * statement trigger, fired on the origin only (never for an apply worker,
- * which writes as a replica), on the extension's tables other than the
- * ledgers (whose chain trigger refuses in its own words).  A table a
- * subscription fills is the publisher's to add to: a row added here would
- * take an id or a key the publisher's next row needs, and stop the
- * subscription.  Updates and deletes are left to the event triggers that
- * keep the registries true to this database's own DDL.
+ * _refuse_subscribed(): a BEFORE INSERT OR TRUNCATE statement trigger,
+ * fired on the origin only (never for an apply worker, which writes as a
+ * replica), on the extension's tables other than the ledgers (whose chain
+ * trigger refuses in its own words).  A table a subscription fills is the
+ * publisher's to add to: a row added here would take an id or a key the
+ * publisher's next row needs, and stop the subscription.  Updates and
+ * deletes are left to the event triggers that keep the registries true to
+ * this database's own DDL.  One catalog probe per statement.
  */
 Datum
 personalize_refuse_subscribed(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
 
-	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(trigdata->tg_event))
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("_refuse_subscribed() must be called as a BEFORE trigger")));
+				 errmsg("_refuse_subscribed() must be called as a statement trigger")));
 	if (RelationIsSubscribed(RelationGetRelid(trigdata->tg_relation)))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -371,8 +371,7 @@ personalize_refuse_subscribed(PG_FUNCTION_ARGS)
 						RelationGetRelationName(trigdata->tg_relation)),
 				 errdetail("A subscription fills this table from the publisher; a row added here would collide with the publisher's."),
 				 errhint("Make the change on the publisher; this database follows it.")));
-	return TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ?
-		PointerGetDatum(trigdata->tg_trigtuple) : PointerGetDatum(NULL);
+	return PointerGetDatum(NULL);
 }
 
 /*

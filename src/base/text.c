@@ -22,44 +22,48 @@
 
 PG_FUNCTION_INFO_V1(personalize_blank);
 
+/*
+ * The character at s[*i] (len bytes in all), and *i moved past it: a code
+ * point in a UTF-8 database; otherwise a byte, where only ASCII is judged
+ * (a non-ASCII byte is 0x100, neither blank nor control).
+ */
+static inline pg_wchar
+next_char(const char *s, int *i, bool utf8)
+{
+	const unsigned char *p = (const unsigned char *) s + *i;
+
+	if (utf8)
+	{
+		*i += pg_utf_mblen(p);
+		return utf8_to_unicode(p);
+	}
+	(*i)++;
+	return *p < 0x80 ? *p : 0x100;
+}
+
 int
 TextChars(const char *s, int len, pg_wchar **chars)
 {
 	pg_wchar   *out = palloc(sizeof(pg_wchar) * (len + 1));
+	bool		utf8 = GetDatabaseEncoding() == PG_UTF8;
 	int			n = 0;
 
-	if (GetDatabaseEncoding() == PG_UTF8)
-	{
-		for (int i = 0; i < len;)
-		{
-			out[n++] = utf8_to_unicode((const unsigned char *) s + i);
-			i += pg_utf_mblen((const unsigned char *) s + i);
-		}
-	}
-	else
-	{
-		for (int i = 0; i < len; i++)
-		{
-			unsigned char b = (unsigned char) s[i];
-
-			out[n++] = b < 0x80 ? b : 0x100;
-		}
-	}
+	for (int i = 0; i < len;)
+		out[n++] = next_char(s, &i, utf8);
 	*chars = out;
 	return n;
 }
 
+/* no allocation, and done at the first character that is not blank */
 bool
 TextIsBlank(const char *s, int len)
 {
-	pg_wchar   *c;
-	int			n = TextChars(s, len, &c);
-	bool		blank = true;
+	bool		utf8 = GetDatabaseEncoding() == PG_UTF8;
 
-	for (int i = 0; i < n && blank; i++)
-		blank = TextCharIsBlank(c[i]);
-	pfree(c);
-	return blank;
+	for (int i = 0; i < len;)
+		if (!TextCharIsBlank(next_char(s, &i, utf8)))
+			return false;
+	return true;
 }
 
 /*
