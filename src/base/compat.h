@@ -90,6 +90,18 @@
 extern bool PersonalizeInputSafe(Oid typinput, const char *str, Oid typioparam,
 								 int32 typmod, Datum *result);
 
+/*
+ * May a subtransaction start now?  Not in a parallel operation (a parallel
+ * plan's leader, or a worker) before 17, which allows one that assigns no
+ * transaction id.
+ */
+#if PG_VERSION_NUM >= 170000
+#define PersonalizeSubtransactionAllowed() true
+#else
+#include "access/xact.h"
+#define PersonalizeSubtransactionAllowed() (!IsInParallelMode())
+#endif
+
 /* the local id of the current top-level transaction: in PGPROC.vxid from 17 */
 #include "storage/proc.h"
 #if PG_VERSION_NUM >= 170000

@@ -229,8 +229,9 @@ build_private(const MatchRels *r, Snapshot snap, int64 version, bool own,
  * A new base index for a committed version, shared when the library is
  * preloaded: under the database's build lock, unless another backend built
  * it meanwhile (then that one is attached).  With wait false, returns NULL
- * when another backend is building.  Falls back to a private index (with a
- * WARNING from shared.c) when the shared one cannot be had.
+ * when another backend is building, or when no segment can be created now.
+ * Falls back to a private index (with a WARNING from shared.c) when the
+ * shared one cannot be had.
  */
 static MatchCatalog *
 build_base(const MatchRels *r, Snapshot snap, int64 version, MemoryContext callcxt,
@@ -266,6 +267,17 @@ build_base(const MatchRels *r, Snapshot snap, int64 version, MemoryContext callc
 		cat = MatchCatalogBuild(r, snap, version, callcxt);
 		note_build(cat, false);
 		return cat;
+	}
+
+	/*
+	 * No segment can be created in this statement (shared.c): a private
+	 * index, as without preloading (the next build outside such a
+	 * statement is shared); or, when not waiting, the overlay serves on.
+	 */
+	if (!MatchSharedCanBuild())
+	{
+		MatchSharedBuildUnlock();
+		return wait ? build_private(r, snap, version, false, callcxt) : NULL;
 	}
 
 	cat = MatchSharedBuild(r, snap, version, callcxt);

@@ -20,7 +20,9 @@
  * memory and removes every segment.  A backend that fails to get a
  * segment (no free slot, out of shared memory, or past
  * personalize.match_shared_mem) says so with a WARNING, and its index is
- * private, as without preloading.
+ * private, as without preloading.  So is the index of a statement that
+ * cannot start the subtransaction a segment is created in (a parallel
+ * operation before PostgreSQL 17), without a WARNING: nothing is short.
  *
  * Copyright (c) 2026, The personalize authors
  *
@@ -44,6 +46,7 @@
 #include "utils/timestamp.h"
 
 #include "match/shared.h"
+#include "base/compat.h"
 #include "base/extension.h"
 #include "base/runas.h"
 #include "match/index.h"
@@ -231,6 +234,16 @@ warn_private(const char *detail)
 			 errmsg("the offer catalog index cannot be shared"),
 			 errdetail_internal("%s", detail),
 			 errhint("This session keeps a private copy. Raise personalize.match_shared_mem, or free shared memory.")));
+}
+
+/*
+ * Can a new segment be created now?  It is created in a subtransaction, so
+ * that a failure leaves a private index rather than an error.
+ */
+bool
+MatchSharedCanBuild(void)
+{
+	return PersonalizeSubtransactionAllowed();
 }
 
 /*

@@ -39,6 +39,7 @@ extern void MatchSharedInit(void);
 extern bool MatchSharedAvailable(void);
 extern Size MatchSharedShmemSize(void);
 extern void MatchSharedShmemInit(void);
+extern bool MatchSharedCanBuild(void);
 extern MatchCatalog *MatchSharedBuild(const MatchRels *r, Snapshot snap, int64 version,
 									  MemoryContext parent);
 extern int64 MatchSharedVersion(const MatchRels *r);
