@@ -445,9 +445,10 @@ SELECT offer_id, round(score::numeric, 4) AS score FROM match('alice', 1);
 SELECT kept, fresh FROM match_cache_info();
 -- a new index built by a statement in parallel mode: PostgreSQL before 17
 -- starts no subtransaction there, which the shared segment's creation
--- needs; the index is then this session's, without a WARNING, and answers
--- as the shared one did.  First in a statement forced into parallel mode ...
-SELECT string_agg(c.customer_id || ':' || m.offer_id, ' ' ORDER BY c.customer_id, m.offer_id) AS answers
+-- needs; the index is then this session's (from 17 on, shared as ever),
+-- without a WARNING, and answers as the shared one did.  First in a
+-- statement forced into parallel mode ...
+SELECT array_agg(c.customer_id || ':' || m.offer_id) AS answers
   FROM customers c CROSS JOIN LATERAL match(c.customer_id::text, 3) m \gset before_
 UPDATE tag SET description = description WHERE false;   -- rebuilds
 SELECT set_config(CASE WHEN current_setting('server_version_num')::int >= 160000
@@ -465,15 +466,18 @@ SET parallel_tuple_cost = 0;
 SET min_parallel_table_scan_size = 0;
 SET max_parallel_workers_per_gather = 2;
 EXPLAIN (COSTS OFF)
-SELECT string_agg(c.customer_id || ':' || m.offer_id, ' ' ORDER BY c.customer_id, m.offer_id) = :'before_answers' AS same_answers
+SELECT array_agg(c.customer_id || ':' || m.offer_id) AS answers
   FROM customers c CROSS JOIN LATERAL match(c.customer_id::text, 3) m;
-SELECT string_agg(c.customer_id || ':' || m.offer_id, ' ' ORDER BY c.customer_id, m.offer_id) = :'before_answers' AS same_answers
-  FROM customers c CROSS JOIN LATERAL match(c.customer_id::text, 3) m;
+SELECT array_agg(c.customer_id || ':' || m.offer_id) AS answers
+  FROM customers c CROSS JOIN LATERAL match(c.customer_id::text, 3) m \gset parallel_
 RESET parallel_setup_cost;
 RESET parallel_tuple_cost;
 RESET min_parallel_table_scan_size;
 RESET max_parallel_workers_per_gather;
 SELECT kept, fresh FROM match_cache_info();
+SELECT (SELECT array_agg(a ORDER BY a) FROM unnest(:'parallel_answers'::text[]) a) =
+       (SELECT array_agg(a ORDER BY a) FROM unnest(:'before_answers'::text[]) a) AS same_answers,
+       cardinality(:'parallel_answers'::text[]) AS rows;
 
 --------------------------------------------------------------------------
 -- bad input
