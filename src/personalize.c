@@ -27,6 +27,7 @@
 #include "utils/guc.h"
 
 #include "base/bypass.h"
+#include "base/copies.h"
 #include "base/kept.h"
 #include "consent/consent.h"
 #include "ledgers/ledgers.h"
@@ -52,6 +53,7 @@ _PG_init(void)
 {
 	KeptInit();					/* reads kept between statements */
 	PolicyBypassInit();			/* personalize's own statements on protected tables */
+	CopiesInit();				/* the Citus copies: only the extension writes them */
 	ConsentInit();				/* has_consent()'s cache and its setting */
 	LedgersInit();				/* the setting that lets DROP destroy ledgers */
 	PrivilegeInit();			/* grant settings, grant use counters */

@@ -159,6 +159,7 @@ CREATE FUNCTION @extschema@._replicate() RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET personalize.writing_copies = on
 AS $$
 DECLARE
 	copy regclass := TG_ARGV[0]::regclass;
@@ -225,6 +226,7 @@ CREATE FUNCTION @extschema@.distribute()
 RETURNS TABLE (replica regclass, source regclass, rows_copied bigint)
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
+SET personalize.writing_copies = on
 AS $$
 DECLARE
 	pair record;
@@ -249,6 +251,15 @@ BEGIN
 		RAISE EXCEPTION 'permission denied for distribute()'
 			USING ERRCODE = 'insufficient_privilege',
 			      DETAIL = 'Only the owner of the personalize extension or a superuser may distribute its tables.';
+	END IF;
+	-- the copies' guards and the renames' follow-up are hooks of the
+	-- library (src/base/copies.c), which must be in every backend
+	IF NOT EXISTS (SELECT 1 FROM unnest(string_to_array(current_setting('shared_preload_libraries'), ',')) l
+	                WHERE btrim(l, ' "') IN ('personalize', '$libdir/personalize')) THEN
+		RAISE EXCEPTION 'distribute() needs personalize in shared_preload_libraries'
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+			      DETAIL = 'On Citus, the library keeps the copies written only by the extension and their names in step with renamed tables and roles, in every backend.',
+			      HINT = 'Add personalize to shared_preload_libraries on every node (after citus), restart, and call distribute() again.';
 	END IF;
 	-- no change to a copied table between its copy and its triggers
 	LOCK TABLE @extschema@.purpose, @extschema@.consent, @extschema@.access_grant,
@@ -323,5 +334,42 @@ BEGIN
 END
 $$;
 REVOKE ALL ON FUNCTION @extschema@.distribute() FROM PUBLIC;
+
+-- After a statement that renamed or dropped a table, a schema or a role
+-- (src/base/copies.c calls it, on a coordinator whose copies are
+-- distributed): the copy of the grants names each table and grantee as
+-- the grant's OIDs print now, so that on every node a renamed table or
+-- role keeps its grants and a new one under the old name has none.  A
+-- dropped one prints as its number, which names nothing.  The copy is read
+-- first (a reference table), then only the changed rows written.
+CREATE FUNCTION @extschema@._copy_names_refresh() RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET personalize.writing_copies = on
+AS $$
+DECLARE
+	copied jsonb;
+	changed jsonb;
+BEGIN
+	SELECT jsonb_agg(jsonb_build_object('grant_id', r.grant_id, 'relid', r.relid, 'grantee', r.grantee))
+	  INTO copied
+	  FROM @extschema@.access_grant_replica r;
+	SELECT jsonb_agg(jsonb_build_object('grant_id', g.grant_id, 'relid', g.relid::text,
+	                                    'grantee', g.grantee::text))
+	  INTO changed
+	  FROM @extschema@.access_grant g
+	  JOIN jsonb_to_recordset(copied) AS c(grant_id bigint, relid text, grantee text)
+	    ON c.grant_id = g.grant_id
+	 WHERE c.relid IS DISTINCT FROM g.relid::text OR c.grantee IS DISTINCT FROM g.grantee::text;
+	IF changed IS NOT NULL THEN
+		UPDATE @extschema@.access_grant_replica r
+		   SET relid = o.relid, grantee = o.grantee
+		  FROM jsonb_to_recordset(changed) AS o(grant_id bigint, relid text, grantee text)
+		 WHERE r.grant_id = o.grant_id;
+	END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@._copy_names_refresh() FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@.distribute() IS
 	'on a Citus coordinator: make the *_replica tables reference tables, copy consent, purposes, access grants, the offer catalog, intents and signals into them and keep them in step, so that has_consent(), may_process(), has_access() and match() answer on every node; run again to copy afresh';

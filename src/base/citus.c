@@ -36,6 +36,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/guc.h"
 #include "utils/rel.h"
 
 #include "base/citus.h"
@@ -283,4 +284,20 @@ PersonalizeCitusRefuseErasure(const Oid *relids, const Oid *owners, int n,
 						 errdetail("Each table is erased as its owner, and Citus refuses a transaction in which two roles change colocated shards."),
 						 errhint("Give colocated tables one owner (ALTER TABLE ... OWNER TO), or distribute one of them with colocate_with => 'none'.")));
 	}
+}
+
+/*
+ * Citus's own connections: a coordinator's statement carried to the
+ * shards, a rebalancer's or a shard transfer's.  Citus names them by their
+ * application_name (connection_management.h), as it tells them apart
+ * itself.
+ */
+bool
+PersonalizeCitusInternalBackend(void)
+{
+	if (application_name == NULL)
+		return false;
+	return strncmp(application_name, "citus_internal gpid=", 20) == 0 ||
+		strncmp(application_name, "citus_rebalancer gpid=", 22) == 0 ||
+		strncmp(application_name, "citus_shard_", 12) == 0;
 }

@@ -74,4 +74,10 @@ extern Oid	PersonalizeCitusShardRelid(Oid relid, const char *table,
  */
 extern bool PersonalizeCitusPeerWrote(const Oid *relids, int nrelids);
 
+/*
+ * Is this backend one of Citus's own connections (a coordinator's
+ * statement carried to a node's shards, a rebalancer, a shard transfer)?
+ */
+extern bool PersonalizeCitusInternalBackend(void);
+
 #endif							/* PERSONALIZE_CITUS_H */

@@ -1033,8 +1033,10 @@ site_remember_snapshot(ConsentSite *site, MemoryContext cxt, Snapshot snap,
 }
 
 /*
- * On a Citus worker: stop a statement that cannot see a consent change its
- * own distributed transaction made.  The coordinator writes the node's
+ * On a Citus worker, or on a coordinator that holds shards and runs a
+ * shard's statement over a connection of Citus's own (local execution
+ * off): stop a statement that cannot see a consent change its own
+ * distributed transaction made.  The coordinator writes the node's
  * copies over a connection of the role that runs the trigger (the
  * extension's owner); a statement of another role runs over another
  * connection, and so may one of the same role when Citus opens more than
@@ -1052,12 +1054,14 @@ citus_refuse_unseen_consent(ConsentSite *site)
 		return;
 	relids[0] = site->rel.consent_relid;
 	relids[1] = site->rel.purpose_relid;
-	relids[2] = site->rel.grant_copy_relid;
+	/* on the coordinator, the tables themselves, written by the initiator */
+	relids[2] = site->rel.citus_copies ? site->rel.grant_copy_relid :
+		PersonalizeRelidIfExists(REL_ACCESS_GRANT);
 	if (PersonalizeCitusPeerWrote(relids, 3))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("a consent or access check on a Citus worker node cannot see a change of its own transaction"),
-				 errdetail("Citus wrote the change to the node's copy of consent, purposes or access grants over another connection of this transaction, which this statement's connection does not see until the transaction commits."),
+				 errmsg("a consent or access check on a Citus shard cannot see a change of its own transaction"),
+				 errdetail("The change to consent, purposes or access grants was written over another connection of this transaction, which this statement's connection to the shard does not see until the transaction commits."),
 				 errhint("Commit the change before filtering distributed tables with it.")));
 }
 
@@ -1079,7 +1083,7 @@ site_reset(ConsentSite *site, MemoryContext fn_mcxt, Snapshot snap,
 
 	site->rel = *consent_catalog();
 	site->consent_rows = -1;	/* looked up when a bulk load is considered */
-	if (site->rel.citus_copies)
+	if (site->rel.citus_copies || PersonalizeCitusInternalBackend())
 		citus_refuse_unseen_consent(site);
 	site->valid = true;
 }

@@ -80,6 +80,7 @@
 #include "utils/syscache.h"
 #include "storage/itemptr.h"
 
+#include "base/copies.h"
 #include "base/extension.h"
 #include "base/relations.h"
 #include "base/pseudonym.h"
@@ -1118,8 +1119,13 @@ personalize_drop_guard(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("_drop_guard() must be called as an event trigger")));
 	trigdata = (EventTriggerData *) fcinfo->context;
-	if (drop_ledgers || !drops_extension(trigdata->parsetree))
+	if (!drops_extension(trigdata->parsetree))
 		PG_RETURN_VOID();
+	if (drop_ledgers)
+	{
+		CopiesDropDistributed();
+		PG_RETURN_VOID();
+	}
 
 	initStringInfo(&held);
 	for (int i = 0; i < (int) lengthof(ledger_defs); i++)
@@ -1144,5 +1150,7 @@ personalize_drop_guard(PG_FUNCTION_ARGS)
 				 errdetail("Dropping it destroys the consent history and the other ledgers, the proof of what each customer agreed to (entries: %s).",
 						   held.data),
 				 errhint("Keep them first (pg_dump --schema=personalize, and the digest of SELECT personalize.ledger_digest()); then run SET personalize.drop_ledgers = on and the DROP again in the same session.")));
+	/* on Citus, nothing left behind on the nodes */
+	CopiesDropDistributed();
 	PG_RETURN_VOID();
 }

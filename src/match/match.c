@@ -349,10 +349,11 @@ put_non_personalized(ReturnSetInfo *rsinfo, const MatchCatalog *cat,
 
 /*
  * On a Citus worker, where match() reads the node's copies (the offer
- * catalog, intents and signals): stop a statement that cannot see a change
- * its own distributed transaction made to them, written over another
- * connection (PersonalizeCitusPeerWrote).  The answer would be the
- * one from before the change.  Once per statement.
+ * catalog, intents and signals), or on a coordinator running a shard's
+ * statement over a connection of Citus's own: stop a statement that
+ * cannot see a change its own distributed transaction made to them,
+ * written over another connection (PersonalizeCitusPeerWrote).  The
+ * answer would be the one from before the change.  Once per statement.
  */
 static void
 citus_refuse_unseen_change(const MatchRels *r)
@@ -378,8 +379,8 @@ citus_refuse_unseen_change(const MatchRels *r)
 	if (PersonalizeCitusPeerWrote(relids, lengthof(relids)))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("match() on a Citus worker node cannot see a change of its own transaction"),
-				 errdetail("Citus wrote the change to the node's copy of the offer catalog, intents or signals over another connection of this transaction, which this statement's connection does not see until the transaction commits."),
+				 errmsg("match() on a Citus shard cannot see a change of its own transaction"),
+				 errdetail("The change to the offer catalog, intents or signals was written over another connection of this transaction, which this statement's connection to the shard does not see until the transaction commits."),
 				 errhint("Commit the change before calling match() over distributed tables.")));
 	checked_lxid = PersonalizeLocalXid();
 	checked_stmt = GetCurrentStatementStartTimestamp();
@@ -446,7 +447,7 @@ personalize_match(PG_FUNCTION_ARGS)
 				 errmsg("exclude_purchased must not be null")));
 	exclude_purchased = PG_GETARG_BOOL(3);
 
-	if (MatchRelsGet()->citus_copies)
+	if (MatchRelsGet()->citus_copies || PersonalizeCitusInternalBackend())
 		citus_refuse_unseen_change(MatchRelsGet());
 	InitMaterializedSRF(fcinfo, 0);
 

@@ -85,10 +85,6 @@ PrivilegeRoleCovers(Oid role, Oid grantee)
 }
 
 /*
- * A role named as regrole prints it (quoted where needed), or InvalidOid
- * when this node has no such role.
- */
-/*
  * Could role x act as role g, or g as x (one is the other, or a member of
  * it)?  Separation of duties holds between persons: a role that can act as
  * the grantee would grant itself, and a grantee that can act as the role
@@ -103,10 +99,19 @@ PrivilegeRolesEntangled(Oid x, Oid g)
 	return x == g || is_member_of_role_nosuper(x, g) || is_member_of_role_nosuper(g, x);
 }
 
+/*
+ * A role named as regrole prints it (quoted where needed), or InvalidOid
+ * when this node has no such role.  A role dropped on the coordinator
+ * prints as its OID there, a bare number, which names no role (regrole
+ * quotes an existing role whose name is a number).
+ */
 static Oid
 role_by_printed_name(const char *printed)
 {
 	size_t		len = strlen(printed);
+
+	if (len > 0 && strspn(printed, "0123456789") == len)
+		return InvalidOid;
 
 	if (len >= 2 && printed[0] == '"' && printed[len - 1] == '"')
 	{

@@ -1,0 +1,42 @@
+--
+-- Nothing left behind: DROP EXTENSION on a Citus coordinator drops the
+-- copies distribute() made, and Citus their shards, on every node.  Runs
+-- last: the extension is gone afterwards (and installed again, clean).
+--
+\set SHOW_CONTEXT never
+SELECT count(*) AS copies_distributed
+  FROM pg_dist_partition WHERE logicalrelid::text LIKE 'personalize.%\_replica';
+SELECT nodeid, result::int > 0 AS shards_of_copies
+  FROM run_command_on_all_nodes($$SELECT count(*) FROM pg_class
+                                   WHERE relname ~ '_replica_[0-9]+$'$$)
+ ORDER BY nodeid;
+-- refused while the ledgers hold entries, nothing dropped
+\set VERBOSITY terse
+DROP EXTENSION personalize CASCADE;
+\set VERBOSITY default
+SELECT count(*) AS copies_still_distributed
+  FROM pg_dist_partition WHERE logicalrelid::text LIKE 'personalize.%\_replica';
+SET client_min_messages = warning;
+SET personalize.drop_ledgers = on;
+DROP EXTENSION personalize CASCADE;
+RESET client_min_messages;
+-- no copy, no shard of one, no metadata naming one, on any node
+SELECT nodeid, result AS relations_left
+  FROM run_command_on_all_nodes($$SELECT count(*) FROM pg_class
+                                   WHERE relname ~ '_replica(_[0-9]+)?$'
+                                      OR relname ~ '_replica_.*(pkey|idx)(_[0-9]+)?$'$$)
+ ORDER BY nodeid;
+SELECT nodeid, result AS citus_tables_left
+  FROM run_command_on_all_nodes($$SELECT count(*) FROM pg_dist_partition
+                                   WHERE logicalrelid::oid NOT IN (SELECT oid FROM pg_class)
+                                      OR logicalrelid::text LIKE '%replica%'$$)
+ ORDER BY nodeid;
+-- installed again, distribute() starts from nothing
+SET client_min_messages = warning;
+CREATE EXTENSION personalize;
+RESET client_min_messages;
+SELECT count(*) AS copies, sum(rows_copied) AS rows_copied FROM personalize.distribute();
+SELECT nodeid, result::int AS shard_tables_of_consent_copy
+  FROM run_command_on_all_nodes($$SELECT count(*) FROM pg_class
+                                   WHERE relname ~ '^consent_replica_[0-9]+$'$$)
+ ORDER BY nodeid;
