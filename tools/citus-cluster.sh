@@ -6,8 +6,10 @@
 # shared_preload_libraries = 'citus,personalize', and the database "shop"
 # with the citus extension on every node and the workers added to the
 # coordinator.  citus_cluster_start DIR exports PGHOST, PGPORT and
-# PGDATABASE for the coordinator; citus_cluster_stop stops all three.  Must
-# not run as root (initdb refuses).
+# PGDATABASE for the coordinator, and CITUS_SPARE_PORT: the port of a
+# fourth node, started alike but not added, for a test to add to the
+# cluster; citus_cluster_stop stops them all.  Must not run as root
+# (initdb refuses).
 
 PG_CONFIG=${PG_CONFIG:-pg_config}
 PG_BINDIR=$("$PG_CONFIG" --bindir)
@@ -18,8 +20,8 @@ citus_cluster_start() {
 	rm -rf "$dir"
 	mkdir -p "$dir"
 	base=${CITUS_PORT:-$((40000 + RANDOM % 10000))}
-	CITUS_PORTS=("$base" "$((base + 1))" "$((base + 2))")
-	for i in 0 1 2; do
+	CITUS_PORTS=("$base" "$((base + 1))" "$((base + 2))" "$((base + 3))")
+	for i in 0 1 2 3; do
 		port=${CITUS_PORTS[$i]}
 		"$PG_BINDIR/initdb" -D "$dir/node$i" -A trust --no-sync -E UTF8 --locale=C \
 			>"$dir/initdb$i.log" 2>&1 || { cat "$dir/initdb$i.log" >&2; return 1; }
@@ -45,14 +47,14 @@ citus_cluster_start() {
 		SELECT citus_add_node('127.0.0.1', ${CITUS_PORTS[1]});
 		SELECT citus_add_node('127.0.0.1', ${CITUS_PORTS[2]});
 	SQL
-	export PGHOST=127.0.0.1 PGPORT=$base PGDATABASE=shop
+	export PGHOST=127.0.0.1 PGPORT=$base PGDATABASE=shop CITUS_SPARE_PORT=${CITUS_PORTS[3]}
 	trap citus_cluster_stop EXIT
 }
 
 citus_cluster_stop() {
 	local i
 	[ -n "${CITUS_DIR:-}" ] || return 0
-	for i in 0 1 2; do
+	for i in 0 1 2 3; do
 		if [ -f "$CITUS_DIR/node$i/postmaster.pid" ]; then
 			"$PG_BINDIR/pg_ctl" -D "$CITUS_DIR/node$i" -m fast -w stop >/dev/null 2>&1 || true
 		fi

@@ -46,6 +46,7 @@
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "commands/event_trigger.h"
+#include "commands/extension.h"
 #include "commands/seclabel.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -62,6 +63,7 @@
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
+#include "base/citus.h"
 #include "base/compat.h"
 #include "base/extension.h"
 #include "base/runas.h"
@@ -227,6 +229,16 @@ classify_object_relabel(const ObjectAddress *object, const char *seclabel)
 
 	/* binary upgrade: the extension's tables are not filled in yet */
 	if (IsBinaryUpgrade)
+		return;
+
+	/*
+	 * A Citus node being added receives the coordinator's tables, labels
+	 * and all, over Citus's own connections, and may receive them before
+	 * the extension (when it was created after the tables): validated on
+	 * the coordinator.
+	 */
+	if (!OidIsValid(get_extension_oid("personalize", true)) &&
+		PersonalizeCitusInternalBackend())
 		return;
 
 	values[0] = ObjectIdGetDatum(relid);
