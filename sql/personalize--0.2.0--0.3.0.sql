@@ -640,6 +640,10 @@ DECLARE
 	copied jsonb;
 	changed jsonb;
 BEGIN
+	-- no grant, nothing to name (and no statement through Citus)
+	IF NOT EXISTS (SELECT 1 FROM @extschema@.access_grant) THEN
+		RETURN;
+	END IF;
 	SELECT jsonb_agg(jsonb_build_object('grant_id', r.grant_id, 'relid', r.relid, 'grantee', r.grantee))
 	  INTO copied
 	  FROM @extschema@.access_grant_replica r;
