@@ -1,7 +1,8 @@
 --
--- Nothing left behind: DROP EXTENSION on a Citus coordinator drops the
--- copies distribute() made, and Citus their shards, on every node.  Runs
--- last: the extension is gone afterwards (and installed again, clean).
+-- Nothing left behind: DROP EXTENSION (or DROP SCHEMA of its schema) on
+-- a Citus coordinator drops the copies distribute() made, and Citus their
+-- shards, on every node.  Runs near the end: the extension is dropped, and
+-- installed again, clean.
 --
 \set SHOW_CONTEXT never
 SELECT count(*) AS copies_distributed
@@ -40,3 +41,18 @@ SELECT nodeid, result::int AS shard_tables_of_consent_copy
   FROM run_command_on_all_nodes($$SELECT count(*) FROM pg_class
                                    WHERE relname ~ '^consent_replica_[0-9]+$'$$)
  ORDER BY nodeid;
+
+-- the same through DROP SCHEMA of the extension's schema
+SET client_min_messages = warning;
+SET personalize.drop_ledgers = on;
+DROP SCHEMA personalize CASCADE;
+RESET personalize.drop_ledgers;
+RESET client_min_messages;
+SELECT nodeid, result AS relations_left
+  FROM run_command_on_all_nodes($$SELECT count(*) FROM pg_class
+                                   WHERE relname ~ '_replica(_[0-9]+)?$'$$)
+ ORDER BY nodeid;
+SET client_min_messages = warning;
+CREATE EXTENSION personalize;
+RESET client_min_messages;
+SELECT count(*) AS copies FROM personalize.distribute();
