@@ -38,6 +38,13 @@ DROP EXTENSION IF EXISTS personalize, plpgsql CASCADE;
 DROP SCHEMA personalize CASCADE;
 DROP OWNED BY regress_d_dba CASCADE;
 SELECT extname FROM pg_extension WHERE extname = 'personalize';
+-- nor may its schema be renamed: the extension is not relocatable; other
+-- schemas rename as ever
+ALTER SCHEMA personalize RENAME TO personalize_old;
+CREATE SCHEMA regress_d_s;
+ALTER SCHEMA regress_d_s RENAME TO regress_d_t;
+DROP SCHEMA regress_d_t;
+SELECT nspname FROM pg_namespace WHERE nspname IN ('personalize', 'personalize_old');
 -- other drops are not its business
 CREATE SCHEMA regress_d_other;
 DROP SCHEMA regress_d_other;

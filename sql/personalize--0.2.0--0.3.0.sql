@@ -722,7 +722,7 @@ CREATE FUNCTION @extschema@._drop_guard() RETURNS event_trigger
 	LANGUAGE C;
 REVOKE ALL ON FUNCTION @extschema@._drop_guard() FROM PUBLIC;
 CREATE EVENT TRIGGER personalize_drop_guard ON ddl_command_start
-	WHEN TAG IN ('DROP EXTENSION', 'DROP SCHEMA', 'DROP OWNED')
+	WHEN TAG IN ('DROP EXTENSION', 'DROP SCHEMA', 'DROP OWNED', 'ALTER SCHEMA')
 	EXECUTE FUNCTION @extschema@._drop_guard();
 
 -- pg_restore -j loads the extension's configuration tables in any order,

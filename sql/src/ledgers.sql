@@ -205,12 +205,14 @@ COMMENT ON FUNCTION @extschema@.verify_ledgers(jsonb) IS
 -- DROP EXTENSION (and DROP SCHEMA personalize, DROP OWNED BY the
 -- extension's owner) would destroy the ledgers, the proof of what each
 -- customer agreed to: refused while they hold entries, unless the session
--- sets personalize.drop_ledgers = on (0.3.0, src/ledgers/ledgers.c).
+-- sets personalize.drop_ledgers = on (0.3.0, src/ledgers/ledgers.c).  The
+-- same trigger refuses ALTER SCHEMA personalize RENAME: the extension is
+-- not relocatable.
 CREATE FUNCTION @extschema@._drop_guard() RETURNS event_trigger
 	AS 'MODULE_PATHNAME', 'personalize_drop_guard'
 	LANGUAGE C;
 CREATE EVENT TRIGGER personalize_drop_guard ON ddl_command_start
-	WHEN TAG IN ('DROP EXTENSION', 'DROP SCHEMA', 'DROP OWNED')
+	WHEN TAG IN ('DROP EXTENSION', 'DROP SCHEMA', 'DROP OWNED', 'ALTER SCHEMA')
 	EXECUTE FUNCTION @extschema@._drop_guard();
 
 REVOKE ALL ON FUNCTION

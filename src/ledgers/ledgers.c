@@ -1102,7 +1102,8 @@ drops_extension(Node *parsetree)
 
 /*
  * _drop_guard(): the ddl_command_start event trigger of DROP EXTENSION,
- * DROP SCHEMA and DROP OWNED.  A statement that would drop the extension
+ * DROP SCHEMA, DROP OWNED and ALTER SCHEMA (which may not rename the
+ * extension's schema).  A statement that would drop the extension
  * is refused while its ledgers hold entries, unless the session says
  * personalize.drop_ledgers = on: the ledgers are the proof of what each
  * customer agreed to, and nothing else keeps them.
@@ -1119,6 +1120,23 @@ personalize_drop_guard(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("_drop_guard() must be called as an event trigger")));
 	trigdata = (EventTriggerData *) fcinfo->context;
+
+	/*
+	 * ALTER SCHEMA personalize RENAME: the extension is not relocatable,
+	 * and its functions, triggers and worker name its schema.
+	 */
+	if (IsA(trigdata->parsetree, RenameStmt) &&
+		((RenameStmt *) trigdata->parsetree)->renameType == OBJECT_SCHEMA)
+	{
+		const char *old_name = ((RenameStmt *) trigdata->parsetree)->subname;
+
+		if (old_name != NULL && strcmp(old_name, get_namespace_name(PersonalizeSchemaOid())) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("cannot rename schema \"%s\"", old_name),
+					 errdetail("It is the schema of the extension personalize, which is not relocatable: the extension's functions, triggers and background worker name it.")));
+		PG_RETURN_VOID();
+	}
 	if (!drops_extension(trigdata->parsetree))
 		PG_RETURN_VOID();
 	if (drop_ledgers)
