@@ -43,6 +43,7 @@
 #include "access/htup_details.h"
 #include "access/parallel.h"
 #include "access/xact.h"
+#include "catalog/dependency.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "commands/extension.h"
@@ -59,6 +60,7 @@
 #include "utils/syscache.h"
 
 #include "base/citus.h"
+#include "base/compat.h"
 #include "base/copies.h"
 #include "base/extension.h"
 #include "base/names.h"
@@ -75,7 +77,8 @@ static const char *const copy_names[] = {
 	REL_CONSENT_REPLICA, REL_PURPOSE_REPLICA, REL_ACCESS_GRANT_REPLICA,
 	REL_DATA_CATEGORY_REPLICA, REL_TAG_REPLICA, REL_OFFERS_REPLICA,
 	REL_OFFER_TAGS_REPLICA, REL_MATCH_VERSION_REPLICA, REL_MATCH_CHANGE_REPLICA,
-	REL_INTENT_REPLICA, REL_SIGNAL_REPLICA,
+	REL_INTENT_REPLICA, REL_SIGNAL_REPLICA, REL_INTENT_BY_SUBJECT,
+	REL_SIGNAL_BY_SUBJECT, REL_COPY_OUTBOX,
 };
 
 /*
@@ -87,9 +90,19 @@ static const char *const copy_names[] = {
 static bool
 check_writing_copies(bool *newval, void **extra pg_attribute_unused(), GucSource source)
 {
+	/*
+	 * The writers set it on every call (a trigger per statement of every
+	 * intent and signal): the role found allowed is remembered for the rest
+	 * of the transaction, which cannot change the extension's owner.
+	 */
+	static LocalTransactionId allowed_lxid = InvalidLocalTransactionId;
+	static Oid	allowed_role = InvalidOid;
 	Oid			owner;
 
 	if (!*newval || source == PGC_S_DEFAULT || InitializingParallelWorker)
+		return true;
+	if (IsTransactionState() && allowed_lxid == PersonalizeLocalXid() &&
+		allowed_lxid != InvalidLocalTransactionId && allowed_role == GetUserId())
 		return true;
 	if (!IsTransactionState() ||
 		!OidIsValid(get_extension_oid("personalize", true)))
@@ -104,6 +117,8 @@ check_writing_copies(bool *newval, void **extra pg_attribute_unused(), GucSource
 		GUC_check_errdetail("It is set only by personalize's own functions, which write the copies distribute() keeps.");
 		return false;
 	}
+	allowed_lxid = PersonalizeLocalXid();
+	allowed_role = GetUserId();
 	return true;
 }
 
@@ -137,6 +152,7 @@ is_copy(Oid relid)
 {
 	HeapTuple	tup;
 	bool		named;
+	bool		placed;
 	Oid			nspid;
 
 	if (!OidIsValid(relid))
@@ -145,12 +161,22 @@ is_copy(Oid relid)
 	if (!HeapTupleIsValid(tup))
 		return false;
 	named = copy_name(NameStr(((Form_pg_class) GETSTRUCT(tup))->relname));
+	placed = strcmp(NameStr(((Form_pg_class) GETSTRUCT(tup))->relname), REL_INTENT_BY_SUBJECT) == 0 ||
+		strcmp(NameStr(((Form_pg_class) GETSTRUCT(tup))->relname), REL_SIGNAL_BY_SUBJECT) == 0;
 	nspid = ((Form_pg_class) GETSTRUCT(tup))->relnamespace;
 	ReleaseSysCache(tup);
 	if (!named)
 		return false;
-	return OidIsValid(get_extension_oid("personalize", true)) &&
-		PersonalizeSchemaOid() == nspid;
+	if (!OidIsValid(get_extension_oid("personalize", true)) ||
+		PersonalizeSchemaOid() != nspid)
+		return false;
+
+	/*
+	 * intent_by_subject and signal_by_subject are tables of the schema, not
+	 * of the extension, which pg_dump keeps; restored, they are local
+	 * tables that nothing reads, until distribute() drops them.
+	 */
+	return !placed || PersonalizeCitusTableKind(relid) != CITUS_NONE;
 }
 
 static void
@@ -308,19 +334,26 @@ CopiesDropDistributed(void)
 {
 	char	   *nspname;
 
-	if (!OidIsValid(get_extension_oid("citus", true)) || PersonalizeOnCitusWorker())
+	if (PersonalizeOnCitusWorker())
 		return;
 	nspname = get_namespace_name(PersonalizeSchemaOid());
 	for (int i = 0; i < (int) lengthof(copy_names); i++)
 	{
 		Oid			relid = PersonalizeRelidIfExists(copy_names[i]);
 		const char *qualified;
+		bool		member;
 
-		if (!OidIsValid(relid) || PersonalizeCitusTableKind(relid) == CITUS_NONE)
+		if (!OidIsValid(relid))
+			continue;
+		/* intent_by_subject and signal_by_subject are outside the extension */
+		member = getExtensionOfObject(RelationRelationId, relid) ==
+			get_extension_oid("personalize", false);
+		if (member && PersonalizeCitusTableKind(relid) == CITUS_NONE)
 			continue;
 		qualified = quote_qualified_identifier(nspname, copy_names[i]);
-		(void) ExtExecute(psprintf("ALTER EXTENSION personalize DROP TABLE %s", qualified),
-						  0, NULL, NULL, NULL, false, NULL, NULL);
+		if (member)
+			(void) ExtExecute(psprintf("ALTER EXTENSION personalize DROP TABLE %s", qualified),
+							  0, NULL, NULL, NULL, false, NULL, NULL);
 		(void) ExtExecute(psprintf("DROP TABLE %s", qualified),
 						  0, NULL, NULL, NULL, false, NULL, NULL);
 	}
