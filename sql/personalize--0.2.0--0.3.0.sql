@@ -389,7 +389,7 @@ CREATE TABLE @extschema@.intent_replica (
 	CONSTRAINT intent_replica_pkey PRIMARY KEY (subject, tag)
 );
 COMMENT ON TABLE @extschema@.intent_replica IS
-	'on a Citus cluster, after distribute(): the columns of intent that match() reads, a reference table on every node; written only by triggers on intent';
+	'on a Citus cluster, after distribute(): the columns of intent that match() reads, a reference table on every node (empty after distribute(colocate_with => ...)); written only by the extension';
 
 CREATE TABLE @extschema@.signal_replica (
 	signal_id bigint NOT NULL,
@@ -403,7 +403,25 @@ CREATE TABLE @extschema@.signal_replica (
 );
 CREATE INDEX signal_replica_subject_idx ON @extschema@.signal_replica (subject, tag);
 COMMENT ON TABLE @extschema@.signal_replica IS
-	'on a Citus cluster, after distribute(): signal as match() reads it, a reference table on every node; written only by triggers on signal';
+	'on a Citus cluster, after distribute(): signal as match() reads it, a reference table on every node (empty after distribute(colocate_with => ...)); written only by the extension';
+
+-- After distribute(colocate_with => ...): the changes to intents and
+-- signals on their way to the distributed copies, in the order they were
+-- made.  A writer adds its rows here, on the coordinator, and the
+-- scheduler ships them after its commit (_ship_copies()): a Citus write
+-- in the writer's transaction would cost a distributed transaction per
+-- event, and would meet the application's own writes to the colocated
+-- shards under another role, which Citus refuses.
+CREATE TABLE @extschema@.copy_outbox (
+	seq  bigint GENERATED ALWAYS AS IDENTITY,
+	copy regclass NOT NULL,
+	-- '+' a row to add (its new version), '-' a row to remove, '!' the copy emptied
+	op   "char" NOT NULL CONSTRAINT copy_outbox_op_check CHECK (op IN ('+', '-', '!')),
+	row  jsonb,
+	CONSTRAINT copy_outbox_pkey PRIMARY KEY (seq)
+);
+COMMENT ON TABLE @extschema@.copy_outbox IS
+	'on a Citus cluster, after distribute(colocate_with => ...): changes to intents and signals not yet shipped to their distributed copies; written only by the extension';
 
 CREATE TABLE @extschema@.match_catalog_version_replica (
 	only_row boolean NOT NULL,
@@ -425,7 +443,7 @@ COMMENT ON TABLE @extschema@.match_catalog_change_replica IS
 	'on a Citus cluster, after distribute(): match_catalog_change on every node; written only by triggers';
 
 -- the consent and grant copies are read between statements as the tables
--- are (access.sql); on a worker, Citus fires these on the node's shard
+-- are (privilege.sql); on a worker, Citus fires these on the node's shard
 CREATE TRIGGER kept_read_changed
 	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.consent_replica
 	FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._kept_read_changed();
@@ -510,7 +528,183 @@ END
 $$;
 REVOKE ALL ON FUNCTION @extschema@._replicate() FROM PUBLIC;
 
-CREATE FUNCTION @extschema@.distribute()
+-- The statement triggers distribute() creates on intent and signal when it
+-- places their copies with a table of the application:
+-- _outbox('<copy>').  The changed rows go to copy_outbox, on the
+-- coordinator, in the writer's transaction; the scheduler ships them
+-- after the commit.  A subject that cannot be a key of the table the
+-- copies are placed with is refused here, with the writer's statement.
+CREATE FUNCTION @extschema@._outbox() RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET personalize.writing_copies = on
+AS $$
+DECLARE
+	copy regclass := TG_ARGV[0]::regclass;
+BEGIN
+	IF TG_OP = 'TRUNCATE' THEN
+		INSERT INTO @extschema@.copy_outbox (copy, op) VALUES (copy, '!');
+	END IF;
+	IF TG_OP = 'DELETE' THEN
+		INSERT INTO @extschema@.copy_outbox (copy, op, row)
+		SELECT copy, '-', to_jsonb(o) FROM old_rows o;
+	-- an updated row whose keys stay is replaced by its '+' (state_intent()'s
+	-- upsert); one whose keys changed is removed under its old keys
+	ELSIF TG_OP = 'UPDATE' AND TG_TABLE_NAME = 'intent' THEN
+		INSERT INTO @extschema@.copy_outbox (copy, op, row)
+		SELECT copy, '-', to_jsonb(o) FROM old_rows o
+		 WHERE NOT EXISTS (SELECT FROM new_rows n WHERE n.subject = o.subject AND n.tag = o.tag);
+	ELSIF TG_OP = 'UPDATE' THEN
+		INSERT INTO @extschema@.copy_outbox (copy, op, row)
+		SELECT copy, '-', to_jsonb(o) FROM old_rows o
+		 WHERE NOT EXISTS (SELECT FROM new_rows n WHERE n.signal_id = o.signal_id);
+	END IF;
+	IF TG_OP IN ('UPDATE', 'INSERT') THEN
+		INSERT INTO @extschema@.copy_outbox (copy, op, row)
+		SELECT copy, '+', to_jsonb(n) || jsonb_build_object('subject_key', @extschema@._subject_key(copy, n.subject))
+		  FROM new_rows n;
+	END IF;
+	PERFORM @extschema@._ship_soon();
+	RETURN NULL;
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@._outbox() FROM PUBLIC;
+
+-- The subject, if it can be a key of the copy's subject_key column (of the
+-- type of the table distribute() placed the copy with); an error otherwise.
+CREATE FUNCTION @extschema@._subject_key(copy regclass, subject text) RETURNS text
+	AS 'MODULE_PATHNAME', 'personalize_subject_key'
+	LANGUAGE C STABLE STRICT;
+REVOKE ALL ON FUNCTION @extschema@._subject_key(regclass, text) FROM PUBLIC;
+
+-- Can subject be a key of type keytype?
+CREATE FUNCTION @extschema@._subject_key_parses(subject text, keytype regtype) RETURNS boolean
+	AS 'MODULE_PATHNAME', 'personalize_subject_key_parses'
+	LANGUAGE C IMMUTABLE STRICT;
+REVOKE ALL ON FUNCTION @extschema@._subject_key_parses(text, regtype) FROM PUBLIC;
+
+-- At the commit of this transaction, wake this database's scheduler to
+-- ship copy_outbox (nothing without the library preloaded).
+CREATE FUNCTION @extschema@._ship_soon() RETURNS void
+	AS 'MODULE_PATHNAME', 'personalize_ship_soon'
+	LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION @extschema@._ship_soon() FROM PUBLIC;
+
+-- The maintenance duty "ship_copies" (the scheduler runs it after each
+-- commit that wrote copy_outbox, and in every pass): the committed changes
+-- in copy_outbox to the distributed copies, in one transaction, oldest
+-- first, in chunks.  Of a chunk only each row's last change counts (a
+-- signup that states ten intents and changes one is one row per intent):
+-- per copy, one DELETE of the rows changed and one INSERT of their new
+-- versions, or a TRUNCATE first when the copy was emptied.
+CREATE FUNCTION @extschema@._ship_copies() RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+SET personalize.writing_copies = on
+AS $$
+DECLARE
+	taken jsonb;
+	c record;
+	keys text[];
+	cond text;
+	emptied bigint;
+	touched jsonb;
+	added jsonb;
+	n bigint;
+	shipped bigint := 0;
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM @extschema@.copy_outbox) THEN
+		RETURN 0;
+	END IF;
+	-- one shipper at a time; writers (ROW EXCLUSIVE) go on
+	LOCK TABLE @extschema@.copy_outbox IN SHARE UPDATE EXCLUSIVE MODE;
+	LOOP
+		WITH t AS (
+			DELETE FROM @extschema@.copy_outbox
+			 WHERE seq IN (SELECT o.seq FROM @extschema@.copy_outbox o ORDER BY o.seq LIMIT 10000)
+			RETURNING seq, copy, op, row
+		)
+		SELECT jsonb_agg(jsonb_build_object('seq', t.seq, 'copy', t.copy::text, 'op', t.op, 'row', t.row)),
+		       count(*)
+		  INTO taken, n
+		  FROM t;
+		EXIT WHEN n = 0;
+		shipped := shipped + n;
+		FOR c IN SELECT DISTINCT (x->>'copy')::regclass AS copy FROM jsonb_array_elements(taken) x LOOP
+			-- the copy's keys, but for subject_key
+			SELECT array_agg(a.attname::text), string_agg(format('r.%1$I = o.%1$I', a.attname), ' AND ')
+			  INTO STRICT keys, cond
+			  FROM pg_index i
+			  JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
+			 WHERE i.indrelid = c.copy AND i.indisprimary AND a.attname <> 'subject_key';
+			SELECT max((x->>'seq')::bigint) INTO emptied
+			  FROM jsonb_array_elements(taken) x
+			 WHERE (x->>'copy')::regclass = c.copy AND x->>'op' = '!';
+			IF emptied IS NOT NULL THEN
+				EXECUTE format('TRUNCATE %s', c.copy);
+			END IF;
+			SELECT jsonb_agg(l.row), jsonb_agg(l.row) FILTER (WHERE l.op = '+')
+			  INTO touched, added
+			  FROM (SELECT DISTINCT ON (k.k) x->>'op' AS op, x->'row' AS row
+			          FROM jsonb_array_elements(taken) x,
+			               LATERAL (SELECT jsonb_object_agg(key, x->'row'->key) FROM unnest(keys) key) AS k(k)
+			         WHERE (x->>'copy')::regclass = c.copy AND x->>'op' <> '!'
+			           AND (x->>'seq')::bigint > coalesce(emptied, 0)
+			         ORDER BY k.k, (x->>'seq')::bigint DESC) l;
+			IF touched IS NOT NULL AND emptied IS NULL THEN
+				EXECUTE format('DELETE FROM %s r USING jsonb_populate_recordset(NULL::%s, $1) o WHERE %s',
+				               c.copy, c.copy, cond)
+				  USING touched;
+			END IF;
+			IF added IS NOT NULL THEN
+				EXECUTE format('INSERT INTO %s SELECT * FROM jsonb_populate_recordset(NULL::%s, $1)',
+				               c.copy, c.copy)
+				  USING added;
+			END IF;
+		END LOOP;
+	END LOOP;
+	RETURN shipped;
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@._ship_copies() FROM PUBLIC;
+
+-- distribute()'s statement triggers on a copied table: <table>_replicate_<op>
+-- for each op, executing call (a function and its arguments), made anew
+-- when they call something else.  ENABLE ALWAYS: also for the changes of
+-- logical replication.
+CREATE FUNCTION @extschema@._copy_triggers(source regclass, call text) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	op text;
+	name text;
+BEGIN
+	FOREACH op IN ARRAY ARRAY['insert', 'update', 'delete', 'truncate'] LOOP
+		name := (SELECT c.relname FROM pg_class c WHERE c.oid = source) || '_replicate_' || op;
+		IF EXISTS (SELECT 1 FROM pg_trigger t
+		            WHERE t.tgrelid = source AND t.tgname = name
+		              AND pg_get_triggerdef(t.oid) LIKE '%EXECUTE FUNCTION ' || call) THEN
+			CONTINUE;
+		END IF;
+		IF EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = source AND t.tgname = name) THEN
+			EXECUTE format('DROP TRIGGER %I ON %s', name, source);
+		END IF;
+		EXECUTE format('CREATE TRIGGER %I AFTER %s ON %s %s FOR EACH STATEMENT EXECUTE FUNCTION %s',
+		               name, upper(op), source,
+		               CASE op WHEN 'insert' THEN 'REFERENCING NEW TABLE AS new_rows'
+		                       WHEN 'update' THEN 'REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows'
+		                       WHEN 'delete' THEN 'REFERENCING OLD TABLE AS old_rows'
+		                       ELSE '' END,
+		               call);
+		EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER %I', source, name);
+	END LOOP;
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@._copy_triggers(regclass, text) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.distribute(colocate_with regclass DEFAULT NULL)
 RETURNS TABLE (replica regclass, source regclass, rows_copied bigint)
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -521,8 +715,15 @@ DECLARE
 	cols text;
 	n bigint;
 	grp integer;
-	is_citus_table boolean;
-	op text;
+	current_method "char";
+	key_decl text;
+	-- where the copies of intents and signals go: with colocate_with, by
+	-- the subject as a key of its type; else reference tables
+	key_type regtype;
+	key_collation oid;
+	key_column name;
+	method "char";
+	bad text;
 BEGIN
 	IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus') THEN
 		RAISE EXCEPTION 'distribute() needs the citus extension in this database'
@@ -549,6 +750,28 @@ BEGIN
 			      DETAIL = 'On Citus, the library keeps the copies written only by the extension and their names in step with renamed tables and roles, in every backend.',
 			      HINT = 'Add personalize to shared_preload_libraries on every node (after citus), restart, and call distribute() again.';
 	END IF;
+	IF colocate_with IS NOT NULL THEN
+		EXECUTE 'SELECT p.partmethod, pg_catalog.column_to_column_name(p.logicalrelid, p.partkey)
+		           FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid = $1'
+		   INTO method, key_column USING colocate_with;
+		IF method IS DISTINCT FROM 'h' THEN
+			RAISE EXCEPTION 'distribute() can place intents and signals only with a hash-distributed table'
+				USING ERRCODE = 'invalid_parameter_value',
+				      DETAIL = format('Table %s is %s.', colocate_with,
+				                      CASE WHEN method IS NULL THEN 'not a Citus table'
+				                           WHEN method = 'n' THEN 'a reference table or a Citus local table'
+				                           ELSE 'not distributed by hash' END),
+				      HINT = 'Name the table of customers, distributed by its customer key (create_distributed_table()), or call distribute() without colocate_with.';
+		END IF;
+		SELECT a.atttypid::regtype, a.attcollation INTO STRICT key_type, key_collation
+		  FROM pg_attribute a
+		 WHERE a.attrelid = colocate_with AND a.attname = key_column;
+		IF key_type NOT IN ('bigint'::regtype, 'integer'::regtype, 'text'::regtype, 'uuid'::regtype) THEN
+			RAISE NOTICE 'intents and signals stay in reference tables: the key of table % is of type %', colocate_with, key_type
+				USING DETAIL = 'They are placed only with a table distributed by a bigint, integer, text or uuid key.';
+			key_type := NULL;
+		END IF;
+	END IF;
 	-- no change to a copied table between its copy and its triggers
 	LOCK TABLE @extschema@.purpose, @extschema@.consent, @extschema@.access_grant,
 	           @extschema@.data_category,
@@ -556,64 +779,131 @@ BEGIN
 	           @extschema@.match_catalog_version, @extschema@.match_catalog_change,
 	           @extschema@.intent, @extschema@.signal
 	  IN SHARE MODE;
+	IF key_type IS NOT NULL THEN
+		SELECT s INTO bad
+		  FROM (SELECT subject FROM @extschema@.intent UNION ALL SELECT subject FROM @extschema@.signal) AS x(s)
+		 WHERE NOT @extschema@._subject_key_parses(s, key_type)
+		 LIMIT 1;
+		IF bad IS NOT NULL THEN
+			RAISE EXCEPTION 'cannot place intents and signals with table %: subject "%" is not a valid % key', colocate_with, bad, key_type
+				USING ERRCODE = 'invalid_text_representation',
+				      DETAIL = format('With colocate_with, each subject''s intents and signals are stored in the shard of table %s that holds the subject''s key.', colocate_with),
+				      HINT = 'Correct or forget() the subjects that are not keys of that table, or call distribute() without colocate_with to keep intents and signals in reference tables.';
+		END IF;
+	END IF;
+	-- the changes waiting for the copies are in what is copied now
+	LOCK TABLE @extschema@.copy_outbox IN ACCESS EXCLUSIVE MODE;
+	TRUNCATE @extschema@.copy_outbox;
 	-- the consent and grant copies carry kept_read_changed, which Citus creates on their shards
 	SET LOCAL citus.enable_unsafe_triggers = on;
 	FOR pair IN
-		SELECT v.r, v.s, v.k FROM (VALUES
+		SELECT v.r, v.s, v.k, v.per_subject FROM (VALUES
 			(1, '@extschema@.purpose_replica'::regclass, '@extschema@.purpose'::regclass,
-			 ARRAY['purpose_id']),
+			 ARRAY['purpose_id'], false),
 			(2, '@extschema@.consent_replica'::regclass, '@extschema@.consent'::regclass,
-			 ARRAY['subject', 'purpose_id']),
+			 ARRAY['subject', 'purpose_id'], false),
 			(3, '@extschema@.access_grant_replica'::regclass, '@extschema@.access_grant'::regclass,
-			 ARRAY['grant_id']),
+			 ARRAY['grant_id'], false),
 			(4, '@extschema@.data_category_replica'::regclass, '@extschema@.data_category'::regclass,
-			 ARRAY['name']),
+			 ARRAY['name'], false),
 			(5, '@extschema@.tag_replica'::regclass, '@extschema@.tag'::regclass,
-			 ARRAY['tag']),
+			 ARRAY['tag'], false),
 			(6, '@extschema@.offers_replica'::regclass, '@extschema@.offers'::regclass,
-			 ARRAY['offer_id']),
+			 ARRAY['offer_id'], false),
 			(7, '@extschema@.offer_tags_replica'::regclass, '@extschema@.offer_tags'::regclass,
-			 ARRAY['offer_id', 'tag']),
+			 ARRAY['offer_id', 'tag'], false),
 			(8, '@extschema@.match_catalog_version_replica'::regclass, '@extschema@.match_catalog_version'::regclass,
-			 ARRAY['only_row']),
+			 ARRAY['only_row'], false),
 			(9, '@extschema@.match_catalog_change_replica'::regclass, '@extschema@.match_catalog_change'::regclass,
-			 ARRAY['version', 'offer_id']),
+			 ARRAY['version', 'offer_id'], false),
 			(10, '@extschema@.intent_replica'::regclass, '@extschema@.intent'::regclass,
-			 ARRAY['subject', 'tag']),
+			 ARRAY['subject', 'tag'], true),
 			(11, '@extschema@.signal_replica'::regclass, '@extschema@.signal'::regclass,
-			 ARRAY['signal_id'])) v(o, r, s, k)
+			 ARRAY['signal_id'], true)) v(o, r, s, k, per_subject)
 		 ORDER BY v.o
 	LOOP
-		EXECUTE 'SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition WHERE logicalrelid = $1)'
-			INTO STRICT is_citus_table USING pair.r;
-		IF NOT is_citus_table THEN
-			EXECUTE 'SELECT pg_catalog.create_reference_table($1)' USING pair.r;
+		EXECUTE 'SELECT partmethod FROM pg_catalog.pg_dist_partition WHERE logicalrelid = $1'
+			INTO current_method USING pair.r;
+		IF current_method IS NULL THEN
+			PERFORM pg_catalog.create_reference_table(pair.r);
 		END IF;
 		EXECUTE format('TRUNCATE %s', pair.r);
+		-- intents and signals placed with colocate_with: below
+		IF pair.per_subject AND key_type IS NOT NULL THEN
+			CONTINUE;
+		END IF;
 		SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) INTO STRICT cols
 		  FROM pg_attribute a
 		 WHERE a.attrelid = pair.r AND a.attnum > 0 AND NOT a.attisdropped;
 		EXECUTE format('INSERT INTO %s (%s) SELECT %s FROM %s', pair.r, cols, cols, pair.s);
 		GET DIAGNOSTICS n = ROW_COUNT;
 		-- keep the copy in step, also for replication's changes
-		IF NOT EXISTS (SELECT 1 FROM pg_trigger t
-		                WHERE t.tgrelid = pair.s
-		                  AND t.tgname = (SELECT c.relname FROM pg_class c WHERE c.oid = pair.s) || '_replicate_insert') THEN
-			FOREACH op IN ARRAY ARRAY['insert', 'update', 'delete', 'truncate'] LOOP
-				EXECUTE format('CREATE TRIGGER %I AFTER %s ON %s %s FOR EACH STATEMENT'
-				               ' EXECUTE FUNCTION @extschema@._replicate(%L, %s)',
-				               (SELECT c.relname FROM pg_class c WHERE c.oid = pair.s) || '_replicate_' || op,
-				               upper(op), pair.s,
-				               CASE op WHEN 'insert' THEN 'REFERENCING NEW TABLE AS new_rows'
-				                       WHEN 'update' THEN 'REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows'
-				                       WHEN 'delete' THEN 'REFERENCING OLD TABLE AS old_rows'
-				                       ELSE '' END,
-				               pair.r::text,
-				               (SELECT string_agg(quote_literal(k), ', ') FROM unnest(pair.k) k));
-				EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER %I', pair.s,
-				               (SELECT c.relname FROM pg_class c WHERE c.oid = pair.s) || '_replicate_' || op);
-			END LOOP;
-		END IF;
+		PERFORM @extschema@._copy_triggers(pair.s, format('@extschema@._replicate(%L, %s)', pair.r,
+		                                   (SELECT string_agg(quote_literal(k), ', ') FROM unnest(pair.k) k)));
+		replica := pair.r;
+		source := pair.s;
+		rows_copied := n;
+		RETURN NEXT;
+	END LOOP;
+
+	-- Intents and signals placed with colocate_with: tables of their own,
+	-- made here, distributed by subject_key of the key's type and collation
+	-- (Citus colocates only those), outside the extension, so that Citus
+	-- creates them on every node, also on a node added later.  They are
+	-- made afresh each time, as is every copy.
+	IF to_regclass('@extschema@.intent_by_subject') IS NOT NULL THEN
+		DROP TABLE @extschema@.intent_by_subject;
+	END IF;
+	IF to_regclass('@extschema@.signal_by_subject') IS NOT NULL THEN
+		DROP TABLE @extschema@.signal_by_subject;
+	END IF;
+	IF key_type IS NULL THEN
+		RETURN;
+	END IF;
+	key_decl := format('%s %s NOT NULL', key_type,
+	                   CASE WHEN key_type = 'text'::regtype
+	                        THEN 'COLLATE ' || key_collation::regcollation::text ELSE '' END);
+	EXECUTE format('CREATE TABLE @extschema@.intent_by_subject (
+	                    subject     text COLLATE "C" NOT NULL,
+	                    tag         text NOT NULL,
+	                    weight      real NOT NULL,
+	                    subject_key %s,
+	                    CONSTRAINT intent_by_subject_pkey PRIMARY KEY (subject, tag, subject_key))', key_decl);
+	EXECUTE format('CREATE TABLE @extschema@.signal_by_subject (
+	                    signal_id   bigint NOT NULL,
+	                    subject     text COLLATE "C" NOT NULL,
+	                    tag         text NOT NULL,
+	                    kind        text NOT NULL,
+	                    weight      real NOT NULL,
+	                    at          timestamptz NOT NULL,
+	                    offer_id    text COLLATE "C",
+	                    subject_key %s,
+	                    CONSTRAINT signal_by_subject_pkey PRIMARY KEY (signal_id, subject_key))', key_decl);
+	CREATE INDEX signal_by_subject_subject_idx ON @extschema@.signal_by_subject (subject, tag);
+	COMMENT ON TABLE @extschema@.intent_by_subject IS
+		'on a Citus cluster, after distribute(colocate_with => ...): the columns of intent that match() reads, distributed by subject with that table; written only by the extension, after each commit';
+	COMMENT ON TABLE @extschema@.signal_by_subject IS
+		'on a Citus cluster, after distribute(colocate_with => ...): signal as match() reads it, distributed by subject with that table; written only by the extension, after each commit';
+	FOR pair IN
+		SELECT v.r, v.s FROM (VALUES
+			(1, '@extschema@.intent_by_subject'::regclass, '@extschema@.intent'::regclass),
+			(2, '@extschema@.signal_by_subject'::regclass, '@extschema@.signal'::regclass)) v(o, r, s)
+		 ORDER BY v.o
+	LOOP
+		EXECUTE format('REVOKE ALL ON %s FROM PUBLIC', pair.r);
+		EXECUTE format('ALTER TABLE %s OWNER TO %I', pair.r,
+		               (SELECT e.extowner::regrole::text FROM pg_extension e WHERE e.extname = 'personalize'));
+		PERFORM pg_catalog.create_distributed_table(pair.r, 'subject_key', colocate_with => colocate_with::text);
+		SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum),
+		       string_agg(CASE WHEN a.attname = 'subject_key' THEN format('subject::%s', key_type)
+		                       ELSE quote_ident(a.attname) END, ', ' ORDER BY a.attnum)
+		  INTO STRICT cols, key_decl
+		  FROM pg_attribute a
+		 WHERE a.attrelid = pair.r AND a.attnum > 0 AND NOT a.attisdropped;
+		EXECUTE format('INSERT INTO %s (%s) SELECT %s FROM %s', pair.r, cols, key_decl, pair.s);
+		GET DIAGNOSTICS n = ROW_COUNT;
+		-- the changes after this one go through copy_outbox
+		PERFORM @extschema@._copy_triggers(pair.s, format('@extschema@._outbox(%L)', pair.r));
 		replica := pair.r;
 		source := pair.s;
 		rows_copied := n;
@@ -621,7 +911,7 @@ BEGIN
 	END LOOP;
 END
 $$;
-REVOKE ALL ON FUNCTION @extschema@.distribute() FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.distribute(regclass) FROM PUBLIC;
 
 -- After a statement that renamed or dropped a table, a schema or a role
 -- (src/base/copies.c calls it, on a coordinator whose copies are
@@ -663,8 +953,8 @@ BEGIN
 END
 $$;
 REVOKE ALL ON FUNCTION @extschema@._copy_names_refresh() FROM PUBLIC;
-COMMENT ON FUNCTION @extschema@.distribute() IS
-	'on a Citus coordinator: make the *_replica tables reference tables, copy consent, purposes, access grants, the offer catalog, intents and signals into them and keep them in step, so that has_consent(), may_process(), has_access() and match() answer on every node; run again to copy afresh';
+COMMENT ON FUNCTION @extschema@.distribute(regclass) IS
+	'on a Citus coordinator: make the *_replica tables Citus tables, copy consent, purposes, access grants, the offer catalog, intents and signals into them and keep them in step, so that has_consent(), may_process(), has_access() and match() answer on every node; with colocate_with, intents and signals are distributed with that table by subject; run again to copy afresh';
 
 -- Consent views over Citus tables (sql/src/views.sql)
 CREATE FUNCTION @extschema@._consent_view_rows(view text)

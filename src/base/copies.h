@@ -26,7 +26,9 @@ extern void CopiesInit(void);
 
 /*
  * Before the extension is dropped, on a Citus coordinator: drop the copies
- * that are Citus tables, and so their shards on every node.
+ * that are Citus tables, and so their shards on every node, and the copies
+ * made outside the extension (intent_by_subject, signal_by_subject), also
+ * restored by pg_dump as local tables.
  */
 extern void CopiesDropDistributed(void);
 

@@ -68,6 +68,12 @@
 #define IDX_INTENT_REPLICA_PKEY	"intent_replica_pkey"	/* (subject, tag) */
 #define REL_SIGNAL_REPLICA		"signal_replica"
 #define IDX_SIGNAL_REPLICA_SUBJECT "signal_replica_subject_idx"	/* (subject, tag) */
+/* made by distribute(colocate_with => ...), outside the extension, and what feeds them */
+#define REL_INTENT_BY_SUBJECT	"intent_by_subject"
+#define IDX_INTENT_BY_SUBJECT_PKEY "intent_by_subject_pkey"	/* (subject, tag, subject_key) */
+#define REL_SIGNAL_BY_SUBJECT	"signal_by_subject"
+#define IDX_SIGNAL_BY_SUBJECT_SUBJECT "signal_by_subject_subject_idx"	/* (subject, tag) */
+#define REL_COPY_OUTBOX			"copy_outbox"	/* changes on their way to them */
 
 /* access grants (sql/src/privilege.sql, 0.2.0): read by has_access() */
 #define REL_ACCESS_GRANT		"access_grant"

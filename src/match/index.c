@@ -37,7 +37,9 @@
 #include "utils/timestamp.h"
 
 #include "match/index.h"
+#include "base/citus.h"
 #include "base/extension.h"
+#include "base/names.h"
 #include "base/relations.h"
 
 static MatchRels rels;
@@ -132,10 +134,24 @@ MatchRelsGet(void)
 		PersonalizeReadRelid(IDX_MATCH_CHANGE_VERSION, what) : InvalidOid;
 	r.tag_relid = PersonalizeReadRelid(REL_TAG, what);
 	r.category_relid = PersonalizeReadRelid(REL_DATA_CATEGORY, what);
-	r.intent_relid = PersonalizeReadRelid(REL_INTENT, what);
-	r.intent_pkey = PersonalizeReadRelid(IDX_INTENT_PKEY, what);
-	r.signal_relid = PersonalizeReadRelid(REL_SIGNAL, what);
-	r.signal_idx = PersonalizeReadRelid(IDX_SIGNAL_SUBJECT, what);
+	r.by_subject = false;
+	if (r.citus_copies)
+	{
+		r.intent_relid = PersonalizeRelidIfExists(REL_INTENT_BY_SUBJECT);
+		r.signal_relid = PersonalizeRelidIfExists(REL_SIGNAL_BY_SUBJECT);
+		r.by_subject = OidIsValid(r.intent_relid) && OidIsValid(r.signal_relid) &&
+			PersonalizeCitusTableKind(r.intent_relid) == CITUS_DISTRIBUTED &&
+			PersonalizeCitusTableKind(r.signal_relid) == CITUS_DISTRIBUTED;
+	}
+	if (r.by_subject)
+		r.intent_pkey = r.signal_idx = InvalidOid;
+	else
+	{
+		r.intent_relid = PersonalizeReadRelid(REL_INTENT, what);
+		r.intent_pkey = PersonalizeReadRelid(IDX_INTENT_PKEY, what);
+		r.signal_relid = PersonalizeReadRelid(REL_SIGNAL, what);
+		r.signal_idx = PersonalizeReadRelid(IDX_SIGNAL_SUBJECT, what);
+	}
 	if (OidIsValid(r.change_relid))
 	{
 		r.ch_version = PersonalizeAttnum(r.change_relid, "version");

@@ -50,6 +50,14 @@ typedef struct MatchRels
 	Oid			signal_relid;
 	Oid			signal_idx;
 	bool		citus_copies;	/* a Citus worker's shards of the copies */
+
+	/*
+	 * On a Citus worker, after distribute(colocate_with): the copies of
+	 * intents and signals are distributed by subject, and intent_relid and
+	 * signal_relid are the copies themselves (for their attribute numbers);
+	 * SubjectLoad() reads the subject's shards (base/placement.h).
+	 */
+	bool		by_subject;
 	AttrNumber	v_only_row;
 	AttrNumber	v_version;
 	AttrNumber	v_horizon;		/* InvalidAttrNumber before 0.3.0 */

@@ -374,8 +374,9 @@ citus_refuse_unseen_change(const MatchRels *r)
 	relids[3] = r->offer_tags_relid;
 	relids[4] = r->tag_relid;
 	relids[5] = r->category_relid;
-	relids[6] = r->intent_relid;
-	relids[7] = r->signal_relid;
+	/* copies distributed by subject are written after commit, never in one */
+	relids[6] = r->by_subject ? InvalidOid : r->intent_relid;
+	relids[7] = r->by_subject ? InvalidOid : r->signal_relid;
 	if (PersonalizeCitusPeerWrote(relids, lengthof(relids)))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),

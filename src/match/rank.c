@@ -48,6 +48,8 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "base/names.h"
+#include "base/placement.h"
 #include "match/rank.h"
 #include "match/index.h"
 
@@ -140,6 +142,10 @@ SubjectLoad(const MatchCatalog *cat, const char *subject, int len,
 	Datum	   *values;
 	bool	   *nulls;
 	List	   *bought = NIL;
+	Oid			intent_relid;
+	Oid			intent_idx;
+	Oid			signal_relid;
+	Oid			signal_idx;
 
 	sub->cap = 32;
 	sub->tags = palloc(sub->cap * sizeof(SubjectTag));
@@ -147,13 +153,29 @@ SubjectLoad(const MatchCatalog *cat, const char *subject, int len,
 	memset(sub->slot, -1, Max(cat->ntags, 1) * sizeof(int32));
 	sub->purchased = palloc(purchased_cap * sizeof(int32));
 
+	/*
+	 * On a Citus worker whose copies of intents and signals are distributed
+	 * by subject: the subject's shards, on this node.  A subject that
+	 * cannot be a key of them has no rows there.
+	 */
+	intent_relid = r->intent_relid;
+	intent_idx = r->intent_pkey;
+	signal_relid = r->signal_relid;
+	signal_idx = r->signal_idx;
+	if (r->by_subject &&
+		(!PersonalizeSubjectShard(r->intent_relid, REL_INTENT_BY_SUBJECT, IDX_INTENT_BY_SUBJECT_PKEY,
+								  subject, len, &intent_relid, &intent_idx, "match()") ||
+		 !PersonalizeSubjectShard(r->signal_relid, REL_SIGNAL_BY_SUBJECT, IDX_SIGNAL_BY_SUBJECT_SUBJECT,
+								  subject, len, &signal_relid, &signal_idx, "match()")))
+		goto affinities;
+
 	/* intents: the primary key (subject, tag) */
-	rel = table_open(r->intent_relid, AccessShareLock);
+	rel = table_open(intent_relid, AccessShareLock);
 	desc = RelationGetDescr(rel);
 	ScanKeyInit(&key, r->i_subject, BTEqualStrategyNumber, F_TEXTEQ,
 				PointerGetDatum(subj));
 	key.sk_collation = C_COLLATION_OID;
-	scan = systable_beginscan(rel, r->intent_pkey, true, snap, 1, &key);
+	scan = systable_beginscan(rel, intent_idx, true, snap, 1, &key);
 	values = palloc(desc->natts * sizeof(Datum));
 	nulls = palloc(desc->natts * sizeof(bool));
 	while (HeapTupleIsValid(tup = systable_getnext(scan)))
@@ -179,12 +201,12 @@ SubjectLoad(const MatchCatalog *cat, const char *subject, int len,
 	table_close(rel, AccessShareLock);
 
 	/* signals: the index (subject, tag) */
-	rel = table_open(r->signal_relid, AccessShareLock);
+	rel = table_open(signal_relid, AccessShareLock);
 	desc = RelationGetDescr(rel);
 	ScanKeyInit(&key, r->s_subject, BTEqualStrategyNumber, F_TEXTEQ,
 				PointerGetDatum(subj));
 	key.sk_collation = C_COLLATION_OID;
-	scan = systable_beginscan(rel, r->signal_idx, true, snap, 1, &key);
+	scan = systable_beginscan(rel, signal_idx, true, snap, 1, &key);
 	pfree(values);
 	pfree(nulls);
 	values = palloc(desc->natts * sizeof(Datum));
@@ -290,7 +312,7 @@ SubjectLoad(const MatchCatalog *cat, const char *subject, int len,
 		}
 	}
 
-	/* affinities */
+affinities:
 	for (int i = 0; i < sub->ntags; i++)
 	{
 		SubjectTag *st = &sub->tags[i];

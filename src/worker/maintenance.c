@@ -48,6 +48,9 @@ const MaintenanceDuty MaintenanceDuties[] = {
 	{"fold_match_changes", "_match_fold",
 		"rebuild the shared offer index once enough offers changed, and prune the change log it covers",
 	{REL_MATCH_CHANGE, REL_MATCH_VERSION}},
+	{"ship_copies", "_ship_copies",
+		"on a Citus cluster, ship the changes to intents and signals to their copies placed with a table (distribute(colocate_with))",
+	{REL_COPY_OUTBOX}},
 };
 const int	NumMaintenanceDuties = lengthof(MaintenanceDuties);
 

@@ -85,6 +85,7 @@ PGDLLEXPORT void personalize_launcher_main(Datum arg);
 PGDLLEXPORT void personalize_scheduler_main(Datum arg);
 
 PG_FUNCTION_INFO_V1(personalize_worker_notify);
+PG_FUNCTION_INFO_V1(personalize_ship_soon);
 PG_FUNCTION_INFO_V1(personalize_worker_status);
 
 /* GUCs */
@@ -114,6 +115,8 @@ typedef struct DbSlot
 	TimestampTz probed_at;		/* when it was found without the extension */
 	uint64		generation;		/* bumped by each committed CREATE EXTENSION */
 	bool		warned;			/* out-of-slots warning given */
+	Latch	   *latch;			/* the running scheduler's, or NULL */
+	bool		ship_requested; /* a commit wrote copy_outbox since the last shipping */
 } DbSlot;
 
 typedef struct WorkerShared
@@ -525,7 +528,10 @@ scheduler_detach(int code pg_attribute_unused(), Datum arg pg_attribute_unused()
 		DbSlot	   *slot = find_slot(scheduler_db, false);
 
 		if (slot && slot->pid == MyProcPid)
+		{
 			slot->pid = 0;
+			slot->latch = NULL;
+		}
 		if (shared->launcher_latch)
 			SetLatch(shared->launcher_latch);
 	}
@@ -768,6 +774,60 @@ maintenance_pass(bool first, MemoryContext cxt)
 	return true;
 }
 
+/* has a commit asked this database's scheduler to ship copy_outbox?  Clears the request. */
+static bool
+take_ship_request(void)
+{
+	bool		requested = false;
+
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	{
+		DbSlot	   *slot = find_slot(scheduler_db, false);
+
+		if (slot)
+		{
+			requested = slot->ship_requested;
+			slot->ship_requested = false;
+		}
+	}
+	LWLockRelease(shared->lock);
+	return requested;
+}
+
+/*
+ * Until the next pass (naptime), or a reload of the configuration: ship
+ * copy_outbox whenever a commit asks for it (_ship_soon()), so that the
+ * copies of intents and signals placed with a table on a Citus cluster
+ * follow their writes within moments rather than a naptime.
+ */
+static void
+wait_for_next_pass(void)
+{
+	TimestampTz next_pass = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+														naptime_s * 1000L);
+
+	for (;;)
+	{
+		long		timeout = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), next_pass);
+
+		if (timeout <= 0)
+			return;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 timeout, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+		/* a new naptime, or the worker switched on: a pass now */
+		if (ConfigReloadPending)
+			return;
+		if (take_ship_request() && worker_enabled && !RecoveryInProgress())
+		{
+			for (int i = 0; i < NumMaintenanceDuties; i++)
+				if (strcmp(MaintenanceDuties[i].name, "ship_copies") == 0)
+					run_duty(&MaintenanceDuties[i]);
+		}
+	}
+}
+
 /*
  * A scheduler's main loop, in one database.
  */
@@ -796,6 +856,7 @@ personalize_scheduler_main(Datum arg)
 			proc_exit(0);
 		}
 		slot->pid = MyProcPid;
+		slot->latch = &MyProc->procLatch;
 		scheduler_generation = slot->generation;
 	}
 	LWLockRelease(shared->lock);
@@ -868,9 +929,7 @@ personalize_scheduler_main(Datum arg)
 			}
 			LWLockRelease(shared->lock);
 		}
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 naptime_s * 1000L, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
+		wait_for_next_pass();
 	}
 }
 
@@ -933,6 +992,57 @@ personalize_worker_notify(PG_FUNCTION_ARGS)
 		notify_callback_registered = true;
 	}
 	notify_at_commit = true;
+	PG_RETURN_VOID();
+}
+
+/* a transaction of this backend wrote copy_outbox: wake the scheduler at its commit */
+static bool ship_at_commit = false;
+static bool ship_callback_registered = false;
+
+static void
+ship_xact_callback(XactEvent event, void *arg pg_attribute_unused())
+{
+	if (!ship_at_commit)
+		return;
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
+		event == XACT_EVENT_PREPARE)
+	{
+		ship_at_commit = false;
+		return;
+	}
+	if (event != XACT_EVENT_COMMIT)
+		return;
+	ship_at_commit = false;
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	{
+		DbSlot	   *slot = find_slot(MyDatabaseId, false);
+
+		if (slot)
+		{
+			slot->ship_requested = true;
+			if (slot->latch)
+				SetLatch(slot->latch);
+		}
+	}
+	LWLockRelease(shared->lock);
+}
+
+/*
+ * _ship_soon(): at the commit of this transaction, wake this database's
+ * scheduler to ship copy_outbox.  Does nothing when the worker is not
+ * preloaded (the next maintenance pass, or run_maintenance(), ships).
+ */
+Datum
+personalize_ship_soon(PG_FUNCTION_ARGS)
+{
+	if (shared == NULL)
+		PG_RETURN_VOID();
+	if (!ship_callback_registered)
+	{
+		RegisterXactCallback(ship_xact_callback, NULL);
+		ship_callback_registered = true;
+	}
+	ship_at_commit = true;
 	PG_RETURN_VOID();
 }
 

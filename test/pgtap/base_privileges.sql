@@ -14,7 +14,7 @@ SELECT tables_are('personalize', ARRAY[
 	'purge_event', 'partner', 'partner_purpose', 'partner_category', 'custody_event',
 	'consent_replica', 'purpose_replica', 'access_grant_replica', 'offers_replica', 'offer_tags_replica', 'tag_replica',
 	'data_category_replica', 'intent_replica', 'signal_replica', 'match_catalog_version_replica',
-	'match_catalog_change_replica'],
+	'match_catalog_change_replica', 'copy_outbox'],
 	'the schema has exactly the documented tables');
 SELECT views_are('personalize', ARRAY['consents', 'consent_history', 'classified_columns',
 	'consent_views', 'purge_log', 'retention_rules', 'review_check', 'maintenance_duty',
@@ -64,14 +64,14 @@ SELECT is_empty($$
 	                     'run_purge', 'run_maintenance', 'register_partner', 'end_partner',
 	                     'share', 'recipients', 'verify_ledgers', 'ledger_digest', 'distribute')
 $$, 'writers and personal-data readers are not executable by PUBLIC');
-SELECT isnt_definer('personalize', 'distribute', ARRAY[]::text[],
+SELECT isnt_definer('personalize', 'distribute', ARRAY['regclass'],
 	'distribute runs as its caller (the extension owner)');
 SELECT is_empty($$
 	SELECT c.oid::regclass::text FROM pg_class c
 	 WHERE c.relnamespace = 'personalize'::regnamespace AND c.relkind = 'r'
-	   AND c.relname LIKE '%\_replica'
+	   AND (c.relname LIKE '%\_replica' OR c.relname = 'copy_outbox')
 	   AND has_table_privilege('public', c.oid, 'SELECT, INSERT, UPDATE, DELETE, TRUNCATE')
-$$, 'the Citus copies are neither readable nor writable by PUBLIC');
+$$, 'the Citus copies and their outbox are neither readable nor writable by PUBLIC');
 SELECT is_empty($$
 	SELECT p.oid::regprocedure::text FROM pg_proc p
 	 WHERE p.pronamespace = 'personalize'::regnamespace AND p.proname LIKE '\_%'

@@ -74,6 +74,27 @@ SELECT result AS vouchers_on_node FROM run_command_on_all_nodes(
 SELECT result AS replica_state FROM run_command_on_all_nodes(
 	$$SELECT state FROM personalize.consent_replica WHERE subject = '977'$$) ORDER BY nodeid;
 
+-- with intents and signals placed with members (placement.sql), the
+-- scheduler ships a write to its shard right after the commit, not a
+-- naptime later
+SELECT result FROM run_command_on_all_nodes($$ALTER SYSTEM SET personalize.naptime = '1h'$$);
+SELECT result FROM run_command_on_all_nodes($$SELECT pg_reload_conf()$$);
+SELECT pg_sleep(1);
+SELECT state_intent('11', 'camping', 7);
+DO $$
+BEGIN
+	FOR i IN 1..240 LOOP
+		IF EXISTS (SELECT 1 FROM personalize.intent_by_subject
+		            WHERE subject = '11' AND tag = 'camping' AND weight = 7) THEN
+			RETURN;
+		END IF;
+		PERFORM pg_sleep(0.25);
+	END LOOP;
+	RAISE EXCEPTION 'the worker did not ship the intent within a minute';
+END
+$$;
+SELECT count(*) AS waiting FROM copy_outbox;
+
 SELECT result AS purge_runs_on_worker FROM run_command_on_workers(
 	$$SELECT count(*) FROM personalize.purge_run$$) ORDER BY nodeport;
 
