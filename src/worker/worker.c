@@ -938,42 +938,64 @@ personalize_scheduler_main(Datum arg)
  * ---------------------------------------------------------------------
  */
 
-/* a CREATE EXTENSION of this transaction waits for its commit to tell */
+/*
+ * What this transaction tells the worker at its commit: a CREATE EXTENSION
+ * (the launcher), a write to copy_outbox (the database's scheduler).
+ */
 static bool notify_at_commit = false;
-static bool notify_callback_registered = false;
+static bool ship_at_commit = false;
+static bool commit_callback_registered = false;
 
 /*
- * At commit, when the extension has become visible to every new snapshot:
- * bump the database's generation and wake the launcher.
+ * At commit, when the change has become visible to every new snapshot:
+ * for a CREATE EXTENSION, bump the database's generation and wake the
+ * launcher; for a write to copy_outbox, ask the scheduler to ship and
+ * wake it.
  */
 static void
-notify_xact_callback(XactEvent event, void *arg pg_attribute_unused())
+commit_xact_callback(XactEvent event, void *arg pg_attribute_unused())
 {
-	if (!notify_at_commit)
+	if (!notify_at_commit && !ship_at_commit)
 		return;
 	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
 		event == XACT_EVENT_PREPARE)
 	{
-		notify_at_commit = false;
+		notify_at_commit = ship_at_commit = false;
 		return;
 	}
 	if (event != XACT_EVENT_COMMIT)
 		return;
-	notify_at_commit = false;
 	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
 	{
-		DbSlot	   *slot = find_slot(MyDatabaseId, true);
+		DbSlot	   *slot = find_slot(MyDatabaseId, notify_at_commit);
 
-		if (slot)
+		if (slot && notify_at_commit)
 		{
 			slot->generation++;
 			if (slot->state == DB_NO_EXTENSION)
 				slot->state = DB_UNKNOWN;
 		}
-		if (shared->launcher_latch)
+		if (notify_at_commit && shared->launcher_latch)
 			SetLatch(shared->launcher_latch);
+		if (slot && ship_at_commit)
+		{
+			slot->ship_requested = true;
+			if (slot->latch)
+				SetLatch(slot->latch);
+		}
 	}
 	LWLockRelease(shared->lock);
+	notify_at_commit = ship_at_commit = false;
+}
+
+static void
+register_commit_callback(void)
+{
+	if (!commit_callback_registered)
+	{
+		RegisterXactCallback(commit_xact_callback, NULL);
+		commit_callback_registered = true;
+	}
 }
 
 /*
@@ -986,45 +1008,9 @@ personalize_worker_notify(PG_FUNCTION_ARGS)
 {
 	if (shared == NULL)
 		PG_RETURN_VOID();
-	if (!notify_callback_registered)
-	{
-		RegisterXactCallback(notify_xact_callback, NULL);
-		notify_callback_registered = true;
-	}
+	register_commit_callback();
 	notify_at_commit = true;
 	PG_RETURN_VOID();
-}
-
-/* a transaction of this backend wrote copy_outbox: wake the scheduler at its commit */
-static bool ship_at_commit = false;
-static bool ship_callback_registered = false;
-
-static void
-ship_xact_callback(XactEvent event, void *arg pg_attribute_unused())
-{
-	if (!ship_at_commit)
-		return;
-	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
-		event == XACT_EVENT_PREPARE)
-	{
-		ship_at_commit = false;
-		return;
-	}
-	if (event != XACT_EVENT_COMMIT)
-		return;
-	ship_at_commit = false;
-	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-	{
-		DbSlot	   *slot = find_slot(MyDatabaseId, false);
-
-		if (slot)
-		{
-			slot->ship_requested = true;
-			if (slot->latch)
-				SetLatch(slot->latch);
-		}
-	}
-	LWLockRelease(shared->lock);
 }
 
 /*
@@ -1037,11 +1023,7 @@ personalize_ship_soon(PG_FUNCTION_ARGS)
 {
 	if (shared == NULL)
 		PG_RETURN_VOID();
-	if (!ship_callback_registered)
-	{
-		RegisterXactCallback(ship_xact_callback, NULL);
-		ship_callback_registered = true;
-	}
+	register_commit_callback();
 	ship_at_commit = true;
 	PG_RETURN_VOID();
 }

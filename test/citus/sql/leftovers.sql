@@ -11,6 +11,10 @@ SELECT nodeid, result::int > 0 AS shards_of_copies
   FROM run_command_on_all_nodes($$SELECT count(*) FROM pg_class
                                    WHERE relname ~ '_replica_[0-9]+$'$$)
  ORDER BY nodeid;
+-- and intents and signals placed with members (placement.sql), outside
+-- the extension
+SELECT count(*) AS placed_copies
+  FROM pg_dist_partition WHERE logicalrelid::text LIKE 'personalize.%\_by\_subject';
 -- refused while the ledgers hold entries, nothing dropped
 \set VERBOSITY terse
 DROP EXTENSION personalize CASCADE;
@@ -24,8 +28,8 @@ RESET client_min_messages;
 -- no copy, no shard of one, no metadata naming one, on any node
 SELECT nodeid, result AS relations_left
   FROM run_command_on_all_nodes($$SELECT count(*) FROM pg_class
-                                   WHERE relname ~ '_replica(_[0-9]+)?$'
-                                      OR relname ~ '_replica_.*(pkey|idx)(_[0-9]+)?$'$$)
+                                   WHERE relname ~ '_(replica|by_subject)(_[0-9]+)?$'
+                                      OR relname ~ '_(replica|by_subject)_.*(pkey|idx)(_[0-9]+)?$'$$)
  ORDER BY nodeid;
 SELECT nodeid, result AS citus_tables_left
   FROM run_command_on_all_nodes($$SELECT count(*) FROM pg_dist_partition
