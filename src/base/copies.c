@@ -151,6 +151,7 @@ static bool
 is_copy(Oid relid)
 {
 	HeapTuple	tup;
+	const char *relname;
 	bool		named;
 	bool		placed;
 	Oid			nspid;
@@ -160,9 +161,10 @@ is_copy(Oid relid)
 	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
 	if (!HeapTupleIsValid(tup))
 		return false;
-	named = copy_name(NameStr(((Form_pg_class) GETSTRUCT(tup))->relname));
-	placed = strcmp(NameStr(((Form_pg_class) GETSTRUCT(tup))->relname), REL_INTENT_BY_SUBJECT) == 0 ||
-		strcmp(NameStr(((Form_pg_class) GETSTRUCT(tup))->relname), REL_SIGNAL_BY_SUBJECT) == 0;
+	relname = NameStr(((Form_pg_class) GETSTRUCT(tup))->relname);
+	named = copy_name(relname);
+	placed = strcmp(relname, REL_INTENT_BY_SUBJECT) == 0 ||
+		strcmp(relname, REL_SIGNAL_BY_SUBJECT) == 0;
 	nspid = ((Form_pg_class) GETSTRUCT(tup))->relnamespace;
 	ReleaseSysCache(tup);
 	if (!named)

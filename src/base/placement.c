@@ -215,7 +215,7 @@ shard_map_load(ShardMap *m, Oid relid)
 	int			cap = 32;
 	TypeCacheEntry *tc;
 
-	if (m->n > 0 || m->min != NULL)
+	if (m->min != NULL)
 	{
 		pfree(m->min);
 		pfree(m->max);
@@ -252,6 +252,7 @@ shard_map_load(ShardMap *m, Oid relid)
 					maxnull;
 		Datum		lo,
 					hi;
+		int32		min;
 		int			i;
 
 		if (isnull || DatumGetObjectId(d) != relid)
@@ -268,15 +269,16 @@ shard_map_load(ShardMap *m, Oid relid)
 			m->shardid = repalloc(m->shardid, cap * sizeof(int64));
 		}
 		/* insertion by min: a few dozen shards */
+		min = text_int32(lo);
 		i = m->n++;
-		while (i > 0 && m->min[i - 1] > text_int32(lo))
+		while (i > 0 && m->min[i - 1] > min)
 		{
 			m->min[i] = m->min[i - 1];
 			m->max[i] = m->max[i - 1];
 			m->shardid[i] = m->shardid[i - 1];
 			i--;
 		}
-		m->min[i] = text_int32(lo);
+		m->min[i] = min;
 		m->max[i] = text_int32(hi);
 		m->shardid[i] = DatumGetInt64(heap_getattr(tup, a_id, desc, &isnull));
 	}

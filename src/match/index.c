@@ -134,6 +134,12 @@ MatchRelsGet(void)
 		PersonalizeReadRelid(IDX_MATCH_CHANGE_VERSION, what) : InvalidOid;
 	r.tag_relid = PersonalizeReadRelid(REL_TAG, what);
 	r.category_relid = PersonalizeReadRelid(REL_DATA_CATEGORY, what);
+	/*
+	 * Intents and signals placed by subject (distribute(colocate_with)),
+	 * in tables outside the extension.  A name not found is not kept, so
+	 * their creation alone changes no epoch: distribute() also empties
+	 * the reference copies, whose kept shards' invalidation does.
+	 */
 	r.by_subject = false;
 	if (r.citus_copies)
 	{
